@@ -1,0 +1,56 @@
+//! Durations as operators write them: `250ms`, `1s`, `1m30s`.
+
+use std::time::Duration;
+
+/// Parses a duration such as `500ms`, `10s` or `1m30s`; a bare number is refused so that
+/// nobody has to guess the unit.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    if !text.is_empty() && text.chars().all(|c| c.is_ascii_digit()) {
+        return Err(format!(
+            "\"{text}\" has no unit; write it like \"{text}s\" or \"{text}ms\""
+        ));
+    }
+    humantime::parse_duration(text).map_err(|e| {
+        format!("\"{text}\" is not a duration ({e}); write it like \"500ms\", \"10s\" or \"1m30s\"")
+    })
+}
+
+/// Formats a duration the way [`parse_duration`] reads it back (`1s`, `1500ms`, `2m`).
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if !ms.is_multiple_of(1000) || ms == 0 {
+        return format!("{ms}ms");
+    }
+    let s = ms / 1000;
+    if s.is_multiple_of(3600) {
+        format!("{}h", s / 3600)
+    } else if s.is_multiple_of(60) {
+        format!("{}m", s / 60)
+    } else {
+        format!("{s}s")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trips() {
+        for text in ["1s", "250ms", "2m", "1h", "0ms", "90s"] {
+            let d = parse_duration(text).unwrap();
+            assert_eq!(parse_duration(&format_duration(d)).unwrap(), d, "{text}");
+        }
+        assert_eq!(parse_duration("1m30s").unwrap(), Duration::from_secs(90));
+        assert_eq!(format_duration(Duration::from_secs(90)), "90s");
+    }
+
+    #[test]
+    fn refuses_bare_numbers_and_garbage() {
+        assert!(parse_duration("10").unwrap_err().contains("no unit"));
+        assert!(parse_duration("ten seconds")
+            .unwrap_err()
+            .contains("not a duration"));
+    }
+}

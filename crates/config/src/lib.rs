@@ -1,0 +1,50 @@
+//! Switchyard's configuration model: TOML text in, a checked [`Config`] out.
+//!
+//! Parsing happens in two steps. The TOML is first deserialized into raw types that remember
+//! where every value was written ([`toml::Spanned`]); validation then turns them into the checked
+//! types of [`model`], which the rest of Switchyard accepts and nothing else. Every problem is
+//! reported with the file, line and column of the offending value, what was written and what is
+//! allowed, and all problems are reported at once.
+//!
+//! This crate does no I/O beyond reading the string it is given: reading files, storing versions
+//! and applying them belong to the binary, `store` and `proxy`.
+//!
+//! ```
+//! let toml = r#"
+//! [[listeners]]
+//! name = "web"
+//! bind = "127.0.0.1:8080"
+//!
+//! [[routes]]
+//! pool = "inventory"
+//!
+//! [[pools.inventory.servers]]
+//! name = "inventory-1"
+//! address = "127.0.0.1:9101"
+//! "#;
+//! let config = switchyard_config::Config::parse(toml, "switchyard.toml").unwrap();
+//! assert_eq!(config.pools["inventory"].servers[0].name, "inventory-1");
+//!
+//! let err = switchyard_config::Config::parse("[pools.x]\nbalance = \"random\"\n", "bad.toml")
+//!     .unwrap_err();
+//! assert!(err.to_string().starts_with("bad.toml:2:11:"));
+//! ```
+
+mod duration;
+mod error;
+pub mod model;
+mod raw;
+mod validate;
+
+pub use duration::{format_duration, parse_duration};
+pub use error::{ConfigError, ConfigErrors};
+pub use model::*;
+
+impl Config {
+    /// Parses and validates `source`; `file` names it in error messages.
+    pub fn parse(source: &str, file: &str) -> Result<Config, ConfigErrors> {
+        let raw: raw::RawConfig =
+            toml::from_str(source).map_err(|e| ConfigErrors::from_toml(file, source, &e))?;
+        validate::validate(raw, file, source)
+    }
+}

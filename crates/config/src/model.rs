@@ -1,0 +1,230 @@
+//! The checked configuration: what the proxy, the store and the admin API accept.
+//!
+//! Values of these types have passed validation, so runtime code never re-checks them.
+//! Serializing a [`Config`] gives canonical TOML that parses back to an equal value.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::{Serialize, Serializer};
+
+/// Default admin bind: loopback only.
+pub const DEFAULT_ADMIN_BIND: &str = "127.0.0.1:9901";
+/// Default per-server limit of concurrent requests.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 1024;
+/// Default number of requests a pool lets wait for a free server.
+pub const DEFAULT_QUEUE: u32 = 128;
+/// Default time a request may wait in a pool's queue.
+pub const DEFAULT_QUEUE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default number of retries (idempotent requests, connect failures, another server).
+pub const DEFAULT_RETRIES: u32 = 1;
+/// Default time to establish an upstream TCP connection.
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(1);
+/// Default time from sending a request upstream to receiving its response headers.
+pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time an idle upstream connection is kept in the pool.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+/// Default time in-flight requests get to finish at shutdown.
+pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default limit on the size of a request's header section.
+pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Config {
+    pub admin: AdminConfig,
+    pub runtime: RuntimeConfig,
+    pub listeners: Vec<ListenerConfig>,
+    pub routes: Vec<RouteConfig>,
+    pub pools: BTreeMap<String, PoolConfig>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AdminConfig {
+    /// Admin API and `/metrics`. Default `127.0.0.1:9901`.
+    pub bind: SocketAddr,
+    /// Where access-log lines go. Default: standard output.
+    pub access_log: AccessLog,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccessLog {
+    Stdout,
+    Off,
+    File(PathBuf),
+}
+
+impl Serialize for AccessLog {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AccessLog::Stdout => s.serialize_str("stdout"),
+            AccessLog::Off => s.serialize_str("off"),
+            AccessLog::File(p) => s.serialize_str(&p.to_string_lossy()),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RuntimeConfig {
+    /// Proxy worker threads. Default: one per core.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub workers: Option<usize>,
+    /// How long in-flight requests get to finish on SIGTERM. Default 30s.
+    #[serde(serialize_with = "ser_duration")]
+    pub shutdown_timeout: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListenerConfig {
+    pub name: String,
+    pub bind: SocketAddr,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Largest accepted request header section; larger ones get 431. Default 64 KiB.
+    pub max_header_bytes: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TlsConfig {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteConfig {
+    pub listener: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path_prefix: Option<String>,
+    pub pool: String,
+}
+
+impl RouteConfig {
+    /// Whether a request for `host` (without port, lowercase) and `path` takes this route.
+    pub fn matches(&self, host: Option<&str>, path: &str) -> bool {
+        let host_ok = match (&self.host, host) {
+            (None, _) => true,
+            (Some(want), Some(got)) => want.eq_ignore_ascii_case(got),
+            (Some(_), None) => false,
+        };
+        host_ok
+            && self
+                .path_prefix
+                .as_deref()
+                .is_none_or(|prefix| path_has_prefix(path, prefix))
+    }
+}
+
+/// `/api` matches `/api`, `/api/` and `/api/x`, but not `/apix`.
+fn path_has_prefix(path: &str, prefix: &str) -> bool {
+    match path.strip_prefix(prefix) {
+        Some(rest) => rest.is_empty() || prefix.ends_with('/') || rest.starts_with('/'),
+        None => false,
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Balance {
+    RoundRobin,
+    LeastConn,
+}
+
+impl Balance {
+    pub const NAMES: &'static [&'static str] = &["round_robin", "least_conn"];
+}
+
+/// The protocol spoken to a pool's servers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum UpstreamProtocol {
+    Http1,
+    /// HTTP/2 over cleartext with prior knowledge.
+    H2c,
+}
+
+impl UpstreamProtocol {
+    pub const NAMES: &'static [&'static str] = &["http1", "h2c"];
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PoolConfig {
+    #[serde(skip)]
+    pub name: String,
+    /// Default `round_robin`.
+    pub balance: Balance,
+    /// Default `http1`.
+    pub protocol: UpstreamProtocol,
+    /// Concurrent requests per server (a server may override it). Default 1024.
+    pub max_connections: u32,
+    /// Requests that may wait for a free server; beyond it: 503. Default 128.
+    pub queue: u32,
+    /// How long a request may wait in the queue. Default 5s.
+    #[serde(serialize_with = "ser_duration")]
+    pub queue_timeout: Duration,
+    /// Retries for idempotent requests whose connection failed, each on another server. Default 1.
+    pub retries: u32,
+    pub timeouts: Timeouts,
+    pub servers: Vec<ServerConfig>,
+}
+
+impl PoolConfig {
+    pub fn server(&self, name: &str) -> Option<&ServerConfig> {
+        self.servers.iter().find(|s| s.name == name)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Timeouts {
+    /// TCP connect to a server. Default 1s.
+    #[serde(serialize_with = "ser_duration")]
+    pub connect: Duration,
+    /// From sending the request to receiving response headers. Default 30s.
+    #[serde(serialize_with = "ser_duration")]
+    pub request: Duration,
+    /// How long an idle upstream connection is kept for reuse. Default 60s.
+    #[serde(serialize_with = "ser_duration")]
+    pub idle: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerConfig {
+    pub name: String,
+    pub address: SocketAddr,
+    /// Relative share of traffic under round robin. Default 1.
+    pub weight: u32,
+    /// Overrides the pool's `max_connections` for this server.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_connections: Option<u32>,
+}
+
+impl Config {
+    /// Canonical TOML: defaults written out, keys in a fixed order.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a checked config always serializes")
+    }
+
+    pub fn pool(&self, name: &str) -> Option<&PoolConfig> {
+        self.pools.get(name)
+    }
+}
+
+fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&crate::format_duration(*d))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn path_prefix_respects_segments() {
+        assert!(path_has_prefix("/api", "/api"));
+        assert!(path_has_prefix("/api/x", "/api"));
+        assert!(!path_has_prefix("/apix", "/api"));
+        assert!(path_has_prefix("/apix", "/"));
+        assert!(path_has_prefix("/api/x", "/api/"));
+    }
+}

@@ -1,0 +1,9 @@
+//! Simulated services for Switchyard's tests, benchmarks and demo.
+//!
+//! [`Backend`] is a real HTTP server on a loopback port whose behaviour a test can flip while it
+//! runs (answer another status, slow down). Nothing here is needed by `switchyard serve`; the
+//! proxy and the admin API never depend on this crate.
+
+mod backend;
+
+pub use backend::{Backend, BackendControl};

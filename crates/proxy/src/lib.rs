@@ -1,0 +1,229 @@
+//! Switchyard's data plane: listeners, routing, balancing, upstream connections, timeouts,
+//! retries, connection limits, access log and metrics.
+//!
+//! The running configuration is one immutable [`Config`] value, turned into a runtime and swapped
+//! atomically by [`ProxyHandle::apply`]: requests in flight finish on the version they started
+//! with, and servers that stay keep their counters and idle connections.
+//!
+//! This crate never reads files or the version store: the binary hands it a checked config, TLS
+//! material as PEM bytes and an access-log writer. The admin API lives in `switchyard-admin`.
+
+mod access_log;
+mod body;
+mod error;
+mod forward;
+mod headers;
+mod listener;
+mod metrics;
+mod pool;
+mod runtime;
+mod select;
+mod server;
+mod tls;
+mod upstream;
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+use hyper_util::server::graceful::GracefulShutdown;
+use switchyard_config::Config;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+pub use access_log::{AccessLog, AccessRecord};
+pub use error::{ProxyError, ServerRef};
+pub use metrics::Metrics;
+pub use tls::{TlsError, TlsMaterial};
+
+use listener::ListenerTask;
+use runtime::Runtime;
+
+/// State every request reads.
+pub(crate) struct Shared {
+    runtime: ArcSwap<Runtime>,
+    metrics: Metrics,
+    access_log: AccessLog,
+    /// Serializes config swaps so that each builds on the one before.
+    apply_lock: Mutex<()>,
+}
+
+/// What the proxy needs besides its config.
+pub struct ProxyOptions {
+    pub metrics: Metrics,
+    pub access_log: AccessLog,
+    /// PEM material for each listener that has `tls` set, by listener name.
+    pub tls: HashMap<String, TlsMaterial>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("could not bind listener {listener:?} on {addr}: {source}")]
+    Bind {
+        listener: String,
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("listener {listener:?} has tls set but no certificate was loaded for it")]
+    MissingTls { listener: String },
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("listeners changed ({detail}); listeners are bound at start, so this change needs a restart")]
+    ListenersChanged { detail: String },
+}
+
+/// A running proxy: bound listeners and their accept loops.
+pub struct Proxy {
+    handle: ProxyHandle,
+    addrs: Vec<(String, SocketAddr)>,
+    stop: watch::Sender<bool>,
+    tasks: Vec<JoinHandle<()>>,
+    graceful: Arc<GracefulShutdown>,
+}
+
+/// Reads and swaps the running config; cheap to clone.
+#[derive(Clone)]
+pub struct ProxyHandle {
+    shared: Arc<Shared>,
+}
+
+impl Proxy {
+    /// Binds every listener of `config` and starts serving.
+    pub async fn start(config: Config, options: ProxyOptions) -> Result<Proxy, StartError> {
+        let mut bound = Vec::new();
+        for l in &config.listeners {
+            let listener = TcpListener::bind(l.bind)
+                .await
+                .map_err(|source| StartError::Bind {
+                    listener: l.name.clone(),
+                    addr: l.bind,
+                    source,
+                })?;
+            let tls = match &l.tls {
+                None => None,
+                Some(_) => {
+                    let material =
+                        options
+                            .tls
+                            .get(&l.name)
+                            .ok_or_else(|| StartError::MissingTls {
+                                listener: l.name.clone(),
+                            })?;
+                    Some(tls::acceptor(&l.name, material)?)
+                }
+            };
+            bound.push(ListenerTask {
+                name: l.name.clone(),
+                listener,
+                tls,
+                max_header_bytes: l.max_header_bytes,
+            });
+        }
+        let config = Arc::new(config);
+        let runtime = Runtime::build(config, None, &options.metrics);
+        let shared = Arc::new(Shared {
+            runtime: ArcSwap::from_pointee(runtime),
+            metrics: options.metrics,
+            access_log: options.access_log,
+            apply_lock: Mutex::new(()),
+        });
+        let (stop, stop_rx) = watch::channel(false);
+        let graceful = Arc::new(GracefulShutdown::new());
+        let mut addrs = Vec::new();
+        let mut tasks = Vec::new();
+        for task in bound {
+            let addr = task.listener.local_addr().expect("bound listener");
+            addrs.push((task.name.clone(), addr));
+            tasks.push(tokio::spawn(listener::run(
+                task,
+                shared.clone(),
+                graceful.clone(),
+                stop_rx.clone(),
+            )));
+        }
+        Ok(Proxy {
+            handle: ProxyHandle { shared },
+            addrs,
+            stop,
+            tasks,
+            graceful,
+        })
+    }
+
+    /// The address a listener is bound to (useful with port 0).
+    pub fn local_addr(&self, listener: &str) -> Option<SocketAddr> {
+        self.addrs
+            .iter()
+            .find(|(name, _)| name == listener)
+            .map(|(_, a)| *a)
+    }
+
+    pub fn handle(&self) -> ProxyHandle {
+        self.handle.clone()
+    }
+
+    /// Stops accepting, then waits up to `timeout` for open connections to finish their
+    /// requests. Returns false if some were still busy when time ran out.
+    pub async fn shutdown(self, timeout: Duration) -> bool {
+        let _ = self.stop.send(true);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        let graceful = Arc::try_unwrap(self.graceful).unwrap_or_else(|_| GracefulShutdown::new());
+        let finished = tokio::time::timeout(timeout, graceful.shutdown())
+            .await
+            .is_ok();
+        let log = self.handle.shared.access_log.clone();
+        tokio::task::spawn_blocking(move || log.flush()).await.ok();
+        finished
+    }
+}
+
+impl ProxyHandle {
+    /// The config version requests are routed by now.
+    pub fn config(&self) -> Arc<Config> {
+        self.shared.runtime.load().config.clone()
+    }
+
+    /// Swaps in `config`. Requests in flight finish on the version they started with.
+    pub fn apply(&self, config: Config) -> Result<(), ApplyError> {
+        let _guard = self
+            .shared
+            .apply_lock
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        let current = self.shared.runtime.load_full();
+        if current.config.listeners != config.listeners {
+            return Err(ApplyError::ListenersChanged {
+                detail: listener_change(&current.config, &config),
+            });
+        }
+        let next = Runtime::build(Arc::new(config), Some(&current), &self.shared.metrics);
+        self.shared.runtime.store(Arc::new(next));
+        Ok(())
+    }
+
+    /// Writes out every access-log line recorded so far.
+    pub fn flush_access_log(&self) {
+        self.shared.access_log.flush();
+    }
+}
+
+fn listener_change(old: &Config, new: &Config) -> String {
+    let names = |c: &Config| {
+        c.listeners
+            .iter()
+            .map(|l| format!("{} {}", l.name, l.bind))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!("running: {}; new: {}", names(old), names(new))
+}

@@ -1,0 +1,95 @@
+//! Prometheus metrics of the data plane, registered into a registry the caller owns.
+
+use prometheus_client::encoding::EncodeLabelSet;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::registry::Registry;
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct RequestLabels {
+    pub pool: String,
+    pub server: String,
+    pub code: u16,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct PoolLabels {
+    pub pool: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ServerLabels {
+    pub pool: String,
+    pub server: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ErrorLabels {
+    pub pool: String,
+    pub server: String,
+    pub reason: &'static str,
+}
+
+fn duration_histogram() -> Histogram {
+    // 0.5 ms .. ~65 s
+    Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+}
+
+/// Every metric the proxy records. Cheap to clone; clones share values.
+#[derive(Clone)]
+pub struct Metrics {
+    pub(crate) requests: Family<RequestLabels, Counter>,
+    pub(crate) duration: Family<PoolLabels, Histogram, fn() -> Histogram>,
+    pub(crate) active: Family<ServerLabels, Gauge>,
+    pub(crate) limit: Family<ServerLabels, Gauge>,
+    pub(crate) errors: Family<ErrorLabels, Counter>,
+    pub(crate) access_log_dropped: Counter,
+}
+
+impl Metrics {
+    /// Creates the metrics and registers them in `registry` under the `switchyard_` prefix.
+    pub fn register(registry: &mut Registry) -> Metrics {
+        let m = Metrics {
+            requests: Family::default(),
+            duration: Family::new_with_constructor(duration_histogram),
+            active: Family::default(),
+            limit: Family::default(),
+            errors: Family::default(),
+            access_log_dropped: Counter::default(),
+        };
+        let r = registry.sub_registry_with_prefix("switchyard");
+        r.register(
+            "requests",
+            "Requests answered, by pool, server and status code",
+            m.requests.clone(),
+        );
+        r.register(
+            "request_duration_seconds",
+            "Time from receiving a request to sending its response headers, by pool",
+            m.duration.clone(),
+        );
+        r.register(
+            "upstream_active_connections",
+            "Requests in flight to each server",
+            m.active.clone(),
+        );
+        r.register(
+            "upstream_connection_limit",
+            "Concurrent-request limit of each server",
+            m.limit.clone(),
+        );
+        r.register(
+            "upstream_errors",
+            "Requests the proxy failed, by pool, server and reason",
+            m.errors.clone(),
+        );
+        r.register(
+            "access_log_dropped",
+            "Access-log lines dropped because the writer fell behind",
+            m.access_log_dropped.clone(),
+        );
+        m
+    }
+}

@@ -1,0 +1,107 @@
+//! One config version made runnable: routes resolved to pools, pools with their servers,
+//! balancers, queues and upstream clients. Built from a checked [`Config`] and swapped in whole.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use switchyard_config::{Config, RouteConfig};
+
+use crate::metrics::{Metrics, ServerLabels};
+use crate::pool::{Pool, Queue};
+use crate::select::Selector;
+use crate::server::{Server, ServerState};
+use crate::upstream::{Upstream, UpstreamKey};
+
+struct Route {
+    config: RouteConfig,
+    pool: Arc<Pool>,
+}
+
+pub(crate) struct Runtime {
+    pub config: Arc<Config>,
+    pub pools: HashMap<String, Arc<Pool>>,
+    routes: HashMap<String, Vec<Route>>,
+}
+
+impl Runtime {
+    /// Builds a runtime for `config`, keeping the live state (in-flight counts, queues, idle
+    /// upstream connections) of servers and pools that `previous` already had.
+    pub fn build(config: Arc<Config>, previous: Option<&Runtime>, metrics: &Metrics) -> Runtime {
+        let mut pools = HashMap::new();
+        for (name, pc) in &config.pools {
+            let old = previous.and_then(|p| p.pools.get(name));
+            let servers: Vec<Server> = pc
+                .servers
+                .iter()
+                .map(|sc| {
+                    let limit = sc.max_connections.unwrap_or(pc.max_connections);
+                    let labels = ServerLabels {
+                        pool: name.clone(),
+                        server: sc.name.clone(),
+                    };
+                    metrics.limit.get_or_create(&labels).set(limit as i64);
+                    let state = old
+                        .and_then(|o| {
+                            o.servers
+                                .iter()
+                                .find(|s| s.state.name == sc.name && s.state.address == sc.address)
+                        })
+                        .map(|s| s.state.clone())
+                        .unwrap_or_else(|| {
+                            Arc::new(ServerState::new(
+                                sc.name.clone(),
+                                sc.address,
+                                metrics.active.get_or_create(&labels).clone(),
+                            ))
+                        });
+                    Server {
+                        state,
+                        weight: sc.weight,
+                        limit,
+                    }
+                })
+                .collect();
+            let key = UpstreamKey::of(pc);
+            let upstream = old
+                .map(|o| &o.upstream)
+                .filter(|u| u.key == key)
+                .cloned()
+                .unwrap_or_else(|| Upstream::new(key));
+            let queue = old
+                .map(|o| o.queue.clone())
+                .unwrap_or_else(|| Arc::new(Queue::default()));
+            let selector = Selector::new(pc.balance, &servers);
+            pools.insert(
+                name.clone(),
+                Arc::new(Pool {
+                    config: pc.clone(),
+                    servers,
+                    selector,
+                    queue,
+                    upstream,
+                }),
+            );
+        }
+        let mut routes: HashMap<String, Vec<Route>> = HashMap::new();
+        for r in &config.routes {
+            routes.entry(r.listener.clone()).or_default().push(Route {
+                config: r.clone(),
+                pool: pools[&r.pool].clone(),
+            });
+        }
+        Runtime {
+            config,
+            pools,
+            routes,
+        }
+    }
+
+    /// The pool of the first route of `listener` that matches; `host` is lowercase, no port.
+    pub fn route(&self, listener: &str, host: Option<&str>, path: &str) -> Option<&Arc<Pool>> {
+        self.routes
+            .get(listener)?
+            .iter()
+            .find(|r| r.config.matches(host, path))
+            .map(|r| &r.pool)
+    }
+}

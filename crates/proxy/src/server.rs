@@ -1,0 +1,105 @@
+//! A pool member at run time, and the lease a request holds on it.
+//!
+//! [`ServerState`] outlives config versions: a server that stays in a pool across a swap keeps
+//! its in-flight count, so connection limits hold while old and new versions overlap.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
+
+use prometheus_client::metrics::gauge::Gauge;
+use tokio::sync::Notify;
+
+use crate::error::ServerRef;
+
+/// Live counters of one server, shared by every config version that contains it.
+#[derive(Debug)]
+pub(crate) struct ServerState {
+    pub name: String,
+    pub address: SocketAddr,
+    in_flight: AtomicU32,
+    active_gauge: Gauge,
+}
+
+impl ServerState {
+    pub fn new(name: String, address: SocketAddr, active_gauge: Gauge) -> Self {
+        ServerState {
+            name,
+            address,
+            in_flight: AtomicU32::new(0),
+            active_gauge,
+        }
+    }
+
+    pub fn in_flight(&self) -> u32 {
+        self.in_flight.load(Ordering::Acquire)
+    }
+
+    pub fn server_ref(&self) -> ServerRef {
+        ServerRef {
+            name: self.name.clone(),
+            address: self.address,
+        }
+    }
+}
+
+/// A server as one config version sees it.
+#[derive(Debug)]
+pub(crate) struct Server {
+    pub state: Arc<ServerState>,
+    pub weight: u32,
+    pub limit: u32,
+}
+
+impl Server {
+    /// Takes a slot if the server is below its limit.
+    pub fn try_lease(&self, wakeup: &Arc<Notify>) -> Option<Lease> {
+        let counter = &self.state.in_flight;
+        let mut current = counter.load(Ordering::Acquire);
+        loop {
+            if current >= self.limit {
+                return None;
+            }
+            match counter.compare_exchange_weak(
+                current,
+                current + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => {
+                    self.state.active_gauge.inc();
+                    return Some(Lease {
+                        server: self.state.clone(),
+                        wakeup: wakeup.clone(),
+                    });
+                }
+                Err(actual) => current = actual,
+            }
+        }
+    }
+
+    /// `inventory-1 3/100 in use`
+    pub fn usage(&self) -> String {
+        format!(
+            "{} {}/{} in use",
+            self.state.name,
+            self.state.in_flight(),
+            self.limit
+        )
+    }
+}
+
+/// One in-flight request's slot on a server; released on drop, waking one queued request.
+#[derive(Debug)]
+pub(crate) struct Lease {
+    pub server: Arc<ServerState>,
+    wakeup: Arc<Notify>,
+}
+
+impl Drop for Lease {
+    fn drop(&mut self) {
+        self.server.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.server.active_gauge.dec();
+        self.wakeup.notify_one();
+    }
+}

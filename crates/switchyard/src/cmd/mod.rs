@@ -1,0 +1,28 @@
+//! One module per command-line verb.
+
+pub mod check;
+pub mod lab;
+pub mod serve;
+
+use std::path::Path;
+
+use anyhow::Context;
+use switchyard_config::Config;
+
+/// Reads and validates a config file; errors list every problem with file:line:col.
+pub fn load_config(path: &Path) -> anyhow::Result<Config> {
+    let text = std::fs::read_to_string(path).with_context(|| {
+        format!(
+            "could not read config {}: pass --config FILE with a readable TOML file",
+            path.display()
+        )
+    })?;
+    Config::parse(&text, &path.display().to_string()).map_err(|errors| {
+        let n = errors.0.len();
+        anyhow::anyhow!(
+            "{n} problem{} in {}:\n{errors}",
+            if n == 1 { "" } else { "s" },
+            path.display()
+        )
+    })
+}

@@ -1,0 +1,134 @@
+//! `switchyard serve`: run the proxy and the admin listener until SIGTERM or Ctrl-C.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use anyhow::Context;
+use prometheus_client::registry::Registry;
+use switchyard_config::{AccessLog as AccessLogTarget, Config};
+use switchyard_proxy::{AccessLog, Metrics, Proxy, ProxyOptions, TlsMaterial};
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Config file (TOML).
+    #[arg(long, short, env = "SWITCHYARD_CONFIG")]
+    config: Option<PathBuf>,
+}
+
+pub fn run(args: Args) -> anyhow::Result<()> {
+    crate::logging::init();
+    let path = args
+        .config
+        .context("no config: pass --config FILE or set SWITCHYARD_CONFIG")?;
+    let config = super::load_config(&path)?;
+    let workers = config
+        .runtime
+        .workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(workers)
+        .enable_all()
+        .build()
+        .context("could not start the runtime")?;
+    rt.block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let access_log = open_access_log(&config.admin.access_log, &metrics)?;
+    let tls = load_tls(&config)?;
+    let admin_listener = switchyard_admin::bind(config.admin.bind).await?;
+    let admin_addr = admin_listener.local_addr()?;
+    let shutdown_timeout = config.runtime.shutdown_timeout;
+    let proxy = Proxy::start(
+        config.clone(),
+        ProxyOptions {
+            metrics,
+            access_log,
+            tls,
+        },
+    )
+    .await?;
+    for l in &config.listeners {
+        let addr = proxy.local_addr(&l.name).expect("every listener is bound");
+        tracing::info!(listener = %l.name, addr = %addr, tls = l.tls.is_some(), "listening on {addr}");
+    }
+    tracing::info!(addr = %admin_addr, "admin API and /metrics on http://{admin_addr}");
+    let router = switchyard_admin::router(switchyard_admin::AdminState {
+        registry: Arc::new(registry),
+    });
+    let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
+    let admin = tokio::spawn(switchyard_admin::serve(admin_listener, router, async {
+        let _ = admin_stopped.await;
+    }));
+
+    let signal = wait_for_signal().await;
+    tracing::info!(
+        signal,
+        "stopping: no new connections; waiting up to {shutdown_timeout:?} for requests in flight"
+    );
+    let finished = proxy.shutdown(shutdown_timeout).await;
+    let _ = admin_stop.send(());
+    let _ = admin.await;
+    if finished {
+        tracing::info!("stopped cleanly");
+    } else {
+        tracing::warn!("stopped with requests still in flight after {shutdown_timeout:?}");
+    }
+    Ok(())
+}
+
+fn open_access_log(target: &AccessLogTarget, metrics: &Metrics) -> anyhow::Result<AccessLog> {
+    Ok(match target {
+        AccessLogTarget::Off => AccessLog::off(),
+        AccessLogTarget::Stdout => AccessLog::to_writer(Box::new(std::io::stdout()), metrics),
+        AccessLogTarget::File(path) => {
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(path)
+                .with_context(|| {
+                    format!(
+                        "could not open access log {}: check that its directory exists and is writable, or set admin.access_log = \"stdout\"",
+                        path.display()
+                    )
+                })?;
+            AccessLog::to_writer(Box::new(file), metrics)
+        }
+    })
+}
+
+fn load_tls(config: &Config) -> anyhow::Result<HashMap<String, TlsMaterial>> {
+    let mut out = HashMap::new();
+    for l in &config.listeners {
+        let Some(tls) = &l.tls else { continue };
+        let read = |p: &PathBuf, what: &str| {
+            std::fs::read(p).with_context(|| {
+                format!(
+                    "listener {:?}: could not read TLS {what} {}",
+                    l.name,
+                    p.display()
+                )
+            })
+        };
+        out.insert(
+            l.name.clone(),
+            TlsMaterial {
+                cert_pem: read(&tls.cert, "certificate")?,
+                key_pem: read(&tls.key, "key")?,
+            },
+        );
+    }
+    Ok(out)
+}
+
+async fn wait_for_signal() -> &'static str {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    tokio::select! {
+        _ = term.recv() => "SIGTERM",
+        _ = tokio::signal::ctrl_c() => "SIGINT",
+    }
+}
