@@ -25,9 +25,9 @@
 //! let config = switchyard_config::Config::parse(toml, "switchyard.toml").unwrap();
 //! assert_eq!(config.pools["inventory"].servers[0].name, "inventory-1");
 //!
-//! let err = switchyard_config::Config::parse("[pools.x]\nbalance = \"random\"\n", "bad.toml")
-//!     .unwrap_err();
-//! assert!(err.to_string().starts_with("bad.toml:2:11:"));
+//! let bad = toml.replace("127.0.0.1:9101", "127.0.0.1:99999");
+//! let err = switchyard_config::Config::parse(&bad, "bad.toml").unwrap_err();
+//! assert!(err.to_string().starts_with("bad.toml:11:11: pool \"inventory\" server"));
 //! ```
 
 mod duration;

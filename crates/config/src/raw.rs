@@ -19,7 +19,7 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub routes: Vec<S<RawRoute>>,
     #[serde(default)]
-    pub pools: BTreeMap<S<String>, S<RawPool>>,
+    pub pools: BTreeMap<String, S<RawPool>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -45,7 +45,7 @@ impl Validator<'_> {
             .into_iter()
             .map(|(name, pool)| {
                 let checked = self.pool(&name, pool);
-                (name.into_inner(), checked)
+                (name, checked)
             })
             .collect();
         let routes = self.routes(raw.routes, &listeners, &pools);
@@ -277,11 +277,11 @@ impl Validator<'_> {
         out
     }
 
-    fn pool(&mut self, name: &S<String>, raw: S<RawPool>) -> PoolConfig {
-        let pname = name.get_ref().clone();
+    fn pool(&mut self, name: &str, raw: S<RawPool>) -> PoolConfig {
+        let pname = name.to_string();
         if !valid_name(&pname) {
             self.err(
-                name.span(),
+                raw.span(),
                 format!("pool name \"{pname}\" may only hold letters, digits, '-', '_' and '.'"),
             );
         }
