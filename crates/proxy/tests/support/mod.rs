@@ -1,0 +1,144 @@
+//! Shared helpers for the proxy's integration tests: a proxy on a free loopback port with its
+//! access log in a temp dir, configs built around real backends, and a plain HTTP client.
+
+#![allow(dead_code)]
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use prometheus_client::registry::Registry;
+use switchyard_config::Config;
+use switchyard_proxy::{AccessLog, Metrics, Proxy, ProxyHandle, ProxyOptions, TlsMaterial};
+
+pub struct TestProxy {
+    pub proxy: Proxy,
+    pub addr: SocketAddr,
+    pub handle: ProxyHandle,
+    pub registry: Registry,
+    pub access_log: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts a proxy for `toml`, whose listener must bind `127.0.0.1:0`.
+pub async fn start(toml: &str) -> TestProxy {
+    start_with_tls(toml, Default::default()).await
+}
+
+pub async fn start_with_tls(
+    toml: &str,
+    tls: std::collections::HashMap<String, TlsMaterial>,
+) -> TestProxy {
+    let config = Config::parse(toml, "test.toml").unwrap_or_else(|e| panic!("{e}\n{toml}"));
+    let dir = tempfile::tempdir().unwrap();
+    let access_log = dir.path().join("access.log");
+    let mut registry = Registry::default();
+    let metrics = Metrics::register(&mut registry);
+    let file = std::fs::File::create(&access_log).unwrap();
+    let log = AccessLog::to_writer(Box::new(file), &metrics);
+    let listener = config.listeners[0].name.clone();
+    let proxy = Proxy::start(
+        config,
+        ProxyOptions {
+            metrics,
+            access_log: log,
+            tls,
+        },
+    )
+    .await
+    .unwrap();
+    let addr = proxy.local_addr(&listener).unwrap();
+    let handle = proxy.handle();
+    TestProxy {
+        proxy,
+        addr,
+        handle,
+        registry,
+        access_log,
+        _dir: dir,
+    }
+}
+
+impl TestProxy {
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    /// Every access-log line written so far.
+    pub fn access_lines(&self) -> Vec<serde_json::Value> {
+        self.handle.flush_access_log();
+        std::fs::read_to_string(&self.access_log)
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+            .collect()
+    }
+
+    pub fn metrics(&self) -> String {
+        let mut out = String::new();
+        prometheus_client::encoding::text::encode(&mut out, &self.registry).unwrap();
+        out
+    }
+
+    /// The value of the metric line that starts with `prefix` (name and labels), or 0.
+    pub fn metric(&self, prefix: &str) -> f64 {
+        self.metrics()
+            .lines()
+            .find(|l| l.starts_with(prefix))
+            .and_then(|l| l.rsplit(' ').next())
+            .map_or(0.0, |v| v.parse().unwrap())
+    }
+}
+
+/// A config with one listener on a free port, one catch-all route to pool `pool`, and `servers`.
+/// `pool_extra` lines go into the `[pools.pool]` table.
+pub fn one_pool(pool_extra: &str, servers: &[(&str, SocketAddr)]) -> String {
+    let mut toml = format!(
+        "[admin]\naccess_log = \"off\"\n\n[[listeners]]\nname = \"web\"\nbind = \"127.0.0.1:0\"\n\n[[routes]]\npool = \"pool\"\n\n[pools.pool]\n{pool_extra}\n"
+    );
+    toml.push_str(&servers_toml("pool", servers));
+    toml
+}
+
+pub fn servers_toml(pool: &str, servers: &[(&str, SocketAddr)]) -> String {
+    servers
+        .iter()
+        .map(|(name, addr)| {
+            format!("\n[[pools.{pool}.servers]]\nname = \"{name}\"\naddress = \"{addr}\"\n")
+        })
+        .collect()
+}
+
+/// An address on which nothing listens: connecting to it is refused.
+pub fn dead_addr() -> SocketAddr {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    l.local_addr().unwrap()
+}
+
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap()
+}
+
+/// Polls `cond` every 10 ms for up to 5 s.
+pub async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+    for _ in 0..500 {
+        if cond() {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("timed out waiting for {what}");
+}
+
+/// Sends raw bytes and returns everything the proxy answers until it closes or 2 s pass.
+pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut s = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let _ = s.write_all(request).await;
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out)).await;
+    String::from_utf8_lossy(&out).into_owned()
+}
