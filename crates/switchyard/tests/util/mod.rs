@@ -82,7 +82,14 @@ pub fn command_line(cmd: &Command) -> String {
 }
 
 /// The failure report: what ran, how it ended, and everything it printed.
-pub fn report(what: &str, cmd: &str, cwd: &Path, status: &str, stdout: &str, stderr: &str) -> String {
+pub fn report(
+    what: &str,
+    cmd: &str,
+    cwd: &Path,
+    status: &str,
+    stdout: &str,
+    stderr: &str,
+) -> String {
     format!(
         "\n\n==========\n{what}\n\ncommand: {cmd}\ncwd: {}\nstatus: {status}\n\nstdout:\n{stdout}\n\nstderr:\n{stderr}\n==========\n",
         cwd.display()
@@ -139,7 +146,11 @@ pub fn run_with_timeout(cmd: &mut Command, timeout: Duration) -> Output {
             guard.0 = None;
             panic!(
                 "{}",
-                output_report(&format!("command did not exit within {timeout:?}"), cmd, &out)
+                output_report(
+                    &format!("command did not exit within {timeout:?}"),
+                    cmd,
+                    &out
+                )
             );
         }
     };
@@ -273,7 +284,11 @@ impl Serve {
     /// Runs `switchyard serve --config CONFIG` in `dir` and waits until it has logged every
     /// address it serves on.
     pub async fn start(dir: &Dir, config: &Path) -> Serve {
-        let mut cmd = dir.command([OsStr::new("serve"), OsStr::new("--config"), config.as_os_str()]);
+        let mut cmd = dir.command([
+            OsStr::new("serve"),
+            OsStr::new("--config"),
+            config.as_os_str(),
+        ]);
         let cmdline = command_line(&cmd);
         let mut child = cmd
             .stdin(Stdio::null())
@@ -302,7 +317,9 @@ impl Serve {
             if let Some(status) = serve.try_wait() {
                 panic!(
                     "{}",
-                    serve.report(&format!("switchyard serve exited during startup ({status})"))
+                    serve.report(&format!(
+                        "switchyard serve exited during startup ({status})"
+                    ))
                 );
             }
             if Instant::now() >= deadline {
@@ -329,7 +346,9 @@ impl Serve {
             Some((_, addr)) => *addr,
             None => panic!(
                 "{}",
-                self.report(&format!("no \"listening on\" log line for listener {name:?}"))
+                self.report(&format!(
+                    "no \"listening on\" log line for listener {name:?}"
+                ))
             ),
         }
     }
@@ -341,7 +360,11 @@ impl Serve {
             .arg(self.pid().to_string())
             .status()
             .expect("running kill");
-        assert!(status.success(), "kill -{signal} {} failed: {status}", self.pid());
+        assert!(
+            status.success(),
+            "kill -{signal} {} failed: {status}",
+            self.pid()
+        );
     }
 
     /// The exit status, if the process has exited.
@@ -374,12 +397,18 @@ impl Serve {
 
     /// stderr so far, one string per line.
     pub fn stderr_lines(&self) -> Vec<String> {
-        self.stderr.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stderr
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// stdout so far, one string per line.
     pub fn stdout_lines(&self) -> Vec<String> {
-        self.stdout.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.stdout
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// The JSON log lines on stderr so far (lines that are not JSON objects are skipped).
@@ -436,7 +465,10 @@ impl Drop for Serve {
             }
         }
         if std::thread::panicking() {
-            eprintln!("{}", self.report("switchyard serve, at the time the test failed"));
+            eprintln!(
+                "{}",
+                self.report("switchyard serve, at the time the test failed")
+            );
         }
     }
 }
@@ -460,7 +492,11 @@ fn admin_addr(line: &Value) -> Option<SocketAddr> {
 }
 
 /// A serve config with one listener and one pool, every address on port 0 except the servers.
-pub fn serve_config(access_log: &str, extra_runtime: &str, servers: &[(&str, SocketAddr)]) -> String {
+pub fn serve_config(
+    access_log: &str,
+    extra_runtime: &str,
+    servers: &[(&str, SocketAddr)],
+) -> String {
     let mut toml = format!(
         r#"[admin]
 bind = "127.0.0.1:0"
