@@ -145,8 +145,10 @@ impl Ctx<'_> {
                 Ok(resp) => return self.respond(pool, lease, tried.len() as u32 + 1, resp),
                 Err(e) => {
                     drop(lease);
+                    let another_left = tried.len() + 1 < pool.servers.len();
                     let can_retry = e.connect_failed()
                         && replayable
+                        && another_left
                         && (tried.len() as u32) < pool.config.retries;
                     if !can_retry {
                         return self.fail(Some(pool), e, &failures);

@@ -177,10 +177,13 @@ impl Proxy {
         for t in self.tasks {
             let _ = t.await;
         }
-        let graceful = Arc::try_unwrap(self.graceful).unwrap_or_else(|_| GracefulShutdown::new());
-        let finished = tokio::time::timeout(timeout, graceful.shutdown())
-            .await
-            .is_ok();
+        // The accept loops have ended, so nothing else holds the shutdown handle.
+        let finished = match Arc::try_unwrap(self.graceful) {
+            Ok(graceful) => tokio::time::timeout(timeout, graceful.shutdown())
+                .await
+                .is_ok(),
+            Err(_) => false,
+        };
         let log = self.handle.shared.access_log.clone();
         tokio::task::spawn_blocking(move || log.flush()).await.ok();
         finished

@@ -69,13 +69,14 @@ pub(crate) async fn run(
             Some(acceptor) => {
                 let acceptor = acceptor.clone();
                 let builder = builder.clone();
-                let graceful = graceful.clone();
+                // Registered now, so that shutdown also waits for connections mid-handshake.
+                let watcher = graceful.watcher();
                 tokio::spawn(async move {
                     let handshake =
                         tokio::time::timeout(HEADER_READ_TIMEOUT, acceptor.accept(stream)).await;
                     let Ok(Ok(tls)) = handshake else { return };
                     let conn = builder.serve_connection(TokioIo::new(tls), service);
-                    let _ = graceful.watch(conn.into_owned()).await;
+                    let _ = watcher.watch(conn.into_owned()).await;
                 });
             }
         }

@@ -13,6 +13,7 @@ use std::io::{BufRead, BufReader, Read};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -274,6 +275,8 @@ pub struct Serve {
     cwd: PathBuf,
     stdout: Lines,
     stderr: Lines,
+    /// Set once a failure message already carries the report, so that drop does not repeat it.
+    reported: AtomicBool,
     /// Listener name -> bound address, from the "listening on" log lines.
     pub listeners: Vec<(String, SocketAddr)>,
     /// The admin API address, from the "admin API" log line.
@@ -305,6 +308,7 @@ impl Serve {
             cwd: dir.path().to_path_buf(),
             stdout,
             stderr,
+            reported: AtomicBool::new(false),
             listeners: Vec::new(),
             admin: "0.0.0.0:0".parse().expect("valid"),
         };
@@ -430,8 +434,10 @@ impl Serve {
         .await
     }
 
-    /// The failure report: command, exit status, stdout and stderr.
+    /// The failure report: command, exit status, stdout and stderr. Meant for a panic message:
+    /// once it has been built, dropping the guard does not print it again.
     pub fn report(&self, what: &str) -> String {
+        self.reported.store(true, Ordering::SeqCst);
         let status = match self.status {
             Some(s) => s.to_string(),
             None => "still running".to_string(),
@@ -464,7 +470,7 @@ impl Drop for Serve {
                 self.status.get_or_insert(status);
             }
         }
-        if std::thread::panicking() {
+        if std::thread::panicking() && !self.reported.load(Ordering::SeqCst) {
             eprintln!(
                 "{}",
                 self.report("switchyard serve, at the time the test failed")
