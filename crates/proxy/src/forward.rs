@@ -18,7 +18,6 @@ use crate::error::ProxyError;
 use crate::headers::{self, X_REQUEST_ID};
 use crate::metrics::{ErrorLabels, PoolLabels, RequestLabels};
 use crate::pool::Pool;
-use crate::upstream::UpstreamBody;
 use crate::Shared;
 
 /// What a connection knows about itself.
@@ -107,6 +106,8 @@ impl Ctx<'_> {
         // Only a request that never reached a server can be retried, and only if sending it
         // again cannot change anything: an idempotent method and no body.
         let replayable = is_idempotent(&parts.method) && http_body::Body::is_end_stream(&body);
+        // The headers are copied for each attempt only when a second attempt can happen.
+        let may_retry = replayable && pool.config.retries > 0 && pool.servers.len() > 1;
         let mut body = Some(body);
         let mut tried: Vec<usize> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
@@ -116,31 +117,34 @@ impl Ctx<'_> {
                 Err(e) => return self.fail(Some(pool), e, &failures),
             };
             let server = &pool.servers[index];
-            let server_ref = server.state.server_ref();
-            let uri = match upstream_uri(server.state.address, &path_and_query) {
-                Some(uri) => uri,
-                None => return self.bad_request("the request target cannot be forwarded"),
-            };
-            let mut builder = Request::builder().method(parts.method.clone()).uri(uri);
-            if let Some(h) = builder.headers_mut() {
-                *h = parts.headers.clone();
-            }
-            let upstream_body: UpstreamBody = match body.take() {
+            let mut uri = http::uri::Parts::default();
+            uri.scheme = Some(Scheme::HTTP);
+            uri.authority = Some(server.state.authority.clone());
+            uri.path_and_query = Some(path_and_query.clone());
+            let mut upstream_req = Request::new(match body.take() {
                 Some(b) if !replayable => b.boxed(),
                 _ => Empty::new().map_err(|never| match never {}).boxed(),
+            });
+            *upstream_req.method_mut() = parts.method.clone();
+            *upstream_req.uri_mut() = Uri::from_parts(uri).expect("scheme, authority and path");
+            *upstream_req.headers_mut() = if may_retry {
+                parts.headers.clone()
+            } else {
+                std::mem::take(&mut parts.headers)
             };
-            let upstream_req = builder.body(upstream_body).expect("valid request parts");
             let timeout = pool.config.timeouts.request;
-            let result =
-                match tokio::time::timeout(timeout, pool.upstream.send(&server_ref, upstream_req))
-                    .await
-                {
-                    Ok(r) => r,
-                    Err(_) => Err(ProxyError::Timeout {
-                        server: server_ref.clone(),
-                        timeout,
-                    }),
-                };
+            let result = match tokio::time::timeout(
+                timeout,
+                pool.upstream.send(&server.state, upstream_req),
+            )
+            .await
+            {
+                Ok(r) => r,
+                Err(_) => Err(ProxyError::Timeout {
+                    server: server.state.server_ref(),
+                    timeout,
+                }),
+            };
             match result {
                 Ok(resp) => return self.respond(pool, lease, tried.len() as u32 + 1, resp),
                 Err(e) => {
@@ -153,12 +157,12 @@ impl Ctx<'_> {
                     if !can_retry {
                         return self.fail(Some(pool), e, &failures);
                     }
-                    self.count_error(pool, &server_ref.name, e.code());
+                    self.count_error(pool, &server.state.name, e.code());
                     tracing::warn!(
                         request_id = %self.request_id,
                         service = pool.name(),
-                        server = %server_ref.name,
-                        server_address = %server_ref.address,
+                        server = %server.state.name,
+                        server_address = %server.state.address,
                         reason = %e,
                         "retrying {} {} on another server: {e}",
                         self.method,
@@ -185,7 +189,8 @@ impl Ctx<'_> {
         }
         let status = parts.status.as_u16();
         let server = lease.server.clone();
-        self.observe(pool.name(), &server.name, status);
+        server.count_response(&self.shared.metrics, status);
+        pool.duration.observe(self.started.elapsed().as_secs_f64());
         let record = self.record(status).map(|mut r| {
             r.pool = Some(pool.name().to_string());
             r.server = Some(server.name.clone());
@@ -387,15 +392,6 @@ fn request_host<B>(req: &Request<B>) -> Option<String> {
         .or_else(|| req.uri().authority().map(|a| a.as_str().to_string()))?;
     let authority: Authority = raw.parse().ok()?;
     Some(authority.host().to_ascii_lowercase())
-}
-
-fn upstream_uri(addr: SocketAddr, path_and_query: &PathAndQuery) -> Option<Uri> {
-    Uri::builder()
-        .scheme(Scheme::HTTP)
-        .authority(addr.to_string())
-        .path_and_query(path_and_query.clone())
-        .build()
-        .ok()
 }
 
 fn version_name(v: Version) -> &'static str {

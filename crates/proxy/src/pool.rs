@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
+use prometheus_client::metrics::histogram::Histogram;
 use switchyard_config::PoolConfig;
 use tokio::sync::Notify;
 
@@ -34,6 +35,8 @@ pub(crate) struct Pool {
     pub selector: Selector,
     pub queue: Arc<Queue>,
     pub upstream: Upstream,
+    /// This pool's `switchyard_request_duration_seconds`.
+    pub duration: Histogram,
 }
 
 impl Pool {

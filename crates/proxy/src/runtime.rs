@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use switchyard_config::{Config, RouteConfig};
 
-use crate::metrics::{Metrics, ServerLabels};
+use crate::metrics::{Metrics, PoolLabels, ServerLabels};
 use crate::pool::{Pool, Queue};
 use crate::select::Selector;
 use crate::server::{Server, ServerState};
@@ -48,11 +48,7 @@ impl Runtime {
                         })
                         .map(|s| s.state.clone())
                         .unwrap_or_else(|| {
-                            Arc::new(ServerState::new(
-                                sc.name.clone(),
-                                sc.address,
-                                metrics.active.get_or_create(&labels).clone(),
-                            ))
+                            Arc::new(ServerState::new(name, &sc.name, sc.address, metrics))
                         });
                     Server {
                         state,
@@ -71,6 +67,10 @@ impl Runtime {
                 .map(|o| o.queue.clone())
                 .unwrap_or_else(|| Arc::new(Queue::default()));
             let selector = Selector::new(pc.balance, &servers);
+            let duration = metrics
+                .duration
+                .get_or_create(&PoolLabels { pool: name.clone() })
+                .clone();
             pools.insert(
                 name.clone(),
                 Arc::new(Pool {
@@ -79,6 +79,7 @@ impl Runtime {
                     selector,
                     queue,
                     upstream,
+                    duration,
                 }),
             );
         }

@@ -80,8 +80,9 @@ fn smooth_weighted_sequence(servers: &[Server]) -> Vec<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::metrics::Metrics;
     use crate::server::ServerState;
-    use prometheus_client::metrics::gauge::Gauge;
+    use prometheus_client::registry::Registry;
     use std::sync::Arc;
 
     fn servers(weights: &[u32]) -> Vec<Server> {
@@ -90,9 +91,10 @@ mod tests {
             .enumerate()
             .map(|(i, &w)| Server {
                 state: Arc::new(ServerState::new(
-                    format!("s{i}"),
+                    "pool",
+                    &format!("s{i}"),
                     format!("127.0.0.1:{}", 1000 + i).parse().unwrap(),
-                    Gauge::default(),
+                    &Metrics::register(&mut Registry::default()),
                 )),
                 weight: w,
                 limit: 10,

@@ -5,30 +5,66 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use http::uri::Authority;
+use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
 use crate::error::ServerRef;
+use crate::metrics::{Metrics, RequestLabels, ServerLabels};
 
 /// Live counters of one server, shared by every config version that contains it.
 #[derive(Debug)]
 pub(crate) struct ServerState {
+    pub pool: String,
     pub name: String,
     pub address: SocketAddr,
+    /// `address` as the authority of upstream request URIs.
+    pub authority: Authority,
     in_flight: AtomicU32,
     active_gauge: Gauge,
+    /// `switchyard_requests_total` handles by status code, so that the hot path skips the
+    /// label-set lookup.
+    responses: Mutex<Vec<(u16, Counter)>>,
 }
 
 impl ServerState {
-    pub fn new(name: String, address: SocketAddr, active_gauge: Gauge) -> Self {
+    pub fn new(pool: &str, name: &str, address: SocketAddr, metrics: &Metrics) -> Self {
+        let labels = ServerLabels {
+            pool: pool.to_string(),
+            server: name.to_string(),
+        };
         ServerState {
-            name,
+            pool: pool.to_string(),
+            name: name.to_string(),
             address,
+            authority: Authority::try_from(address.to_string().as_str())
+                .expect("a socket address is a valid authority"),
             in_flight: AtomicU32::new(0),
-            active_gauge,
+            active_gauge: metrics.active.get_or_create(&labels).clone(),
+            responses: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Counts one response with `code` in `switchyard_requests_total`.
+    pub fn count_response(&self, metrics: &Metrics, code: u16) {
+        let mut responses = self.responses.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some((_, counter)) = responses.iter().find(|(c, _)| *c == code) {
+            counter.inc();
+            return;
+        }
+        let counter = metrics
+            .requests
+            .get_or_create(&RequestLabels {
+                pool: self.pool.clone(),
+                server: self.name.clone(),
+                code,
+            })
+            .clone();
+        counter.inc();
+        responses.push((code, counter));
     }
 
     pub fn in_flight(&self) -> u32 {

@@ -15,6 +15,7 @@ use hyper_util::rt::{TokioExecutor, TokioTimer};
 use switchyard_config::{PoolConfig, UpstreamProtocol};
 
 use crate::error::{ProxyError, ServerRef};
+use crate::server::ServerState;
 
 /// Body type sent upstream: the client's streamed body, or nothing.
 pub(crate) type UpstreamBody = BoxBody<Bytes, hyper::Error>;
@@ -64,13 +65,13 @@ impl Upstream {
 
     pub async fn send(
         &self,
-        server: &ServerRef,
+        server: &ServerState,
         req: Request<UpstreamBody>,
     ) -> Result<Response<Incoming>, ProxyError> {
         self.client
             .request(req)
             .await
-            .map_err(|e| classify(server, self.key.connect_timeout, &e))
+            .map_err(|e| classify(&server.server_ref(), self.key.connect_timeout, &e))
     }
 }
 
