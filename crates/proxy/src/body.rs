@@ -32,7 +32,7 @@ impl Drop for Completion {
         // Release the server slot before logging.
         self.lease.take();
         if let Some(mut record) = self.record.take() {
-            record.duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+            record.duration_ms = (self.started.elapsed().as_secs_f64() * 1e6).round() / 1000.0;
             record.bytes_sent = self.bytes;
             if record.error.is_none() {
                 if self.body_error {
