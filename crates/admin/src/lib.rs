@@ -1,7 +1,15 @@
-//! Switchyard's admin HTTP listener: `/metrics` in Prometheus text format.
+//! Switchyard's admin HTTP API: versions, diffs, apply and rollback, pools and servers, events,
+//! and `/metrics`.
 //!
-//! Bound to loopback by default. It holds no proxy logic: it reads the metrics registry the
-//! binary built and, as the control plane grows, talks to the proxy through its handle.
+//! Everything under `/api/v1` needs `Authorization: Bearer <token>`; `/metrics` stays open. The
+//! listener binds to loopback unless the config says otherwise. Changes go through
+//! [`ControlPlane`]: validated, stored as a new version, then swapped into the proxy. The data
+//! path itself lives in `switchyard-proxy`; this crate only drives it through its handle.
+
+mod api;
+mod auth;
+mod control;
+mod error;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -9,15 +17,21 @@ use std::sync::Arc;
 use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::get;
+use axum::routing::{get, post};
 use axum::Router;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
+
+pub use control::{Applied, ChangeMeta, ChangeView, ControlPlane};
+pub use error::ApiError;
 
 /// What the admin handlers read.
 #[derive(Clone)]
 pub struct AdminState {
     pub registry: Arc<Registry>,
+    pub control: Arc<ControlPlane>,
+    /// The bearer token `/api` requests must present.
+    pub token: Arc<str>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -31,7 +45,35 @@ pub enum AdminError {
 }
 
 pub fn router(state: AdminState) -> Router {
+    let api = Router::new()
+        .route("/version", get(api::current))
+        .route("/versions", get(api::versions))
+        .route("/versions/{n}", get(api::version))
+        .route("/diff", get(api::diff))
+        .route("/apply", post(api::apply))
+        .route("/rollback", post(api::rollback))
+        .route("/pools", get(api::pools))
+        .route("/pools/{pool}/servers", post(api::add_server))
+        .route(
+            "/pools/{pool}/servers/{name}/remove",
+            post(api::remove_server),
+        )
+        .route(
+            "/pools/{pool}/servers/{name}/restore",
+            post(api::restore_server),
+        )
+        .route("/events", get(api::events))
+        .fallback(|| async {
+            ApiError::NotFound {
+                what: "API route".into(),
+            }
+        })
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
     Router::new()
+        .nest("/api/v1", api)
         .route("/metrics", get(metrics))
         .with_state(state)
 }

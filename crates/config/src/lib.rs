@@ -30,13 +30,17 @@
 //! assert!(err.to_string().starts_with("bad.toml:11:11: pool \"inventory\" server"));
 //! ```
 
+mod diff;
 mod duration;
+mod edit;
 mod error;
 pub mod model;
 mod raw;
 mod validate;
 
+pub use diff::{diff, text_diff, Change};
 pub use duration::{format_duration, parse_duration};
+pub use edit::EditError;
 pub use error::{ConfigError, ConfigErrors};
 pub use model::*;
 

@@ -198,6 +198,29 @@ pub struct ServerConfig {
     /// Overrides the pool's `max_connections` for this server.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_connections: Option<u32>,
+    /// Whether the server is in rotation. Default `active`.
+    pub state: ServerState,
+}
+
+/// An operator's decision about a server; health (later) is separate and not versioned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ServerState {
+    /// In rotation.
+    Active,
+    /// Taken out of rotation by an operator (`servers remove`); kept so it can be restored.
+    Removed,
+}
+
+impl ServerState {
+    pub const NAMES: &'static [&'static str] = &["active", "removed"];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerState::Active => "active",
+            ServerState::Removed => "removed",
+        }
+    }
 }
 
 impl Config {

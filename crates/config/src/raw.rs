@@ -90,4 +90,5 @@ pub(crate) struct RawServer {
     pub address: Option<S<String>>,
     pub weight: Option<S<i64>>,
     pub max_connections: Option<S<i64>>,
+    pub state: Option<S<String>>,
 }

@@ -419,11 +419,29 @@ impl Validator<'_> {
                 .max_connections
                 .as_ref()
                 .map(|m| self.int(m, &format!("{what} max_connections"), 1, 1_000_000, 1) as u32);
+            let state = match &s.state {
+                None => ServerState::Active,
+                Some(st) => match st.get_ref().as_str() {
+                    "active" => ServerState::Active,
+                    "removed" => ServerState::Removed,
+                    other => {
+                        self.err(
+                            st.span(),
+                            format!(
+                                "{what} state \"{other}\" is not known; use one of {}",
+                                list(ServerState::NAMES)
+                            ),
+                        );
+                        ServerState::Active
+                    }
+                },
+            };
             out.push(ServerConfig {
                 name,
                 address,
                 weight,
                 max_connections,
+                state,
             });
         }
         out

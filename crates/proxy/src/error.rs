@@ -53,6 +53,8 @@ pub enum ProxyError {
     Reset { server: ServerRef, detail: String },
     #[error("{server} sent an invalid HTTP response: {detail}")]
     InvalidResponse { server: ServerRef, detail: String },
+    #[error("{server} was removed from rotation and its drain time ran out before it answered")]
+    Drained { server: ServerRef },
     #[error("pool has no server in rotation ({detail})")]
     NoServer { detail: String },
     #[error("all servers are at their connection limit ({usage}) and the queue is full ({waiting}/{queue} waiting)")]
@@ -73,6 +75,7 @@ impl ProxyError {
             ProxyError::ConnectRefused { .. }
             | ProxyError::Connect { .. }
             | ProxyError::Reset { .. }
+            | ProxyError::Drained { .. }
             | ProxyError::InvalidResponse { .. } => StatusCode::BAD_GATEWAY,
             ProxyError::ConnectTimeout { .. } | ProxyError::Timeout { .. } => {
                 StatusCode::GATEWAY_TIMEOUT
@@ -93,6 +96,7 @@ impl ProxyError {
             ProxyError::Timeout { .. } => "timeout",
             ProxyError::Reset { .. } => "reset",
             ProxyError::InvalidResponse { .. } => "invalid_response",
+            ProxyError::Drained { .. } => "drained",
             ProxyError::NoServer { .. } => "no_server",
             ProxyError::QueueFull { .. } => "queue_full",
             ProxyError::QueueTimeout { .. } => "queue_timeout",
@@ -117,7 +121,8 @@ impl ProxyError {
             | ProxyError::Connect { server, .. }
             | ProxyError::Timeout { server, .. }
             | ProxyError::Reset { server, .. }
-            | ProxyError::InvalidResponse { server, .. } => Some(server),
+            | ProxyError::InvalidResponse { server, .. }
+            | ProxyError::Drained { server } => Some(server),
             _ => None,
         }
     }
@@ -138,6 +143,7 @@ impl ProxyError {
             ProxyError::Reset { .. } | ProxyError::InvalidResponse { .. } => {
                 "a complete HTTP response".into()
             }
+            ProxyError::Drained { .. } => "response headers before the drain time ran out".into(),
             ProxyError::NoServer { .. } => "at least one server in rotation".into(),
             ProxyError::QueueFull { .. } | ProxyError::QueueTimeout { .. } => {
                 "a server below its connection limit".into()
@@ -160,6 +166,7 @@ impl ProxyError {
             ProxyError::Reset { detail, .. } | ProxyError::InvalidResponse { detail, .. } => {
                 detail.clone()
             }
+            ProxyError::Drained { .. } => "nothing before its connections were closed".into(),
             ProxyError::NoServer { detail } => detail.clone(),
             ProxyError::QueueFull {
                 usage,

@@ -107,7 +107,9 @@ impl Ctx<'_> {
         // again cannot change anything: an idempotent method and no body.
         let replayable = is_idempotent(&parts.method) && http_body::Body::is_end_stream(&body);
         // The headers are copied for each attempt only when a second attempt can happen.
-        let may_retry = replayable && pool.config.retries > 0 && pool.servers.len() > 1;
+        let may_retry = replayable
+            && pool.config.retries > 0
+            && pool.servers.iter().filter(|s| s.in_rotation).count() > 1;
         let mut body = Some(body);
         let mut tried: Vec<usize> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
@@ -133,23 +135,33 @@ impl Ctx<'_> {
                 std::mem::take(&mut parts.headers)
             };
             let timeout = pool.config.timeouts.request;
-            let result = match tokio::time::timeout(
-                timeout,
-                pool.upstream.send(&server.state, upstream_req),
-            )
-            .await
-            {
-                Ok(r) => r,
-                Err(_) => Err(ProxyError::Timeout {
+            // A removed server whose drain time runs out wakes the requests still waiting on it.
+            let closing = server.state.closing.notified();
+            tokio::pin!(closing);
+            closing.as_mut().enable();
+            let result = tokio::select! {
+                sent = tokio::time::timeout(timeout, pool.upstream.send(&server.state, upstream_req)) => {
+                    sent.unwrap_or_else(|_| {
+                        Err(ProxyError::Timeout {
+                            server: server.state.server_ref(),
+                            timeout,
+                        })
+                    })
+                }
+                _ = closing => Err(ProxyError::Drained {
                     server: server.state.server_ref(),
-                    timeout,
                 }),
             };
             match result {
                 Ok(resp) => return self.respond(pool, lease, tried.len() as u32 + 1, resp),
                 Err(e) => {
                     drop(lease);
-                    let another_left = tried.len() + 1 < pool.servers.len();
+                    server.state.record_outcome(Some(e.to_string()));
+                    let another_left = pool
+                        .servers
+                        .iter()
+                        .enumerate()
+                        .any(|(i, s)| s.in_rotation && i != index && !tried.contains(&i));
                     let can_retry = e.connect_failed()
                         && replayable
                         && another_left
@@ -190,6 +202,9 @@ impl Ctx<'_> {
         let status = parts.status.as_u16();
         let server = lease.server.clone();
         server.count_response(&self.shared.metrics, status);
+        server.record_outcome(
+            (status >= 500).then(|| format!("answered {status} to {} {}", self.method, self.path)),
+        );
         pool.duration.observe(self.started.elapsed().as_secs_f64());
         let record = self.record(status).map(|mut r| {
             r.pool = Some(pool.name().to_string());

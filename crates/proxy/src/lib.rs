@@ -19,6 +19,8 @@ mod pool;
 mod runtime;
 mod select;
 mod server;
+mod stats;
+mod status;
 mod tls;
 mod upstream;
 
@@ -37,6 +39,8 @@ use tokio::task::JoinHandle;
 pub use access_log::{AccessLog, AccessRecord};
 pub use error::{ProxyError, ServerRef};
 pub use metrics::Metrics;
+pub use stats::LastError;
+pub use status::{DrainOutcome, PoolStatus, ServerStatus};
 pub use tls::{TlsError, TlsMaterial};
 
 use listener::ListenerTask;
@@ -196,6 +200,17 @@ impl ProxyHandle {
         self.shared.runtime.load().config.clone()
     }
 
+    /// Whether `config` can be swapped in without a restart.
+    pub fn check(&self, config: &Config) -> Result<(), ApplyError> {
+        let current = self.shared.runtime.load();
+        if current.config.listeners != config.listeners {
+            return Err(ApplyError::ListenersChanged {
+                detail: listener_change(&current.config, config),
+            });
+        }
+        Ok(())
+    }
+
     /// Swaps in `config`. Requests in flight finish on the version they started with.
     pub fn apply(&self, config: Config) -> Result<(), ApplyError> {
         let _guard = self
@@ -203,12 +218,8 @@ impl ProxyHandle {
             .apply_lock
             .lock()
             .unwrap_or_else(|e| e.into_inner());
+        self.check(&config)?;
         let current = self.shared.runtime.load_full();
-        if current.config.listeners != config.listeners {
-            return Err(ApplyError::ListenersChanged {
-                detail: listener_change(&current.config, &config),
-            });
-        }
         let next = Runtime::build(Arc::new(config), Some(&current), &self.shared.metrics);
         self.shared.runtime.store(Arc::new(next));
         Ok(())

@@ -47,14 +47,26 @@ impl Pool {
     /// A slot on a server not in `tried`, waiting in the queue (bounded in size and time) when
     /// every such server is at its limit.
     pub async fn acquire(&self, tried: &[usize]) -> Result<(usize, Lease), ProxyError> {
-        if self.servers.len() == tried.len() {
-            return Err(ProxyError::NoServer {
-                detail: format!(
-                    "all {} servers of pool {} were tried",
+        if !self
+            .servers
+            .iter()
+            .enumerate()
+            .any(|(i, s)| s.in_rotation && !tried.contains(&i))
+        {
+            let in_rotation = self.servers.iter().filter(|s| s.in_rotation).count();
+            let detail = if in_rotation == 0 {
+                format!(
+                    "all {} servers of pool {} are removed from rotation",
                     self.servers.len(),
                     self.name()
-                ),
-            });
+                )
+            } else {
+                format!(
+                    "all {in_rotation} servers in rotation in pool {} were tried",
+                    self.name()
+                )
+            };
+            return Err(ProxyError::NoServer { detail });
         }
         if let Some(found) = self.try_acquire(tried) {
             return Ok(found);
@@ -115,7 +127,7 @@ impl Pool {
         self.servers
             .iter()
             .enumerate()
-            .filter(|(i, _)| !tried.contains(i))
+            .filter(|(i, s)| s.in_rotation && !tried.contains(i))
             .map(|(_, s)| s.usage())
             .collect::<Vec<_>>()
             .join(", ")

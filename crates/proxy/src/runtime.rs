@@ -4,12 +4,12 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use switchyard_config::{Config, RouteConfig};
+use switchyard_config::{Config, RouteConfig, ServerState};
 
 use crate::metrics::{Metrics, PoolLabels, ServerLabels};
 use crate::pool::{Pool, Queue};
 use crate::select::Selector;
-use crate::server::{Server, ServerState};
+use crate::server::{self, Server};
 use crate::upstream::{Upstream, UpstreamKey};
 
 struct Route {
@@ -48,12 +48,15 @@ impl Runtime {
                         })
                         .map(|s| s.state.clone())
                         .unwrap_or_else(|| {
-                            Arc::new(ServerState::new(name, &sc.name, sc.address, metrics))
+                            Arc::new(server::ServerState::new(
+                                name, &sc.name, sc.address, metrics,
+                            ))
                         });
                     Server {
                         state,
                         weight: sc.weight,
                         limit,
+                        in_rotation: sc.state == ServerState::Active,
                     }
                 })
                 .collect();

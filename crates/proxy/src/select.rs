@@ -47,7 +47,10 @@ impl Selector {
 /// that idle servers share the load evenly.
 fn least_conn_order(servers: &[Server], start: usize) -> Vec<usize> {
     let n = servers.len();
-    let mut order: Vec<usize> = (0..n).map(|i| (start + i) % n.max(1)).collect();
+    let mut order: Vec<usize> = (0..n)
+        .map(|i| (start + i) % n.max(1))
+        .filter(|&i| servers[i].in_rotation)
+        .collect();
     order.sort_by(|&a, &b| {
         let (sa, sb) = (&servers[a], &servers[b]);
         let la = sa.state.in_flight() as u64 * sb.weight as u64;
@@ -58,13 +61,15 @@ fn least_conn_order(servers: &[Server], start: usize) -> Vec<usize> {
 }
 
 /// nginx's smooth weighted round robin, unrolled once: weights 5,1,1 give a,a,b,a,c,a,a.
+/// Servers out of rotation get weight 0 and so never appear.
 fn smooth_weighted_sequence(servers: &[Server]) -> Vec<usize> {
-    let total: i64 = servers.iter().map(|s| s.weight as i64).sum();
+    let weight = |s: &Server| if s.in_rotation { s.weight as i64 } else { 0 };
+    let total: i64 = servers.iter().map(weight).sum();
     let mut current = vec![0i64; servers.len()];
     let mut out = Vec::with_capacity(total as usize);
     for _ in 0..total {
         for (c, s) in current.iter_mut().zip(servers) {
-            *c += s.weight as i64;
+            *c += weight(s);
         }
         let (best, _) = current
             .iter()
@@ -98,6 +103,7 @@ mod tests {
                 )),
                 weight: w,
                 limit: 10,
+                in_rotation: true,
             })
             .collect()
     }

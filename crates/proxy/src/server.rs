@@ -14,6 +14,7 @@ use tokio::sync::Notify;
 
 use crate::error::ServerRef;
 use crate::metrics::{Metrics, RequestLabels, ServerLabels};
+use crate::stats::{now_second, LastError, Window};
 
 /// Live counters of one server, shared by every config version that contains it.
 #[derive(Debug)]
@@ -28,6 +29,11 @@ pub(crate) struct ServerState {
     /// `switchyard_requests_total` handles by status code, so that the hot path skips the
     /// label-set lookup.
     responses: Mutex<Vec<(u16, Counter)>>,
+    /// Requests and errors over the last minute.
+    pub window: Window,
+    pub last_error: Mutex<Option<LastError>>,
+    /// Wakes requests still waiting on this server when its drain time is over.
+    pub closing: Notify,
 }
 
 impl ServerState {
@@ -45,7 +51,28 @@ impl ServerState {
             in_flight: AtomicU32::new(0),
             active_gauge: metrics.active.get_or_create(&labels).clone(),
             responses: Mutex::new(Vec::new()),
+            window: Window::default(),
+            last_error: Mutex::new(None),
+            closing: Notify::new(),
         }
+    }
+
+    /// Records one finished exchange; `error` says why it failed, if it did.
+    pub fn record_outcome(&self, error: Option<String>) {
+        self.window.record(now_second(), error.is_some());
+        if let Some(reason) = error {
+            *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastError {
+                at: chrono::Utc::now(),
+                reason,
+            });
+        }
+    }
+
+    pub fn last_error(&self) -> Option<LastError> {
+        self.last_error
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Counts one response with `code` in `switchyard_requests_total`.
@@ -85,6 +112,8 @@ pub(crate) struct Server {
     pub state: Arc<ServerState>,
     pub weight: u32,
     pub limit: u32,
+    /// False for servers an operator removed: they keep their state but get no requests.
+    pub in_rotation: bool,
 }
 
 impl Server {

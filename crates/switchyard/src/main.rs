@@ -2,6 +2,7 @@
 
 mod cmd;
 mod logging;
+mod state;
 
 use clap::{Parser, Subcommand};
 
@@ -15,14 +16,52 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "Load balancer and incident toolkit for multi-service systems"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: Global,
     #[command(subcommand)]
     command: Command,
+}
+
+/// Options every verb understands.
+#[derive(clap::Args)]
+pub struct Global {
+    /// State directory: version store, admin token, admin address.
+    #[arg(long, global = true, env = "SWITCHYARD_STATE", default_value = state::DEFAULT_DIR)]
+    pub state: std::path::PathBuf,
+    /// Admin API URL, e.g. http://127.0.0.1:9901 (default: from the state directory).
+    #[arg(long, global = true, env = "SWITCHYARD_ADMIN")]
+    pub admin: Option<String>,
+    /// Admin token (default: from the state directory).
+    #[arg(long, global = true, env = "SWITCHYARD_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Who makes a change (default: SWITCHYARD_AUTHOR, else the OS user).
+    #[arg(long, global = true)]
+    pub author: Option<String>,
+    /// Output format.
+    #[arg(long, global = true, value_enum, default_value_t = cmd::Output::Text)]
+    pub output: cmd::Output,
 }
 
 #[derive(Subcommand)]
 enum Command {
     /// Run the load balancer.
     Serve(cmd::serve::Args),
+    /// Show the current config version.
+    Version,
+    /// List config versions, newest first.
+    History(cmd::history::Args),
+    /// Show or compare config versions.
+    #[command(subcommand)]
+    Config(cmd::config::Command),
+    /// Apply a config file as a new version.
+    Apply(cmd::apply::ApplyArgs),
+    /// Make a new version with an earlier version's config.
+    Rollback(cmd::apply::RollbackArgs),
+    /// List, add, remove and restore servers.
+    #[command(subcommand)]
+    Servers(cmd::servers::Command),
+    /// List events: versions, drains, health changes.
+    Events(cmd::events::Args),
     /// Validate a config file without serving; prints every problem with file:line:col.
     Check(cmd::check::Args),
     /// Simulated services for trying Switchyard out.
@@ -32,8 +71,16 @@ enum Command {
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
+    let g = &cli.global;
     let result = match cli.command {
-        Command::Serve(args) => cmd::serve::run(args),
+        Command::Serve(args) => cmd::serve::run(args, g),
+        Command::Version => cmd::history::version(g),
+        Command::History(args) => cmd::history::run(args, g),
+        Command::Config(command) => cmd::config::run(command, g),
+        Command::Apply(args) => cmd::apply::apply(args, g),
+        Command::Rollback(args) => cmd::apply::rollback(args, g),
+        Command::Servers(command) => cmd::servers::run(command, g),
+        Command::Events(args) => cmd::events::run(args, g),
         Command::Check(args) => cmd::check::run(args),
         Command::Lab(command) => cmd::lab::run(command),
     };

@@ -219,7 +219,8 @@ fn serve_without_a_config_says_what_to_do() {
     let mut cmd = dir.command(["serve"]);
     let o = run_fails(&mut cmd);
     check(
-        stderr(&o) == "switchyard: no config: pass --config FILE or set SWITCHYARD_CONFIG\n",
+        stderr(&o)
+            == "switchyard: no config: pass --config FILE or set SWITCHYARD_CONFIG (the state directory ./switchyard-state has no versions yet)\n",
         "serve without --config should explain both ways to give one",
         &cmd,
         &o,

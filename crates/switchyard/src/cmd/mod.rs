@@ -1,8 +1,17 @@
 //! One module per command-line verb.
 
+pub mod apply;
 pub mod check;
+mod client;
+pub mod config;
+pub mod events;
+pub mod history;
 pub mod lab;
+mod output;
 pub mod serve;
+pub mod servers;
+
+pub use output::Output;
 
 use std::path::Path;
 

@@ -6,22 +6,37 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use prometheus_client::registry::Registry;
+use switchyard_admin::{AdminState, ControlPlane};
 use switchyard_config::{AccessLog as AccessLogTarget, Config};
 use switchyard_proxy::{AccessLog, Metrics, Proxy, ProxyOptions, TlsMaterial};
+use switchyard_store::{NewVersion, SqliteStore, Store};
+
+use crate::state::StateDir;
+use crate::Global;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Config file (TOML).
+    /// Config file (TOML). With versions in the state directory it is optional; when it
+    /// differs from the newest version it is applied as a new version.
     #[arg(long, short, env = "SWITCHYARD_CONFIG")]
     config: Option<PathBuf>,
 }
 
-pub fn run(args: Args) -> anyhow::Result<()> {
+pub fn run(args: Args, global: &Global) -> anyhow::Result<()> {
     crate::logging::init();
-    let path = args
+    let state = StateDir::create(&global.state)?;
+    let store = SqliteStore::open(&state.path)?;
+    let file = args
         .config
-        .context("no config: pass --config FILE or set SWITCHYARD_CONFIG")?;
-    let config = super::load_config(&path)?;
+        .as_deref()
+        .map(|p| super::load_config(p).map(|c| (p.to_path_buf(), c)))
+        .transpose()?;
+    let config = starting_config(
+        &store,
+        file,
+        &crate::state::author(global.author.as_deref()),
+    )
+    .with_context(|| format!("state directory {}", state.path.display()))?;
     let workers = config
         .runtime
         .workers
@@ -37,10 +52,62 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the runtime")?;
-    rt.block_on(serve(config))
+    rt.block_on(serve(config, state, Arc::new(store)))
 }
 
-async fn serve(config: Config) -> anyhow::Result<()> {
+/// The newest stored version, after storing `file` as a new version when it differs.
+fn starting_config(
+    store: &SqliteStore,
+    state: &StateDir,
+    file: Option<(PathBuf, Config)>,
+    author: &str,
+) -> anyhow::Result<Config> {
+    let head = store.head()?;
+    let (path, config) = match (head, file) {
+        (None, None) => anyhow::bail!(
+            "no config: pass --config FILE or set SWITCHYARD_CONFIG (the state directory {} has no versions yet)",
+            state.path.display()
+        ),
+        (Some(head), None) => {
+            let text = head.config.unwrap_or_default();
+            return Config::parse(&text, &format!("v{}", head.version))
+                .map_err(|e| anyhow::anyhow!("stored v{} does not parse:\n{e}", head.version));
+        }
+        (head, Some((path, config))) => {
+            if head
+                .as_ref()
+                .is_some_and(|h| h.digest == switchyard_store::digest(&config.to_toml()))
+            {
+                return Ok(config);
+            }
+            (path, config)
+        }
+    };
+    let parent = store.head()?.map(|h| h.version);
+    let message = match parent {
+        None => format!("initial config from {}", path.display()),
+        Some(_) => format!("serve --config {}", path.display()),
+    };
+    let version = store.commit(
+        NewVersion {
+            author: author.to_string(),
+            kind: "apply".into(),
+            message,
+            config: config.to_toml(),
+            details: serde_json::json!({ "file": path.display().to_string() }),
+        },
+        parent,
+    )?;
+    tracing::info!(
+        version = version.version,
+        "config {} stored as v{}",
+        path.display(),
+        version.version
+    );
+    Ok(config)
+}
+
+async fn serve(config: Config, state: StateDir, store: Arc<dyn Store>) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let access_log = open_access_log(&config.admin.access_log, &metrics)?;
@@ -62,8 +129,11 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         tracing::info!(listener = %l.name, addr = %addr, tls = l.tls.is_some(), "listening on {addr}");
     }
     tracing::info!(addr = %admin_addr, "admin API and /metrics on http://{admin_addr}");
-    let router = switchyard_admin::router(switchyard_admin::AdminState {
+    state.write_admin_url(&format!("http://{admin_addr}"))?;
+    let router = switchyard_admin::router(AdminState {
         registry: Arc::new(registry),
+        control: Arc::new(ControlPlane::new(store, proxy.handle())),
+        token: state.token_or_create()?.into(),
     });
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin = tokio::spawn(switchyard_admin::serve(admin_listener, router, async {

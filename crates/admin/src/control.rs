@@ -1,0 +1,248 @@
+//! The control plane: every change becomes a stored version first and is then swapped into the
+//! proxy. Validation and the optimistic-concurrency check happen before anything is written, so
+//! a refused change leaves both the history and the running config as they were.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::Serialize;
+use switchyard_config::{Change, Config, ServerState};
+use switchyard_proxy::{DrainOutcome, ProxyHandle};
+use switchyard_store::{NewEvent, NewVersion, Store, Version};
+use tokio::sync::Mutex;
+
+use crate::error::ApiError;
+
+/// Who makes a change and why.
+#[derive(Debug, Clone)]
+pub struct ChangeMeta {
+    pub author: String,
+    pub message: String,
+    /// Refuse the change unless the current version is this one.
+    pub if_version: Option<u64>,
+}
+
+/// The outcome of a change.
+#[derive(Debug, Clone, Serialize)]
+pub struct Applied {
+    /// The new version, or the current one when nothing changed.
+    pub version: Version,
+    pub changed: bool,
+    pub changes: Vec<ChangeView>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ChangeView {
+    pub scope: String,
+    pub change: String,
+    pub pool: Option<String>,
+    pub server: Option<String>,
+    /// `scope: change`
+    pub text: String,
+}
+
+impl From<&Change> for ChangeView {
+    fn from(c: &Change) -> Self {
+        ChangeView {
+            scope: c.scope.clone(),
+            change: c.change.clone(),
+            pool: c.pool.clone(),
+            server: c.server.clone(),
+            text: c.to_string(),
+        }
+    }
+}
+
+pub struct ControlPlane {
+    store: Arc<dyn Store>,
+    proxy: ProxyHandle,
+    /// Orders commit-then-swap so that the proxy always runs the newest version.
+    lock: Mutex<()>,
+}
+
+/// Label used in error messages for configs sent through the API.
+const API_CONFIG: &str = "config";
+
+impl ControlPlane {
+    pub fn new(store: Arc<dyn Store>, proxy: ProxyHandle) -> Self {
+        ControlPlane {
+            store,
+            proxy,
+            lock: Mutex::new(()),
+        }
+    }
+
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.store
+    }
+
+    pub fn proxy(&self) -> &ProxyHandle {
+        &self.proxy
+    }
+
+    /// Runs a store call off the async threads.
+    pub async fn blocking<T: Send + 'static>(
+        &self,
+        f: impl FnOnce(&dyn Store) -> Result<T, switchyard_store::StoreError> + Send + 'static,
+    ) -> Result<T, ApiError> {
+        let store = self.store.clone();
+        tokio::task::spawn_blocking(move || f(store.as_ref()))
+            .await
+            .map_err(|e| ApiError::Internal(e.to_string()))?
+            .map_err(ApiError::from)
+    }
+
+    pub async fn head(&self) -> Result<Version, ApiError> {
+        self.blocking(|s| s.head())
+            .await?
+            .ok_or_else(|| ApiError::NotFound {
+                what: "any version (the history is empty)".into(),
+            })
+    }
+
+    pub async fn version(&self, n: u64) -> Result<Version, ApiError> {
+        self.blocking(move |s| s.version(n))
+            .await?
+            .ok_or_else(|| ApiError::NotFound {
+                what: format!("version v{n}"),
+            })
+    }
+
+    /// The checked config of a stored version.
+    pub async fn config_of(&self, v: &Version) -> Result<Config, ApiError> {
+        let text = v.config.as_deref().unwrap_or_default();
+        Config::parse(text, &format!("v{}", v.version))
+            .map_err(|e| ApiError::Internal(format!("stored v{} does not parse: {e}", v.version)))
+    }
+
+    /// A whole new config from TOML text.
+    pub async fn apply(&self, toml: &str, meta: ChangeMeta) -> Result<Applied, ApiError> {
+        let config = Config::parse(toml, API_CONFIG).map_err(ApiError::InvalidConfig)?;
+        self.change("apply", meta, serde_json::json!({}), move |_| Ok(config))
+            .await
+    }
+
+    /// A new version whose config equals version `to`'s.
+    pub async fn rollback(&self, to: u64, meta: ChangeMeta) -> Result<Applied, ApiError> {
+        let target = self.version(to).await?;
+        let config = self.config_of(&target).await?;
+        self.change(
+            "rollback",
+            meta,
+            serde_json::json!({ "rollback_to": to }),
+            move |_| Ok(config),
+        )
+        .await
+    }
+
+    pub async fn add_server(
+        &self,
+        pool: &str,
+        name: &str,
+        address: SocketAddr,
+        weight: u32,
+        meta: ChangeMeta,
+    ) -> Result<Applied, ApiError> {
+        let details =
+            serde_json::json!({ "pool": pool, "server": name, "address": address.to_string() });
+        let (pool, name) = (pool.to_string(), name.to_string());
+        self.change("server-add", meta, details, move |current| {
+            Ok(current.with_server_added(&pool, &name, address, weight)?)
+        })
+        .await
+    }
+
+    pub async fn set_server_state(
+        &self,
+        pool: &str,
+        name: &str,
+        state: ServerState,
+        meta: ChangeMeta,
+    ) -> Result<Applied, ApiError> {
+        let kind = match state {
+            ServerState::Removed => "server-remove",
+            ServerState::Active => "server-restore",
+        };
+        let details = serde_json::json!({ "pool": pool, "server": name });
+        let (pool, name) = (pool.to_string(), name.to_string());
+        self.change(kind, meta, details, move |current| {
+            Ok(current.with_server_state(&pool, &name, state)?)
+        })
+        .await
+    }
+
+    /// Waits for a removed server's requests (bounded by `timeout`) and records how it went.
+    pub async fn drain(&self, pool: &str, server: &str, timeout: Duration) -> DrainOutcome {
+        let outcome = self.proxy.drain(pool, server, timeout).await;
+        let event = NewEvent {
+            kind: "drain".into(),
+            pool: Some(pool.to_string()),
+            server: Some(server.to_string()),
+            details: serde_json::to_value(&outcome).unwrap_or_default(),
+        };
+        if let Err(e) = self.blocking(move |s| s.record_event(event)).await {
+            tracing::warn!("could not record the drain of {server} in pool {pool}: {e}");
+        }
+        outcome
+    }
+
+    /// The one path every change takes: check, store, swap.
+    async fn change(
+        &self,
+        kind: &str,
+        meta: ChangeMeta,
+        mut details: serde_json::Value,
+        make: impl FnOnce(&Config) -> Result<Config, ApiError>,
+    ) -> Result<Applied, ApiError> {
+        let _guard = self.lock.lock().await;
+        let head = self.head().await?;
+        if let Some(expected) = meta.if_version {
+            if expected != head.version {
+                return Err(ApiError::StaleVersion {
+                    expected,
+                    current: head.version,
+                });
+            }
+        }
+        let current = self.config_of(&head).await?;
+        let next = make(&current)?;
+        let changes = switchyard_config::diff(&current, &next);
+        let views: Vec<ChangeView> = changes.iter().map(ChangeView::from).collect();
+        if changes.is_empty() {
+            return Ok(Applied {
+                version: head,
+                changed: false,
+                changes: views,
+            });
+        }
+        self.proxy.check(&next)?;
+        details["changes"] = views.iter().map(|c| c.text.clone()).collect();
+        let new = NewVersion {
+            author: meta.author,
+            kind: kind.to_string(),
+            message: meta.message,
+            config: next.to_toml(),
+            details,
+        };
+        let parent = head.version;
+        let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
+        self.proxy.apply(next)?;
+        version.config = None;
+        tracing::info!(
+            version = version.version,
+            kind = %version.kind,
+            author = %version.author,
+            "v{} ({}) by {}: {}",
+            version.version,
+            version.kind,
+            version.author,
+            version.message
+        );
+        Ok(Applied {
+            version,
+            changed: true,
+            changes: views,
+        })
+    }
+}

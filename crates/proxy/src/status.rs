@@ -1,0 +1,133 @@
+//! What the proxy can tell about its pools and servers right now, and draining a server that
+//! was taken out of rotation.
+
+use std::time::{Duration, Instant};
+
+use serde::Serialize;
+
+use crate::stats::{now_second, LastError};
+use crate::ProxyHandle;
+
+/// A pool as `servers list` shows it.
+#[derive(Debug, Clone, Serialize)]
+pub struct PoolStatus {
+    pub name: String,
+    pub servers: Vec<ServerStatus>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct ServerStatus {
+    pub name: String,
+    pub address: String,
+    /// `active`, `draining` (removed, requests still in flight) or `removed`.
+    pub state: &'static str,
+    pub in_flight: u32,
+    pub limit: u32,
+    pub requests_1m: u64,
+    pub errors_1m: u64,
+    /// errors_1m / requests_1m, 0 when there were no requests.
+    pub error_rate_1m: f64,
+    pub last_error: Option<LastError>,
+}
+
+/// How a drain ended.
+#[derive(Debug, Clone, Serialize, PartialEq)]
+pub struct DrainOutcome {
+    pub pool: String,
+    pub server: String,
+    /// True when every request in flight finished in time.
+    pub drained: bool,
+    /// Requests still in flight when the drain time ran out (their waits were cut).
+    pub cut: u32,
+    pub waited_ms: u64,
+}
+
+impl ProxyHandle {
+    /// Every pool and server of the running config, in config order.
+    pub fn status(&self) -> Vec<PoolStatus> {
+        let runtime = self.shared.runtime.load();
+        let now = now_second();
+        runtime
+            .config
+            .pools
+            .keys()
+            .map(|name| {
+                let pool = &runtime.pools[name];
+                PoolStatus {
+                    name: name.clone(),
+                    servers: pool
+                        .servers
+                        .iter()
+                        .map(|s| {
+                            let in_flight = s.state.in_flight();
+                            let (requests, errors) = s.state.window.totals(now, 60);
+                            ServerStatus {
+                                name: s.state.name.clone(),
+                                address: s.state.address.to_string(),
+                                state: match (s.in_rotation, in_flight) {
+                                    (true, _) => "active",
+                                    (false, 0) => "removed",
+                                    (false, _) => "draining",
+                                },
+                                in_flight,
+                                limit: s.limit,
+                                requests_1m: requests,
+                                errors_1m: errors,
+                                error_rate_1m: if requests == 0 {
+                                    0.0
+                                } else {
+                                    errors as f64 / requests as f64
+                                },
+                                last_error: s.state.last_error(),
+                            }
+                        })
+                        .collect(),
+                }
+            })
+            .collect()
+    }
+
+    /// Waits until `server` of `pool`, already out of rotation, has no request in flight, for
+    /// at most `timeout`; then wakes whatever still waits on it, which is answered 502. Does
+    /// nothing to a server that is back in rotation by then.
+    pub async fn drain(&self, pool: &str, server: &str, timeout: Duration) -> DrainOutcome {
+        let started = Instant::now();
+        let state = {
+            let runtime = self.shared.runtime.load();
+            runtime.pools.get(pool).and_then(|p| {
+                p.servers
+                    .iter()
+                    .find(|s| s.state.name == server)
+                    .map(|s| s.state.clone())
+            })
+        };
+        let outcome = |drained, cut| DrainOutcome {
+            pool: pool.to_string(),
+            server: server.to_string(),
+            drained,
+            cut,
+            waited_ms: started.elapsed().as_millis() as u64,
+        };
+        let Some(state) = state else {
+            return outcome(true, 0);
+        };
+        while state.in_flight() > 0 && started.elapsed() < timeout {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        let left = state.in_flight();
+        if left == 0 || self.in_rotation(pool, server) {
+            return outcome(true, 0);
+        }
+        state.closing.notify_waiters();
+        outcome(false, left)
+    }
+
+    fn in_rotation(&self, pool: &str, server: &str) -> bool {
+        let runtime = self.shared.runtime.load();
+        runtime.pools.get(pool).is_some_and(|p| {
+            p.servers
+                .iter()
+                .any(|s| s.state.name == server && s.in_rotation)
+        })
+    }
+}
