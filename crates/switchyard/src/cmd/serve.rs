@@ -31,12 +31,8 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<()> {
         .as_deref()
         .map(|p| super::load_config(p).map(|c| (p.to_path_buf(), c)))
         .transpose()?;
-    let config = starting_config(
-        &store,
-        file,
-        &crate::state::author(global.author.as_deref()),
-    )
-    .with_context(|| format!("state directory {}", state.path.display()))?;
+    let author = crate::state::author(global.author.as_deref());
+    let config = starting_config(&store, &state, file, &author)?;
     let workers = config
         .runtime
         .workers
