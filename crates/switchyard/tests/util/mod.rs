@@ -287,11 +287,13 @@ impl Serve {
     /// Runs `switchyard serve --config CONFIG` in `dir` and waits until it has logged every
     /// address it serves on.
     pub async fn start(dir: &Dir, config: &Path) -> Serve {
-        let mut cmd = dir.command([
-            OsStr::new("serve"),
-            OsStr::new("--config"),
-            config.as_os_str(),
-        ]);
+        Self::start_with(dir, &[OsStr::new("--config"), config.as_os_str()]).await
+    }
+
+    /// Runs `switchyard serve ARGS...` in `dir` (for example with no `--config`, to start from
+    /// the newest stored version) and waits as [`Serve::start`] does.
+    pub async fn start_with(dir: &Dir, args: &[&OsStr]) -> Serve {
+        let mut cmd = dir.command(std::iter::once(OsStr::new("serve")).chain(args.iter().copied()));
         let cmdline = command_line(&cmd);
         let mut child = cmd
             .stdin(Stdio::null())
@@ -531,4 +533,65 @@ timeouts = {{ connect = "1s", request = "10s" }}
         ));
     }
     toml
+}
+
+/// The admin API of a running `serve`, with the token from its state directory.
+pub struct Admin {
+    pub base: String,
+    pub token: String,
+    http: reqwest::Client,
+}
+
+impl Admin {
+    pub fn of(dir: &Dir, serve: &Serve) -> Admin {
+        let token = std::fs::read_to_string(dir.path().join("switchyard-state/admin.token"))
+            .expect("serve writes its admin token")
+            .trim()
+            .to_string();
+        Admin {
+            base: format!("http://{}/api/v1", serve.admin),
+            token,
+            http: http_client(),
+        }
+    }
+
+    /// GET `path`; panics unless the answer is 2xx JSON.
+    pub async fn get(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        let body: Value = r.json().await.unwrap();
+        assert!(status.is_success(), "GET {path}: {status} {body}");
+        body
+    }
+
+    /// POST `body` to `path`; returns the status, or the error if no answer came.
+    pub async fn post_raw(&self, path: &str, body: &Value) -> Result<u16, reqwest::Error> {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await?;
+        Ok(r.status().as_u16())
+    }
+
+    /// POST `body` to `path`; returns the status and the JSON answer.
+    pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .bearer_auth(&self.token)
+            .json(body)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.json().await.unwrap())
+    }
 }
