@@ -31,7 +31,7 @@ async fn killing_serve_during_applies_keeps_every_version_whole() {
             tokio::spawn(async move {
                 let mut i = 0u64;
                 while !stop.load(Ordering::Relaxed) {
-                    let (verb, body) = if i % 2 == 0 {
+                    let (verb, body) = if i.is_multiple_of(2) {
                         (
                             "remove",
                             json!({ "message": format!("remove {i}"), "drain_timeout": "1s", "wait": false }),
