@@ -45,7 +45,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `v3 apply by alice: "why"` for versions, compact JSON otherwise.
+/// `v3 apply by alice: why` for versions, `drained in 0.4s` for drains, compact JSON otherwise.
 fn summary(d: &serde_json::Value) -> String {
     if let Some(n) = d["version"].as_u64() {
         return format!(
@@ -54,6 +54,14 @@ fn summary(d: &serde_json::Value) -> String {
             output::s(&d["author"]),
             output::s(&d["message"])
         );
+    }
+    if let Some(drained) = d["drained"].as_bool() {
+        let secs = d["waited_ms"].as_f64().unwrap_or(0.0) / 1000.0;
+        return if drained {
+            format!("drained in {secs:.1}s")
+        } else {
+            format!("drain timed out after {secs:.1}s; {} request(s) cut", d["cut"])
+        };
     }
     d.to_string()
 }
