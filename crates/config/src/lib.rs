@@ -34,6 +34,7 @@ mod diff;
 mod duration;
 mod edit;
 mod error;
+mod health;
 pub mod model;
 mod raw;
 mod validate;
@@ -42,6 +43,7 @@ pub use diff::{diff, text_diff, Change};
 pub use duration::{format_duration, parse_duration};
 pub use edit::EditError;
 pub use error::{ConfigError, ConfigErrors};
+pub use health::*;
 pub use model::*;
 
 impl Config {

@@ -10,6 +10,8 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::health::{HealthConfig, OutlierConfig, WhenAllUnhealthy};
+
 /// Default admin bind: loopback only.
 pub const DEFAULT_ADMIN_BIND: &str = "127.0.0.1:9901";
 /// Default per-server limit of concurrent requests.
@@ -166,7 +168,21 @@ pub struct PoolConfig {
     pub queue_timeout: Duration,
     /// Retries for idempotent requests whose connection failed, each on another server. Default 1.
     pub retries: u32,
+    /// What happens when no server in rotation is healthy. Default `reject`.
+    pub when_all_unhealthy: WhenAllUnhealthy,
+    /// A newly admitted or recovered server's share of traffic ramps up over this time.
+    #[serde(
+        serialize_with = "ser_opt_duration",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub slow_start: Option<Duration>,
     pub timeouts: Timeouts,
+    /// Active health checks; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthConfig>,
+    /// Outlier ejection; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outlier: Option<OutlierConfig>,
     pub servers: Vec<ServerConfig>,
 }
 
@@ -234,8 +250,18 @@ impl Config {
     }
 }
 
-fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&crate::format_duration(*d))
+}
+
+pub(crate) fn ser_opt_duration<S: Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
+    }
 }
 
 #[cfg(test)]

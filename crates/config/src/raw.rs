@@ -70,9 +70,47 @@ pub(crate) struct RawPool {
     pub queue: Option<S<i64>>,
     pub queue_timeout: Option<S<String>>,
     pub retries: Option<S<i64>>,
+    pub when_all_unhealthy: Option<S<String>>,
+    pub slow_start: Option<S<String>>,
     pub timeouts: Option<S<RawTimeouts>>,
+    pub health: Option<S<RawHealth>>,
+    pub outlier: Option<S<RawOutlier>>,
     #[serde(default)]
     pub servers: Vec<S<RawServer>>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawHealth {
+    pub path: Option<S<String>>,
+    pub interval: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub expect_status: Option<Vec<S<RawStatus>>>,
+    pub expect_header: Option<BTreeMap<String, S<String>>>,
+    pub expect_body: Option<S<String>>,
+    pub rise: Option<S<i64>>,
+    pub fall: Option<S<i64>>,
+}
+
+/// `200` or `"200-299"`.
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+pub(crate) enum RawStatus {
+    Code(i64),
+    Range(String),
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawOutlier {
+    pub consecutive_failures: Option<S<i64>>,
+    pub failure_rate: Option<S<f64>>,
+    pub window: Option<S<String>>,
+    pub min_requests: Option<S<i64>>,
+    pub failure_statuses: Option<Vec<S<RawStatus>>>,
+    pub base_ejection: Option<S<String>>,
+    pub max_ejection: Option<S<String>>,
+    pub max_ejected_percent: Option<S<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

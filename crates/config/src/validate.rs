@@ -10,6 +10,8 @@ use crate::error::{at, ConfigError, ConfigErrors};
 use crate::model::*;
 use crate::raw::*;
 
+mod health;
+
 pub(crate) fn validate(raw: RawConfig, file: &str, source: &str) -> Result<Config, ConfigErrors> {
     let mut v = Validator {
         file,
@@ -25,7 +27,7 @@ pub(crate) fn validate(raw: RawConfig, file: &str, source: &str) -> Result<Confi
     }
 }
 
-struct Validator<'a> {
+pub(crate) struct Validator<'a> {
     file: &'a str,
     source: &'a str,
     errors: Vec<ConfigError>,
@@ -342,6 +344,13 @@ impl Validator<'_> {
             self.int(r, &what("retries"), 0, 10, 0) as u32
         });
         let t = raw.timeouts.map(S::into_inner).unwrap_or_default();
+        let when_all_unhealthy = self.when_all_unhealthy(raw.when_all_unhealthy.as_ref(), &pname);
+        let slow_start = raw
+            .slow_start
+            .as_ref()
+            .map(|s| self.duration(Some(s), &what("slow_start"), Duration::from_secs(1)));
+        let health = raw.health.map(|h| self.health(h, &pname));
+        let outlier = raw.outlier.map(|o| self.outlier(o, &pname));
         let timeouts = Timeouts {
             connect: self.duration(
                 t.connect.as_ref(),
@@ -376,7 +385,11 @@ impl Validator<'_> {
             queue,
             queue_timeout,
             retries,
+            when_all_unhealthy,
+            slow_start,
             timeouts,
+            health,
+            outlier,
             servers,
         }
     }
@@ -520,7 +533,7 @@ fn valid_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
 }
 
-fn list<S: AsRef<str>>(items: &[S]) -> String {
+pub(crate) fn list<S: AsRef<str>>(items: &[S]) -> String {
     if items.is_empty() {
         return "(none)".into();
     }
