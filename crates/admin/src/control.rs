@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 use switchyard_config::{Change, Config, ServerState};
-use switchyard_proxy::{DrainOutcome, ProxyHandle};
+use switchyard_proxy::{DrainOutcome, ProxyEvent, ProxyHandle};
 use switchyard_store::{NewEvent, NewVersion, Store, Version};
 use tokio::sync::Mutex;
 
@@ -170,6 +170,25 @@ impl ControlPlane {
             Ok(current.with_server_state(&pool, &name, state)?)
         })
         .await
+    }
+
+    /// Stores every runtime fact the proxy reports (health, ejections, saturation) until the
+    /// proxy drops its end of the channel.
+    pub async fn record_events(
+        self: Arc<Self>,
+        mut events: tokio::sync::mpsc::UnboundedReceiver<ProxyEvent>,
+    ) {
+        while let Some(e) = events.recv().await {
+            let event = NewEvent {
+                kind: e.kind.to_string(),
+                pool: Some(e.pool),
+                server: e.server,
+                details: e.details,
+            };
+            if let Err(err) = self.blocking(move |s| s.record_event(event)).await {
+                tracing::warn!("could not record a proxy event: {err}");
+            }
+        }
     }
 
     /// Waits for a removed server's requests (bounded by `timeout`) and records how it went.

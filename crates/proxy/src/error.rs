@@ -55,6 +55,8 @@ pub enum ProxyError {
     InvalidResponse { server: ServerRef, detail: String },
     #[error("{server} was removed from rotation and its drain time ran out before it answered")]
     Drained { server: ServerRef },
+    #[error("no healthy server in pool {pool}: {}", servers.join("; "))]
+    NoHealthy { pool: String, servers: Vec<String> },
     #[error("pool has no server in rotation ({detail})")]
     NoServer { detail: String },
     #[error("all servers are at their connection limit ({usage}) and the queue is full ({waiting}/{queue} waiting)")]
@@ -81,6 +83,7 @@ impl ProxyError {
                 StatusCode::GATEWAY_TIMEOUT
             }
             ProxyError::NoServer { .. }
+            | ProxyError::NoHealthy { .. }
             | ProxyError::QueueFull { .. }
             | ProxyError::QueueTimeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
         }
@@ -98,6 +101,7 @@ impl ProxyError {
             ProxyError::InvalidResponse { .. } => "invalid_response",
             ProxyError::Drained { .. } => "drained",
             ProxyError::NoServer { .. } => "no_server",
+            ProxyError::NoHealthy { .. } => "no_healthy_server",
             ProxyError::QueueFull { .. } => "queue_full",
             ProxyError::QueueTimeout { .. } => "queue_timeout",
         }
@@ -145,6 +149,7 @@ impl ProxyError {
             }
             ProxyError::Drained { .. } => "response headers before the drain time ran out".into(),
             ProxyError::NoServer { .. } => "at least one server in rotation".into(),
+            ProxyError::NoHealthy { pool, .. } => format!("a healthy server in pool {pool}"),
             ProxyError::QueueFull { .. } | ProxyError::QueueTimeout { .. } => {
                 "a server below its connection limit".into()
             }
@@ -168,6 +173,7 @@ impl ProxyError {
             }
             ProxyError::Drained { .. } => "nothing before its connections were closed".into(),
             ProxyError::NoServer { detail } => detail.clone(),
+            ProxyError::NoHealthy { servers, .. } => servers.join("; "),
             ProxyError::QueueFull {
                 usage,
                 waiting,

@@ -153,10 +153,20 @@ impl Ctx<'_> {
                 }),
             };
             match result {
-                Ok(resp) => return self.respond(pool, lease, tried.len() as u32 + 1, resp),
+                Ok(resp) => {
+                    let status = resp.status().as_u16();
+                    let failure = pool
+                        .is_outlier_failure(status)
+                        .then(|| format!("answered {status}"));
+                    pool.observe(index, failure);
+                    return self.respond(pool, lease, tried.len() as u32 + 1, resp);
+                }
                 Err(e) => {
                     drop(lease);
                     server.state.record_outcome(Some(e.to_string()));
+                    if !matches!(e, ProxyError::Drained { .. }) {
+                        pool.observe(index, Some(e.to_string()));
+                    }
                     let another_left = pool
                         .servers
                         .iter()

@@ -10,13 +10,18 @@
 
 mod access_log;
 mod body;
+mod checker;
 mod error;
+mod events;
 mod forward;
 mod headers;
+mod health;
 mod listener;
 mod metrics;
+mod outlier;
 mod pool;
 mod runtime;
+mod saturation;
 mod select;
 mod server;
 mod stats;
@@ -38,6 +43,8 @@ use tokio::task::JoinHandle;
 
 pub use access_log::{AccessLog, AccessRecord};
 pub use error::{ProxyError, ServerRef};
+pub use events::{EventSink, ProxyEvent};
+pub use health::HealthStatus;
 pub use metrics::Metrics;
 pub use stats::LastError;
 pub use status::{DrainOutcome, PoolStatus, ServerStatus};
@@ -51,6 +58,8 @@ pub(crate) struct Shared {
     runtime: ArcSwap<Runtime>,
     metrics: Metrics,
     access_log: AccessLog,
+    events: EventSink,
+    checks: checker::HealthChecks,
     /// Serializes config swaps so that each builds on the one before.
     apply_lock: Mutex<()>,
 }
@@ -61,6 +70,8 @@ pub struct ProxyOptions {
     pub access_log: AccessLog,
     /// PEM material for each listener that has `tls` set, by listener name.
     pub tls: HashMap<String, TlsMaterial>,
+    /// Where health transitions, ejections and saturation changes are reported.
+    pub events: EventSink,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -91,6 +102,7 @@ pub struct Proxy {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
     graceful: Arc<GracefulShutdown>,
+    sampler: JoinHandle<()>,
 }
 
 /// Reads and swaps the running config; cheap to clone.
@@ -132,13 +144,17 @@ impl Proxy {
             });
         }
         let config = Arc::new(config);
-        let runtime = Runtime::build(config, None, &options.metrics);
+        let runtime = Runtime::build(config, None, &options.metrics, &options.events);
         let shared = Arc::new(Shared {
             runtime: ArcSwap::from_pointee(runtime),
             metrics: options.metrics,
             access_log: options.access_log,
+            events: options.events,
+            checks: checker::HealthChecks::default(),
             apply_lock: Mutex::new(()),
         });
+        shared.checks.reconcile(&shared.runtime.load(), &shared);
+        let sampler = tokio::spawn(saturation::sample_loop(Arc::downgrade(&shared)));
         let (stop, stop_rx) = watch::channel(false);
         let graceful = Arc::new(GracefulShutdown::new());
         let mut addrs = Vec::new();
@@ -159,6 +175,7 @@ impl Proxy {
             stop,
             tasks,
             graceful,
+            sampler,
         })
     }
 
@@ -178,6 +195,8 @@ impl Proxy {
     /// requests. Returns false if some were still busy when time ran out.
     pub async fn shutdown(self, timeout: Duration) -> bool {
         let _ = self.stop.send(true);
+        self.sampler.abort();
+        self.handle.shared.checks.stop_all();
         for t in self.tasks {
             let _ = t.await;
         }
@@ -220,8 +239,16 @@ impl ProxyHandle {
             .unwrap_or_else(|e| e.into_inner());
         self.check(&config)?;
         let current = self.shared.runtime.load_full();
-        let next = Runtime::build(Arc::new(config), Some(&current), &self.shared.metrics);
+        let next = Runtime::build(
+            Arc::new(config),
+            Some(&current),
+            &self.shared.metrics,
+            &self.shared.events,
+        );
         self.shared.runtime.store(Arc::new(next));
+        self.shared
+            .checks
+            .reconcile(&self.shared.runtime.load(), &self.shared);
         Ok(())
     }
 

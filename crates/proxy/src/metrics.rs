@@ -45,6 +45,7 @@ pub struct Metrics {
     pub(crate) active: Family<ServerLabels, Gauge>,
     pub(crate) limit: Family<ServerLabels, Gauge>,
     pub(crate) errors: Family<ErrorLabels, Counter>,
+    pub(crate) healthy: Family<ServerLabels, Gauge>,
     pub(crate) access_log_dropped: Counter,
 }
 
@@ -57,6 +58,7 @@ impl Metrics {
             active: Family::default(),
             limit: Family::default(),
             errors: Family::default(),
+            healthy: Family::default(),
             access_log_dropped: Counter::default(),
         };
         let r = registry.sub_registry_with_prefix("switchyard");
@@ -84,6 +86,11 @@ impl Metrics {
             "upstream_errors",
             "Requests the proxy failed, by pool, server and reason",
             m.errors.clone(),
+        );
+        r.register(
+            "upstream_healthy",
+            "1 when a server passes its pool's active health checks (or the pool has none), else 0",
+            m.healthy.clone(),
         );
         r.register(
             "access_log_dropped",

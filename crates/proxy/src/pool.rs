@@ -1,24 +1,29 @@
-//! A pool at run time: its servers, how to pick one, and the bounded queue of requests that
-//! wait when every server is at its connection limit.
+//! A pool at run time: its servers, which of them may take a request now (in rotation,
+//! healthy, not ejected, ramping up), the bounded queue of requests that wait when every such
+//! server is at its connection limit, and what happens when none is healthy.
 
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Instant;
 
 use prometheus_client::metrics::histogram::Histogram;
-use switchyard_config::PoolConfig;
+use switchyard_config::{PoolConfig, WhenAllUnhealthy};
 use tokio::sync::Notify;
 
 use crate::error::ProxyError;
+use crate::events::{EventSink, ProxyEvent};
+use crate::health::HealthStatus;
 use crate::select::Selector;
 use crate::server::{Lease, Server};
 use crate::upstream::Upstream;
 
-/// Requests waiting for a free server; shared across config versions of the same pool.
+/// Live state of a pool shared across config versions: the wait queue, and whether the pool
+/// has no healthy server (so that the moment is reported once).
 #[derive(Debug, Default)]
-pub(crate) struct Queue {
+pub(crate) struct PoolShared {
     pub wakeup: Arc<Notify>,
     waiting: AtomicU32,
+    all_down: AtomicBool,
 }
 
 struct Waiting<'a>(&'a AtomicU32);
@@ -33,10 +38,11 @@ pub(crate) struct Pool {
     pub config: PoolConfig,
     pub servers: Vec<Server>,
     pub selector: Selector,
-    pub queue: Arc<Queue>,
+    pub shared: Arc<PoolShared>,
     pub upstream: Upstream,
     /// This pool's `switchyard_request_duration_seconds`.
     pub duration: Histogram,
+    pub events: EventSink,
 }
 
 impl Pool {
@@ -44,15 +50,38 @@ impl Pool {
         &self.config.name
     }
 
+    /// Whether server `i` may take traffic by health: it passes active checks (when the pool
+    /// has them) and is not ejected. Reports an ejection that has just run out.
+    pub fn is_healthy(&self, i: usize) -> bool {
+        let s = &self.servers[i];
+        if self.config.health.is_some() && s.state.health.status() != HealthStatus::Healthy {
+            return false;
+        }
+        match s.state.health.ejected() {
+            Ok(ejected) => !ejected,
+            Err(()) => {
+                self.events.send(ProxyEvent {
+                    kind: "return",
+                    pool: self.name().to_string(),
+                    server: Some(s.state.name.clone()),
+                    details: serde_json::json!({
+                        "reason": format!("{} returns to rotation after its ejection", s.state.server_ref()),
+                        "ejections": s.state.health.ejections.load(Ordering::Acquire),
+                    }),
+                });
+                self.note_recovered();
+                true
+            }
+        }
+    }
+
     /// A slot on a server not in `tried`, waiting in the queue (bounded in size and time) when
     /// every such server is at its limit.
     pub async fn acquire(&self, tried: &[usize]) -> Result<(usize, Lease), ProxyError> {
-        if !self
-            .servers
-            .iter()
-            .enumerate()
-            .any(|(i, s)| s.in_rotation && !tried.contains(&i))
-        {
+        let candidates = || {
+            (0..self.servers.len()).filter(|i| self.servers[*i].in_rotation && !tried.contains(i))
+        };
+        if candidates().next().is_none() {
             let in_rotation = self.servers.iter().filter(|s| s.in_rotation).count();
             let detail = if in_rotation == 0 {
                 format!(
@@ -68,12 +97,26 @@ impl Pool {
             };
             return Err(ProxyError::NoServer { detail });
         }
-        if let Some(found) = self.try_acquire(tried) {
+        let ignore_health = if candidates().any(|i| self.is_healthy(i)) {
+            false
+        } else {
+            self.note_all_down();
+            match self.config.when_all_unhealthy {
+                WhenAllUnhealthy::Reject => {
+                    return Err(ProxyError::NoHealthy {
+                        pool: self.name().to_string(),
+                        servers: candidates().map(|i| self.why_out(i)).collect(),
+                    })
+                }
+                WhenAllUnhealthy::FailOpen => true,
+            }
+        };
+        if let Some(found) = self.try_acquire(tried, ignore_health) {
             return Ok(found);
         }
-        let queue = &self.queue;
+        let shared = &self.shared;
         let limit = self.config.queue;
-        let mut waiting = queue.waiting.load(Ordering::Acquire);
+        let mut waiting = shared.waiting.load(Ordering::Acquire);
         loop {
             if waiting >= limit {
                 return Err(ProxyError::QueueFull {
@@ -82,7 +125,7 @@ impl Pool {
                     queue: limit,
                 });
             }
-            match queue.waiting.compare_exchange_weak(
+            match shared.waiting.compare_exchange_weak(
                 waiting,
                 waiting + 1,
                 Ordering::AcqRel,
@@ -92,14 +135,14 @@ impl Pool {
                 Err(actual) => waiting = actual,
             }
         }
-        let _waiting = Waiting(&queue.waiting);
+        let _waiting = Waiting(&shared.waiting);
         let started = Instant::now();
         let deadline = tokio::time::Instant::from_std(started + self.config.queue_timeout);
         loop {
-            let notified = queue.wakeup.notified();
+            let notified = shared.wakeup.notified();
             tokio::pin!(notified);
             notified.as_mut().enable();
-            if let Some(found) = self.try_acquire(tried) {
+            if let Some(found) = self.try_acquire(tried, ignore_health) {
                 return Ok(found);
             }
             if tokio::time::timeout_at(deadline, notified).await.is_err() {
@@ -111,15 +154,99 @@ impl Pool {
         }
     }
 
-    fn try_acquire(&self, tried: &[usize]) -> Option<(usize, Lease)> {
+    /// The first server in balancing order that is eligible and below its limit. Servers still
+    /// ramping up under `slow_start` are skipped in proportion to how far along they are, unless
+    /// nothing else is free.
+    fn try_acquire(&self, tried: &[usize], ignore_health: bool) -> Option<(usize, Lease)> {
+        let eligible = |i: &usize| !tried.contains(i) && (ignore_health || self.is_healthy(*i));
+        let take = |i: usize| {
+            self.servers[i]
+                .try_lease(&self.shared.wakeup)
+                .map(|l| (i, l))
+        };
+        let slow_start = self.config.slow_start;
+        let ramped = |i: &usize| {
+            let share = self.servers[*i].state.health.ramp(slow_start);
+            share >= 1.0 || fastrand::f64() < share
+        };
         self.selector
             .order(&self.servers)
-            .filter(|i| !tried.contains(i))
-            .find_map(|i| {
-                self.servers[i]
-                    .try_lease(&self.queue.wakeup)
-                    .map(|l| (i, l))
+            .filter(eligible)
+            .filter(ramped)
+            .find_map(take)
+            .or_else(|| {
+                slow_start?;
+                self.selector
+                    .order(&self.servers)
+                    .filter(eligible)
+                    .find_map(take)
             })
+    }
+
+    /// `inventory-1 (10.0.0.1:80) unhealthy: health check GET /health ...`
+    pub fn why_out(&self, i: usize) -> String {
+        let s = &self.servers[i];
+        let h = &s.state.health;
+        let who = s.state.server_ref();
+        if let Some(left) = h.ejection_left() {
+            let reason = h
+                .ejection_reason
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+                .unwrap_or_default();
+            return format!("{who} ejected for {}s more: {reason}", left.as_secs() + 1);
+        }
+        let (reason, _) = h.last_check();
+        match (h.status(), self.config.health.as_ref()) {
+            (HealthStatus::Pending, Some(hc)) => format!(
+                "{who} pending ({}/{} checks passed): {}",
+                h.passes(),
+                hc.rise,
+                reason.as_deref().unwrap_or("not checked yet")
+            ),
+            (HealthStatus::Unhealthy, _) => {
+                format!("{who} unhealthy: {}", reason.as_deref().unwrap_or("-"))
+            }
+            _ => format!("{who} healthy"),
+        }
+    }
+
+    /// Reports, once, that the pool has no healthy server left.
+    pub fn note_all_down(&self) {
+        if !self.shared.all_down.swap(true, Ordering::AcqRel) {
+            let in_rotation: Vec<usize> = (0..self.servers.len())
+                .filter(|i| self.servers[*i].in_rotation)
+                .collect();
+            let mode = match self.config.when_all_unhealthy {
+                WhenAllUnhealthy::Reject => "rejecting requests with 503",
+                WhenAllUnhealthy::FailOpen => "failing open: spreading over all servers",
+            };
+            self.events.send(ProxyEvent {
+                kind: "all-unhealthy",
+                pool: self.name().to_string(),
+                server: None,
+                details: serde_json::json!({
+                    "reason": format!("no healthy server in pool {}; {mode}", self.name()),
+                    "mode": self.config.when_all_unhealthy,
+                    "servers": in_rotation.iter().map(|&i| self.why_out(i)).collect::<Vec<_>>(),
+                }),
+            });
+        }
+    }
+
+    /// Reports, once, that a pool that had no healthy server has one again.
+    pub fn note_recovered(&self) {
+        if self.shared.all_down.swap(false, Ordering::AcqRel) {
+            self.events.send(ProxyEvent {
+                kind: "recovered",
+                pool: self.name().to_string(),
+                server: None,
+                details: serde_json::json!({
+                    "reason": format!("pool {} has a healthy server again", self.name()),
+                }),
+            });
+        }
     }
 
     /// `inventory-1 100/100 in use, inventory-2 100/100 in use`

@@ -6,8 +6,10 @@ use std::sync::Arc;
 
 use switchyard_config::{Config, RouteConfig, ServerState};
 
+use crate::events::EventSink;
+use crate::health::HealthStatus;
 use crate::metrics::{Metrics, PoolLabels, ServerLabels};
-use crate::pool::{Pool, Queue};
+use crate::pool::{Pool, PoolShared};
 use crate::select::Selector;
 use crate::server::{self, Server};
 use crate::upstream::{Upstream, UpstreamKey};
@@ -26,7 +28,12 @@ pub(crate) struct Runtime {
 impl Runtime {
     /// Builds a runtime for `config`, keeping the live state (in-flight counts, queues, idle
     /// upstream connections) of servers and pools that `previous` already had.
-    pub fn build(config: Arc<Config>, previous: Option<&Runtime>, metrics: &Metrics) -> Runtime {
+    pub fn build(
+        config: Arc<Config>,
+        previous: Option<&Runtime>,
+        metrics: &Metrics,
+        events: &EventSink,
+    ) -> Runtime {
         let mut pools = HashMap::new();
         for (name, pc) in &config.pools {
             let old = previous.and_then(|p| p.pools.get(name));
@@ -40,23 +47,39 @@ impl Runtime {
                         server: sc.name.clone(),
                     };
                     metrics.limit.get_or_create(&labels).set(limit as i64);
-                    let state = old
-                        .and_then(|o| {
-                            o.servers
-                                .iter()
-                                .find(|s| s.state.name == sc.name && s.state.address == sc.address)
-                        })
-                        .map(|s| s.state.clone())
-                        .unwrap_or_else(|| {
-                            Arc::new(server::ServerState::new(
-                                name, &sc.name, sc.address, metrics,
-                            ))
-                        });
+                    let before = old.and_then(|o| {
+                        o.servers
+                            .iter()
+                            .find(|s| s.state.name == sc.name && s.state.address == sc.address)
+                    });
+                    let in_rotation = sc.state == ServerState::Active;
+                    let state = before.map(|s| s.state.clone()).unwrap_or_else(|| {
+                        let state = server::ServerState::new(name, &sc.name, sc.address, metrics);
+                        // A server that was never seen starts pending under active checks and
+                        // ramps up under slow start.
+                        state.health.admitted_now();
+                        Arc::new(state)
+                    });
+                    if let Some(before) = before {
+                        let checked_before = old.is_some_and(|o| o.config.health.is_some());
+                        if pc.health.is_some() && !checked_before {
+                            // Checks added to a serving pool: its servers keep serving until
+                            // `fall` checks fail.
+                            state.health.reset_checks(HealthStatus::Healthy);
+                        } else if in_rotation && !before.in_rotation {
+                            // A restored server is admitted again only after `rise` checks.
+                            state.health.reset_checks(HealthStatus::Pending);
+                            state.health.admitted_now();
+                        }
+                    }
+                    let healthy =
+                        pc.health.is_none() || state.health.status() == HealthStatus::Healthy;
+                    state.healthy_gauge.set(i64::from(healthy));
                     Server {
                         state,
                         weight: sc.weight,
                         limit,
-                        in_rotation: sc.state == ServerState::Active,
+                        in_rotation,
                     }
                 })
                 .collect();
@@ -66,9 +89,9 @@ impl Runtime {
                 .filter(|u| u.key == key)
                 .cloned()
                 .unwrap_or_else(|| Upstream::new(key));
-            let queue = old
-                .map(|o| o.queue.clone())
-                .unwrap_or_else(|| Arc::new(Queue::default()));
+            let shared = old
+                .map(|o| o.shared.clone())
+                .unwrap_or_else(|| Arc::new(PoolShared::default()));
             let selector = Selector::new(pc.balance, &servers);
             let duration = metrics
                 .duration
@@ -80,9 +103,10 @@ impl Runtime {
                     config: pc.clone(),
                     servers,
                     selector,
-                    queue,
+                    shared,
                     upstream,
                     duration,
+                    events: events.clone(),
                 }),
             );
         }

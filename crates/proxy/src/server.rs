@@ -13,6 +13,7 @@ use prometheus_client::metrics::gauge::Gauge;
 use tokio::sync::Notify;
 
 use crate::error::ServerRef;
+use crate::health::ServerHealth;
 use crate::metrics::{Metrics, RequestLabels, ServerLabels};
 use crate::stats::{now_second, LastError, Window};
 
@@ -26,6 +27,9 @@ pub(crate) struct ServerState {
     pub authority: Authority,
     in_flight: AtomicU32,
     active_gauge: Gauge,
+    /// `switchyard_upstream_healthy`: 1 when active checks (if any) let it take traffic.
+    pub healthy_gauge: Gauge,
+    pub health: ServerHealth,
     /// `switchyard_requests_total` handles by status code, so that the hot path skips the
     /// label-set lookup.
     responses: Mutex<Vec<(u16, Counter)>>,
@@ -50,6 +54,8 @@ impl ServerState {
                 .expect("a socket address is a valid authority"),
             in_flight: AtomicU32::new(0),
             active_gauge: metrics.active.get_or_create(&labels).clone(),
+            healthy_gauge: metrics.healthy.get_or_create(&labels).clone(),
+            health: ServerHealth::default(),
             responses: Mutex::new(Vec::new()),
             window: Window::default(),
             last_error: Mutex::new(None),

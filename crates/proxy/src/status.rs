@@ -19,8 +19,19 @@ pub struct PoolStatus {
 pub struct ServerStatus {
     pub name: String,
     pub address: String,
-    /// `active`, `draining` (removed, requests still in flight) or `removed`.
+    /// `active`; `pending` (not yet passed `rise` checks), `unhealthy` or `ejected` (in rotation
+    /// but taking no traffic); `draining` (removed, requests still in flight) or `removed`.
     pub state: &'static str,
+    /// `healthy`, `unhealthy`, `pending`, or `unchecked` when the pool has no health check.
+    pub health: &'static str,
+    /// Why the server is out: the last failed check or the ejection, when it is out.
+    pub health_reason: Option<String>,
+    /// When the last health check ran.
+    pub last_check: Option<chrono::DateTime<chrono::Utc>>,
+    /// Seconds left of an ejection.
+    pub ejected_for_s: Option<u64>,
+    /// At or above 90% of its limit for most of the last 10 s.
+    pub saturated: bool,
     pub in_flight: u32,
     pub limit: u32,
     pub requests_1m: u64,
@@ -58,17 +69,38 @@ impl ProxyHandle {
                     servers: pool
                         .servers
                         .iter()
-                        .map(|s| {
+                        .enumerate()
+                        .map(|(i, s)| {
                             let in_flight = s.state.in_flight();
                             let (requests, errors) = s.state.window.totals(now, 60);
+                            let h = &s.state.health;
+                            let ejected = h.ejection_left();
+                            let health = match (&pool.config.health, h.status()) {
+                                (None, _) => "unchecked",
+                                (Some(_), status) => status.as_str(),
+                            };
+                            let state = match (s.in_rotation, in_flight) {
+                                (false, 0) => "removed",
+                                (false, _) => "draining",
+                                _ if ejected.is_some() => "ejected",
+                                _ if health == "pending" || health == "unhealthy" => health,
+                                _ => "active",
+                            };
+                            let (check_reason, last_check) = h.last_check();
+                            let out = state != "active" && s.in_rotation;
                             ServerStatus {
                                 name: s.state.name.clone(),
                                 address: s.state.address.to_string(),
-                                state: match (s.in_rotation, in_flight) {
-                                    (true, _) => "active",
-                                    (false, 0) => "removed",
-                                    (false, _) => "draining",
+                                state,
+                                health,
+                                health_reason: if out {
+                                    Some(pool.why_out(i))
+                                } else {
+                                    check_reason.filter(|_| health != "healthy")
                                 },
+                                last_check,
+                                ejected_for_s: ejected.map(|d| d.as_secs() + 1),
+                                saturated: h.saturated.load(std::sync::atomic::Ordering::Acquire),
                                 in_flight,
                                 limit: s.limit,
                                 requests_1m: requests,

@@ -76,7 +76,7 @@ impl Upstream {
 }
 
 /// Turns a client error into the variant that names what went wrong.
-fn classify(
+pub(crate) fn classify(
     server: &ServerRef,
     connect_timeout: Duration,
     err: &hyper_util::client::legacy::Error,

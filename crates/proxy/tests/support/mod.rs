@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use prometheus_client::registry::Registry;
 use switchyard_config::Config;
-use switchyard_proxy::{AccessLog, Metrics, Proxy, ProxyHandle, ProxyOptions, TlsMaterial};
+use switchyard_proxy::{
+    AccessLog, EventSink, Metrics, Proxy, ProxyEvent, ProxyHandle, ProxyOptions, TlsMaterial,
+};
 
 pub struct TestProxy {
     pub proxy: Proxy,
@@ -17,6 +19,8 @@ pub struct TestProxy {
     pub handle: ProxyHandle,
     pub registry: Registry,
     pub access_log: PathBuf,
+    /// Health transitions, ejections and saturation changes the proxy reported.
+    pub events: tokio::sync::Mutex<tokio::sync::mpsc::UnboundedReceiver<ProxyEvent>>,
     _dir: tempfile::TempDir,
 }
 
@@ -37,12 +41,14 @@ pub async fn start_with_tls(
     let file = std::fs::File::create(&access_log).unwrap();
     let log = AccessLog::to_writer(Box::new(file), &metrics);
     let listener = config.listeners[0].name.clone();
+    let (events, event_rx) = EventSink::channel();
     let proxy = Proxy::start(
         config,
         ProxyOptions {
             metrics,
             access_log: log,
             tls,
+            events,
         },
     )
     .await
@@ -55,6 +61,7 @@ pub async fn start_with_tls(
         handle,
         registry,
         access_log,
+        events: tokio::sync::Mutex::new(event_rx),
         _dir: dir,
     }
 }
@@ -72,6 +79,19 @@ impl TestProxy {
             .lines()
             .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
             .collect()
+    }
+
+    /// Waits (up to `timeout`) for the next reported event of `kind`, skipping others.
+    pub async fn next_event(&self, kind: &str, timeout: Duration) -> ProxyEvent {
+        let mut rx = self.events.lock().await;
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Ok(Some(e)) if e.kind == kind => return e,
+                Ok(Some(_)) => continue,
+                _ => panic!("no {kind} event within {timeout:?}"),
+            }
+        }
     }
 
     pub fn metrics(&self) -> String {

@@ -60,7 +60,10 @@ fn summary(d: &serde_json::Value) -> String {
         return if drained {
             format!("drained in {secs:.1}s")
         } else {
-            format!("drain timed out after {secs:.1}s; {} request(s) cut", d["cut"])
+            format!(
+                "drain timed out after {secs:.1}s; {} request(s) cut",
+                d["cut"]
+            )
         };
     }
     d.to_string()

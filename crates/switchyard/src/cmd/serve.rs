@@ -8,7 +8,7 @@ use anyhow::Context;
 use prometheus_client::registry::Registry;
 use switchyard_admin::{AdminState, ControlPlane};
 use switchyard_config::{AccessLog as AccessLogTarget, Config};
-use switchyard_proxy::{AccessLog, Metrics, Proxy, ProxyOptions, TlsMaterial};
+use switchyard_proxy::{AccessLog, EventSink, Metrics, Proxy, ProxyOptions, TlsMaterial};
 use switchyard_store::{NewVersion, SqliteStore, Store};
 
 use crate::state::StateDir;
@@ -111,12 +111,14 @@ async fn serve(config: Config, state: StateDir, store: Arc<dyn Store>) -> anyhow
     let admin_listener = switchyard_admin::bind(config.admin.bind).await?;
     let admin_addr = admin_listener.local_addr()?;
     let shutdown_timeout = config.runtime.shutdown_timeout;
+    let (events, event_rx) = EventSink::channel();
     let proxy = Proxy::start(
         config.clone(),
         ProxyOptions {
             metrics,
             access_log,
             tls,
+            events,
         },
     )
     .await?;
@@ -126,9 +128,11 @@ async fn serve(config: Config, state: StateDir, store: Arc<dyn Store>) -> anyhow
     }
     tracing::info!(addr = %admin_addr, "admin API and /metrics on http://{admin_addr}");
     state.write_admin_url(&format!("http://{admin_addr}"))?;
+    let control = Arc::new(ControlPlane::new(store, proxy.handle()));
+    tokio::spawn(control.clone().record_events(event_rx));
     let router = switchyard_admin::router(AdminState {
         registry: Arc::new(registry),
-        control: Arc::new(ControlPlane::new(store, proxy.handle())),
+        control,
         token: state.token_or_create()?.into(),
     });
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
