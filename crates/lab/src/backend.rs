@@ -8,10 +8,11 @@
 //!
 //! Every other path gets the current behaviour: by default `200 "{name}\n"`.
 
+use std::collections::HashMap;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU16, AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -33,6 +34,7 @@ pub struct BackendControl {
     delay_ms: AtomicU64,
     requests: AtomicU64,
     in_flight: AtomicU64,
+    by_path: Mutex<HashMap<String, u64>>,
 }
 
 impl BackendControl {
@@ -50,6 +52,16 @@ impl BackendControl {
     /// Requests received so far, on any path.
     pub fn requests(&self) -> u64 {
         self.requests.load(Ordering::SeqCst)
+    }
+
+    /// Requests received so far whose path starts with `prefix`.
+    pub fn requests_to(&self, prefix: &str) -> u64 {
+        let by_path = self.by_path.lock().unwrap_or_else(|e| e.into_inner());
+        by_path
+            .iter()
+            .filter(|(path, _)| path.starts_with(prefix))
+            .map(|(_, n)| n)
+            .sum()
     }
 
     /// Requests being answered right now.
@@ -146,6 +158,11 @@ impl Shared {
         c.in_flight.fetch_add(1, Ordering::SeqCst);
         let _guard = InFlight(c);
         let path = req.uri().path().to_string();
+        *c.by_path
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(path.clone())
+            .or_default() += 1;
         let mut parts = path.trim_start_matches('/').splitn(2, '/');
         let resp = match (parts.next(), parts.next()) {
             (Some("echo"), None) => self.echo(req).await,

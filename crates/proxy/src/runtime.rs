@@ -55,9 +55,11 @@ impl Runtime {
                     let in_rotation = sc.state == ServerState::Active;
                     let state = before.map(|s| s.state.clone()).unwrap_or_else(|| {
                         let state = server::ServerState::new(name, &sc.name, sc.address, metrics);
-                        // A server that was never seen starts pending under active checks and
-                        // ramps up under slow start.
-                        state.health.admitted_now();
+                        // A server that was never seen starts pending under active checks, and
+                        // one added to a running proxy ramps up under slow start.
+                        if previous.is_some() {
+                            state.health.admitted_now();
+                        }
                         Arc::new(state)
                     });
                     if let Some(before) = before {
