@@ -170,9 +170,10 @@ pub async fn pools(
             });
         }
     }
+    let removed = |state: &str| state == "removed" || state == "draining";
     let any_removed = status
         .iter()
-        .any(|p| p.servers.iter().any(|sv| sv.state != "active"));
+        .any(|p| p.servers.iter().any(|sv| removed(sv.state)));
     let events = if any_removed {
         s.control.blocking(|st| st.events(None, 100_000)).await?
     } else {
@@ -186,7 +187,7 @@ pub async fn pools(
                 .servers
                 .into_iter()
                 .map(|sv| {
-                    let removal = (sv.state != "active")
+                    let removal = removed(sv.state)
                         .then(|| last_removal(&events, &p.name, &sv.name))
                         .flatten();
                     ServerView {

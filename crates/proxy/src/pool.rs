@@ -169,18 +169,23 @@ impl Pool {
             let share = self.servers[*i].state.health.ramp(slow_start);
             share >= 1.0 || fastrand::f64() < share
         };
-        self.selector
+        let found = self
+            .selector
             .order(&self.servers)
-            .filter(eligible)
-            .filter(ramped)
-            .find_map(take)
+            .enumerate()
+            .filter(|(_, i)| eligible(i) && ramped(i))
+            .find_map(|(k, i)| take(i).map(|t| (k, t)))
             .or_else(|| {
                 slow_start?;
                 self.selector
                     .order(&self.servers)
-                    .filter(eligible)
-                    .find_map(take)
-            })
+                    .enumerate()
+                    .filter(|(_, i)| eligible(i))
+                    .find_map(|(k, i)| take(i).map(|t| (k, t)))
+            });
+        let (skipped, taken) = found?;
+        self.selector.skipped(skipped);
+        Some(taken)
     }
 
     /// `inventory-1 (10.0.0.1:80) unhealthy: health check GET /health ...`

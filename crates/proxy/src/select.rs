@@ -41,6 +41,15 @@ impl Selector {
         };
         rr.into_iter().flatten().chain(lc.into_iter().flatten())
     }
+
+    /// Tells round robin that the server taken was `skipped` places after the first one
+    /// offered, so the next request starts after it: servers that are skipped (unhealthy,
+    /// full) do not hand their turns to their neighbour alone.
+    pub fn skipped(&self, skipped: usize) {
+        if skipped > 0 && self.balance == Balance::RoundRobin {
+            self.next.fetch_add(skipped, Ordering::Relaxed);
+        }
+    }
 }
 
 /// Servers sorted by in-flight requests per unit of weight; ties start at a rotating offset so

@@ -30,6 +30,12 @@ pub enum Command {
         message: String,
         #[arg(long, value_name = "N")]
         if_version: Option<u64>,
+        /// Wait until the server has passed the pool's health checks and is in rotation.
+        #[arg(long)]
+        wait_healthy: bool,
+        /// How long --wait-healthy waits.
+        #[arg(long, default_value = "60s")]
+        timeout: String,
     },
     /// Take a server out of rotation (a new version), then let its requests finish.
     Remove {
@@ -79,13 +85,21 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             weight,
             message,
             if_version,
+            wait_healthy,
+            timeout,
         } => {
+            let timeout = switchyard_config::parse_duration(&timeout)
+                .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?;
             let body = json!({
                 "name": name, "address": address.to_string(), "weight": weight,
                 "message": message, "author": author, "if_version": if_version,
             });
             let applied = client.post(&format!("/pools/{pool}/servers"), &body)?;
-            report(&applied, g, &format!("added {name} to pool {pool}"))
+            report(&applied, g, &format!("added {name} to pool {pool}"))?;
+            if wait_healthy {
+                wait_until_healthy(&client, &pool, &name, timeout, g)?;
+            }
+            Ok(())
         }
         Command::Remove {
             name,
@@ -131,6 +145,48 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
     }
 }
 
+/// Polls the server's status until it is in rotation, or fails with the last check's reason.
+fn wait_until_healthy(
+    client: &Client,
+    pool: &str,
+    name: &str,
+    timeout: std::time::Duration,
+    g: &Global,
+) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    loop {
+        let pools = client.get(&format!("/pools?pool={pool}"))?;
+        let server = pools[0]["servers"]
+            .as_array()
+            .and_then(|s| s.iter().find(|s| s["name"] == name))
+            .cloned()
+            .unwrap_or_default();
+        if server["state"] == "active" {
+            if g.output == Output::Text {
+                let how = match server["health"].as_str() {
+                    Some("unchecked") => {
+                        "pool has no health check; it took traffic at once".to_string()
+                    }
+                    _ => "passed its health checks".to_string(),
+                };
+                println!(
+                    "{name} is in rotation ({how}) after {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+            return Ok(());
+        }
+        if started.elapsed() >= timeout {
+            anyhow::bail!(
+                "{name} did not become healthy within {}: {}; it stays out of rotation (take it out with `switchyard servers remove {name} --pool {pool}`)",
+                switchyard_config::format_duration(timeout),
+                server["health_reason"].as_str().unwrap_or("no check finished")
+            );
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+}
+
 fn list(pools: &Value) -> String {
     let mut rows = Vec::new();
     for p in pools.as_array().map_or(&[][..], |v| v) {
@@ -143,6 +199,8 @@ fn list(pools: &Value) -> String {
                     output::v(&s["removed_in"]),
                     output::s(&s["removed_reason"])
                 )
+            } else if let Some(reason) = s["health_reason"].as_str() {
+                reason.to_string()
             } else if let Some(reason) = s["last_error"]["reason"].as_str() {
                 format!("{} ({})", reason, output::time(&s["last_error"]["at"]))
             } else {
@@ -153,7 +211,17 @@ fn list(pools: &Value) -> String {
                 output::s(&s["name"]),
                 output::s(&s["address"]),
                 output::s(&s["state"]),
-                format!("{}/{}", s["in_flight"], s["limit"]),
+                output::s(&s["health"]),
+                format!(
+                    "{}/{}{}",
+                    s["in_flight"],
+                    s["limit"],
+                    if s["saturated"] == true {
+                        " saturated"
+                    } else {
+                        ""
+                    }
+                ),
                 output::s(&s["requests_1m"]),
                 format!("{:.1}%", s["error_rate_1m"].as_f64().unwrap_or(0.0) * 100.0),
                 note,
@@ -166,10 +234,11 @@ fn list(pools: &Value) -> String {
             "SERVER",
             "ADDRESS",
             "STATE",
+            "HEALTH",
             "IN-FLIGHT",
             "REQ/1M",
             "ERR/1M",
-            "LAST ERROR / REMOVAL",
+            "WHY / LAST ERROR",
         ],
         &rows,
     )
