@@ -165,9 +165,10 @@ pub async fn pools(
     if let Some(p) = &q.pool {
         if !status.iter().any(|ps| &ps.name == p) {
             let known: Vec<String> = status.iter().map(|p| format!("{:?}", p.name)).collect();
-            return Err(ApiError::NotFound {
-                what: format!("pool {p:?} (pools are: {})", known.join(", ")),
-            });
+            return Err(ApiError::Edit(switchyard_config::EditError::UnknownPool {
+                pool: p.clone(),
+                known: known.join(", "),
+            }));
         }
     }
     let removed = |state: &str| state == "removed" || state == "draining";

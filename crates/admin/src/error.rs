@@ -14,6 +14,8 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),
+    #[error("this API route does not take that method")]
+    MethodNotAllowed,
     #[error("the config is invalid ({} problem{})", .0.0.len(), if .0.0.len() == 1 { "" } else { "s" })]
     InvalidConfig(ConfigErrors),
     #[error("{what} not found")]
@@ -35,6 +37,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::BadRequest(_) | ApiError::InvalidConfig(_) => StatusCode::BAD_REQUEST,
+            ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Edit(EditError::Invalid(_)) => StatusCode::BAD_REQUEST,
             ApiError::NotFound { .. }
             | ApiError::Edit(EditError::UnknownPool { .. })
@@ -51,6 +54,7 @@ impl ApiError {
         match self {
             ApiError::Unauthorized => "unauthorized",
             ApiError::BadRequest(_) => "bad_request",
+            ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::InvalidConfig(_) | ApiError::Edit(EditError::Invalid(_)) => "invalid_config",
             ApiError::NotFound { .. }
             | ApiError::Edit(EditError::UnknownPool { .. })
@@ -85,9 +89,15 @@ impl IntoResponse for ApiError {
             body["problems"] = errors
                 .iter()
                 .map(|e| {
+                    // An edited config has no file to point at: its problems are told plainly.
+                    let text = if e.file == switchyard_config::EDITED {
+                        e.message.clone()
+                    } else {
+                        e.to_string()
+                    };
                     serde_json::json!({
                         "file": e.file, "line": e.line, "column": e.column,
-                        "message": e.message, "text": e.to_string(),
+                        "message": e.message, "text": text,
                     })
                 })
                 .collect();

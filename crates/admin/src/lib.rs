@@ -63,17 +63,14 @@ pub fn router(state: AdminState) -> Router {
             post(api::restore_server),
         )
         .route("/events", get(api::events))
-        .fallback(|| async {
-            ApiError::NotFound {
-                what: "API route".into(),
-            }
-        })
+        .fallback(auth::not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,
         ));
     Router::new()
         .nest("/api/v1", api)
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route("/metrics", get(metrics))
         .with_state(state)
 }

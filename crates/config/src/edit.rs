@@ -23,7 +23,7 @@ pub enum EditError {
         server: String,
         state: &'static str,
     },
-    #[error("the change would make an invalid config:\n{0}")]
+    #[error("the change would make an invalid config ({} problem{})", .0.0.len(), if .0.0.len() == 1 { "" } else { "s" })]
     Invalid(#[source] ConfigErrors),
 }
 
@@ -92,8 +92,11 @@ fn pool_mut<'a>(
         })
 }
 
+/// The file name in errors about a config made by an edit: there is no file to point at.
+pub const EDITED: &str = "(edited config)";
+
 fn recheck(config: &Config) -> Result<Config, EditError> {
-    Config::parse(&config.to_toml(), "(edited config)").map_err(EditError::Invalid)
+    Config::parse(&config.to_toml(), EDITED).map_err(EditError::Invalid)
 }
 
 fn names<'a>(items: impl Iterator<Item = &'a str>) -> String {
@@ -139,7 +142,13 @@ mod tests {
         let e = c
             .with_server_added("inv", "inv-1", "127.0.0.1:9109".parse().unwrap(), 1)
             .unwrap_err();
-        assert!(e.to_string().contains("two servers named \"inv-1\""), "{e}");
+        let EditError::Invalid(problems) = &e else {
+            panic!("{e}")
+        };
+        assert!(
+            problems.to_string().contains("two servers named \"inv-1\""),
+            "{e}"
+        );
         let e = c
             .with_server_added("nope", "x", "127.0.0.1:1".parse().unwrap(), 1)
             .unwrap_err();

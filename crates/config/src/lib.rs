@@ -41,7 +41,7 @@ mod validate;
 
 pub use diff::{diff, text_diff, Change};
 pub use duration::{format_duration, parse_duration};
-pub use edit::EditError;
+pub use edit::{EditError, EDITED};
 pub use error::{ConfigError, ConfigErrors};
 pub use health::*;
 pub use model::*;

@@ -79,16 +79,19 @@ impl Client {
             if status.is_success() {
                 return Ok(body);
             }
-            let mut msg = body["reason"]
-                .as_str()
-                .map(str::to_string)
-                .unwrap_or_else(|| body.to_string());
+            let mut msg = format!(
+                "{} (HTTP {})",
+                body["reason"]
+                    .as_str()
+                    .map_or_else(|| body.to_string(), str::to_string),
+                status.as_u16()
+            );
             if let Some(problems) = body["problems"].as_array() {
                 for p in problems {
                     msg.push_str(&format!("\n{}", p["text"].as_str().unwrap_or_default()));
                 }
             }
-            anyhow::bail!("{msg} (HTTP {})", status.as_u16())
+            anyhow::bail!(msg)
         })
     }
 }
