@@ -190,9 +190,17 @@ impl Pool {
 
     /// `inventory-1 (10.0.0.1:80) unhealthy: health check GET /health ...`
     pub fn why_out(&self, i: usize) -> String {
-        let s = &self.servers[i];
-        let h = &s.state.health;
-        let who = s.state.server_ref();
+        format!(
+            "{} {}",
+            self.servers[i].state.server_ref(),
+            self.health_note(i)
+        )
+    }
+
+    /// `unhealthy: health check GET /health ...`, `pending (1/2 checks passed): ...`,
+    /// `ejected for 25s more: 5 consecutive failures ...` or `healthy`.
+    pub fn health_note(&self, i: usize) -> String {
+        let h = &self.servers[i].state.health;
         if let Some(left) = h.ejection_left() {
             let reason = h
                 .ejection_reason
@@ -200,20 +208,20 @@ impl Pool {
                 .unwrap_or_else(|e| e.into_inner())
                 .clone()
                 .unwrap_or_default();
-            return format!("{who} ejected for {}s more: {reason}", left.as_secs() + 1);
+            return format!("ejected for {}s more: {reason}", left.as_secs() + 1);
         }
         let (reason, _) = h.last_check();
         match (h.status(), self.config.health.as_ref()) {
             (HealthStatus::Pending, Some(hc)) => format!(
-                "{who} pending ({}/{} checks passed): {}",
+                "pending ({}/{} checks passed): {}",
                 h.passes(),
                 hc.rise,
                 reason.as_deref().unwrap_or("not checked yet")
             ),
             (HealthStatus::Unhealthy, _) => {
-                format!("{who} unhealthy: {}", reason.as_deref().unwrap_or("-"))
+                format!("unhealthy: {}", reason.as_deref().unwrap_or("-"))
             }
-            _ => format!("{who} healthy"),
+            _ => "healthy".into(),
         }
     }
 

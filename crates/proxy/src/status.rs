@@ -94,7 +94,7 @@ impl ProxyHandle {
                                 state,
                                 health,
                                 health_reason: if out {
-                                    Some(pool.why_out(i))
+                                    Some(pool.health_note(i))
                                 } else {
                                     check_reason.filter(|_| health != "healthy")
                                 },

@@ -63,7 +63,7 @@ async fn a_server_answering_404_never_gets_a_client_request() {
     assert_eq!(
         s.health_reason.unwrap(),
         format!(
-            "inventory-4 ({0}) unhealthy: health check GET /health on inventory-4 ({0}): expected 200, got 404 text/plain \"inventory-4\"",
+            "unhealthy: health check GET /health on inventory-4 ({0}): expected 200, got 404 text/plain \"inventory-4\"",
             bad.addr
         )
     );

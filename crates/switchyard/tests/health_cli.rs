@@ -66,7 +66,7 @@ async fn wait_healthy_admits_good_servers_and_refuses_bad_ones() {
     let a = bad.addr;
     check(
         stderr(&o)
-            == format!("switchyard: inventory-4 did not become healthy within 1s: inventory-4 ({a}) unhealthy: health check GET /health on inventory-4 ({a}): expected 200, got 404 text/plain \"inventory-4\"; it stays out of rotation (take it out with `switchyard servers remove inventory-4 --pool inventory`)\n"),
+            == format!("switchyard: inventory-4 did not become healthy within 1s; it is unhealthy: health check GET /health on inventory-4 ({a}): expected 200, got 404 text/plain \"inventory-4\"; it stays out of rotation (take it out with `switchyard servers remove inventory-4 --pool inventory`)\n"),
         "a server that fails its checks is refused with the last check's reason",
         &add_bad,
         &o,

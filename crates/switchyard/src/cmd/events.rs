@@ -45,7 +45,8 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// `v3 apply by alice: why` for versions, `drained in 0.4s` for drains, compact JSON otherwise.
+/// `v3 apply by alice: why` for versions, the reason for health events, `drained in 0.4s`
+/// for drains, compact JSON otherwise.
 fn summary(d: &serde_json::Value) -> String {
     if let Some(n) = d["version"].as_u64() {
         return format!(
@@ -54,6 +55,9 @@ fn summary(d: &serde_json::Value) -> String {
             output::s(&d["author"]),
             output::s(&d["message"])
         );
+    }
+    if let Some(reason) = d["reason"].as_str() {
+        return reason.to_string();
     }
     if let Some(drained) = d["drained"].as_bool() {
         let secs = d["waited_ms"].as_f64().unwrap_or(0.0) / 1000.0;

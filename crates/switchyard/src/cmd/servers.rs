@@ -178,7 +178,7 @@ fn wait_until_healthy(
         }
         if started.elapsed() >= timeout {
             anyhow::bail!(
-                "{name} did not become healthy within {}: {}; it stays out of rotation (take it out with `switchyard servers remove {name} --pool {pool}`)",
+                "{name} did not become healthy within {}; it is {}; it stays out of rotation (take it out with `switchyard servers remove {name} --pool {pool}`)",
                 switchyard_config::format_duration(timeout),
                 server["health_reason"].as_str().unwrap_or("no check finished")
             );
