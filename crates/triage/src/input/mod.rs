@@ -1,0 +1,1 @@
+//! Log input (placeholder; parsers land here).

@@ -1,0 +1,1 @@
+//! Message templates (placeholder; the miner lands here).
