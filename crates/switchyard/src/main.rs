@@ -62,6 +62,13 @@ enum Command {
     Servers(cmd::servers::Command),
     /// List events: versions, drains, health changes.
     Events(cmd::events::Args),
+    /// Read every service's logs: when errors began, where they concentrate, what changed.
+    Triage(cmd::triage::Args),
+    /// Error counts, one request's trace, message templates.
+    #[command(subcommand)]
+    Logs(cmd::logs::Command),
+    /// A simulated shop behind Switchyard replaying the seed incidents end to end.
+    Demo(cmd::demo::Args),
     /// Validate a config file without serving; prints every problem with file:line:col.
     Check(cmd::check::Args),
     /// Simulated services for trying Switchyard out.
@@ -81,6 +88,9 @@ fn main() -> std::process::ExitCode {
         Command::Rollback(args) => cmd::apply::rollback(args, g),
         Command::Servers(command) => cmd::servers::run(command, g),
         Command::Events(args) => cmd::events::run(args, g),
+        Command::Triage(args) => cmd::triage::run(args, g),
+        Command::Logs(command) => cmd::logs::run(command, g),
+        Command::Demo(args) => cmd::demo::run(args, g),
         Command::Check(args) => cmd::check::run(args),
         Command::Lab(command) => cmd::lab::run(command),
     };

@@ -13,6 +13,10 @@
 //!
 //! This crate does not depend on the proxy: it reads logs and change histories, nothing live.
 
+pub mod analysis;
+pub mod changes;
 pub mod input;
 pub mod record;
+pub mod report;
 pub mod template;
+pub mod trace;

@@ -4,12 +4,15 @@ pub mod apply;
 pub mod check;
 mod client;
 pub mod config;
+pub mod demo;
 pub mod events;
 pub mod history;
 pub mod lab;
+pub mod logs;
 mod output;
 pub mod serve;
 pub mod servers;
+pub mod triage;
 
 pub use output::Output;
 

@@ -1,0 +1,122 @@
+//! `switchyard triage`: read every service's logs and print an incident report.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use anyhow::Context;
+use switchyard_triage::analysis::{triage, TriageOptions};
+use switchyard_triage::changes::{self, Change};
+use switchyard_triage::report::{self, Format};
+
+use super::client::Client;
+use super::logs::{input_options, parse_time, InputArgs};
+use crate::Global;
+
+#[derive(clap::Args)]
+pub struct Args {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Change files: JSON lines (ts, summary, kind, author, target) or `TIMESTAMP text` lines.
+    #[arg(long = "changes", value_name = "FILE")]
+    changes: Vec<PathBuf>,
+    /// Only records at or after this time (RFC 3339 or `YYYY-MM-DD HH:MM:SS`, UTC).
+    #[arg(long)]
+    from: Option<String>,
+    /// Only records before this time.
+    #[arg(long)]
+    to: Option<String>,
+    /// Width of a time bucket.
+    #[arg(long, default_value = "1m")]
+    bucket: String,
+    /// Report format.
+    #[arg(long, value_enum, default_value_t = ReportFormat::Text)]
+    format: ReportFormat,
+    /// Write the report here instead of standard output.
+    #[arg(long)]
+    out: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum ReportFormat {
+    Text,
+    Json,
+    Markdown,
+    Html,
+}
+
+pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    let bucket = switchyard_config::parse_duration(&args.bucket)
+        .map_err(|e| anyhow::anyhow!("--bucket: {e}"))?;
+    let mut all_changes = switchyard_changes(g)?;
+    for file in &args.changes {
+        let (mut c, _) = changes::read_file(file)?;
+        all_changes.append(&mut c);
+    }
+    all_changes.sort_by_key(|c| c.ts);
+    let options = TriageOptions {
+        bucket: bucket.max(Duration::from_secs(1)),
+        from: args.from.as_deref().map(parse_time).transpose()?,
+        to: args.to.as_deref().map(parse_time).transpose()?,
+        input: input_options(&args.input)?,
+        threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+    };
+    let bar = progress_bar(&args.input.paths);
+    let (findings, _) = triage(&args.input.paths, &all_changes, &options, &|done| {
+        if let Some(b) = &bar {
+            b.set_position(done);
+        }
+    })?;
+    if let Some(b) = bar {
+        b.finish_and_clear();
+    }
+    let format = match args.format {
+        ReportFormat::Text => Format::Text,
+        ReportFormat::Json => Format::Json,
+        ReportFormat::Markdown => Format::Markdown,
+        ReportFormat::Html => Format::Html,
+    };
+    let color = args.out.is_none() && format == Format::Text && std::io::stdout().is_terminal();
+    let text = report::render(&findings, format, color);
+    match &args.out {
+        Some(path) => std::fs::write(path, text)
+            .with_context(|| format!("could not write the report to {}", path.display()))?,
+        None => print!("{text}"),
+    }
+    Ok(())
+}
+
+/// Switchyard's versions as changes: from `--admin` when given, else from the state
+/// directory when it has a version store; nothing otherwise.
+fn switchyard_changes(g: &Global) -> anyhow::Result<Vec<Change>> {
+    let events: Vec<switchyard_store::Event> = if g.admin.is_some() {
+        let v = Client::new(g)?.get("/events?limit=1000000")?;
+        serde_json::from_value(v).context("the admin API's events do not parse")?
+    } else if g.state.join(switchyard_store::SqliteStore::FILE_NAME).exists() {
+        use switchyard_store::Store;
+        let store = switchyard_store::SqliteStore::open(&g.state)?;
+        store.events(None, 1_000_000)?
+    } else {
+        Vec::new()
+    };
+    Ok(changes::from_events(&events))
+}
+
+/// A byte-count progress bar on a terminal, none in pipes.
+fn progress_bar(paths: &[PathBuf]) -> Option<indicatif::ProgressBar> {
+    if !std::io::stderr().is_terminal() {
+        return None;
+    }
+    let total: u64 = switchyard_triage::input::expand(paths)
+        .ok()?
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    let bar = indicatif::ProgressBar::new(total);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
+            .ok()?,
+    );
+    Some(bar)
+}

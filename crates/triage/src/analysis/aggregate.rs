@@ -1,0 +1,171 @@
+//! The per-thread side of a triage run: every record lands in its time bucket overall and per
+//! host, service, pool and server; error messages are queued for the shared template book.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use crate::analysis::series::Series;
+use crate::analysis::templates::TemplateBook;
+use crate::input::{Record, Sink, SourceInfo};
+
+/// What a key is: the machine, the program, or (from access logs) the pool and server.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Dim {
+    Host,
+    Service,
+    Pool,
+    Server,
+}
+
+impl Dim {
+    pub const ALL: [Dim; 4] = [Dim::Host, Dim::Service, Dim::Pool, Dim::Server];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Dim::Host => "host",
+            Dim::Service => "service",
+            Dim::Pool => "pool",
+            Dim::Server => "server",
+        }
+    }
+}
+
+/// Error messages handed to the template book in batches, so threads rarely meet on its lock.
+const BATCH: usize = 256;
+
+struct Pending {
+    ts_ms: i64,
+    host: String,
+    message: String,
+    details: String,
+}
+
+/// Time filter and bucket size of a run.
+#[derive(Debug, Clone, Copy)]
+pub struct Window {
+    pub bucket_ms: i64,
+    pub from_ms: Option<i64>,
+    pub to_ms: Option<i64>,
+}
+
+pub struct Aggregator {
+    window: Window,
+    /// Application-log records (all of them: the traffic of log lines).
+    pub logs: Series,
+    /// Access-log records (requests).
+    pub requests: Series,
+    /// Per dimension: key -> series. Host and service count every record; pool and server
+    /// count access-log requests.
+    pub keys: [HashMap<String, Series>; 4],
+    /// server -> pool, from access logs.
+    pub server_pools: HashMap<String, String>,
+    pending: Vec<Pending>,
+    book: Option<Arc<Mutex<TemplateBook>>>,
+}
+
+impl Aggregator {
+    pub fn new(window: Window, book: Arc<Mutex<TemplateBook>>) -> Self {
+        Aggregator {
+            window,
+            logs: Series::default(),
+            requests: Series::default(),
+            keys: Default::default(),
+            server_pools: HashMap::new(),
+            pending: Vec::new(),
+            book: Some(book),
+        }
+    }
+
+    fn series(&mut self, dim: Dim, key: &str) -> &mut Series {
+        let map = &mut self.keys[dim as usize];
+        if !map.contains_key(key) {
+            map.insert(key.to_string(), Series::default());
+        }
+        map.get_mut(key).expect("inserted above")
+    }
+
+    /// Hands queued error messages to the template book.
+    pub fn flush(&mut self) {
+        if self.pending.is_empty() {
+            return;
+        }
+        let Some(book) = &self.book else { return };
+        let mut book = book.lock().unwrap_or_else(|e| e.into_inner());
+        for p in self.pending.drain(..) {
+            book.add(p.ts_ms, &p.host, &p.message, &p.details);
+        }
+    }
+
+    /// Hands over the last queued messages and lets go of the template book.
+    pub fn finish(&mut self) {
+        self.flush();
+        self.book = None;
+    }
+
+    /// Adds another thread's counts to these.
+    pub fn merge(&mut self, other: Aggregator) {
+        self.logs.merge(&other.logs);
+        self.requests.merge(&other.requests);
+        for (dim, map) in other.keys.into_iter().enumerate() {
+            for (key, series) in map {
+                self.keys[dim].entry(key).or_default().merge(&series);
+            }
+        }
+        self.server_pools.extend(other.server_pools);
+    }
+}
+
+impl Sink for Aggregator {
+    fn record(&mut self, source: &SourceInfo, record: &Record<'_>) {
+        let line = &record.line;
+        let Some(ts) = line.ts_ms else { return };
+        let w = self.window;
+        if w.from_ms.is_some_and(|f| ts < f) || w.to_ms.is_some_and(|t| ts >= t) {
+            return;
+        }
+        let bucket = ts.div_euclid(w.bucket_ms);
+        let error = line.is_error();
+        let host = line.host.unwrap_or(&source.host);
+        let service = line.service.unwrap_or(&source.service);
+        let client_error = line
+            .access
+            .as_ref()
+            .is_some_and(|a| (400..500).contains(&a.status));
+        let bump = |s: &mut Series| {
+            let c = s.slot(bucket);
+            c.total += 1;
+            c.errors += u64::from(error);
+            c.client_errors += u64::from(client_error);
+        };
+        bump(self.series(Dim::Host, host));
+        bump(self.series(Dim::Service, service));
+        if let Some(access) = &line.access {
+            bump(&mut self.requests);
+            if let Some(pool) = access.pool {
+                bump(self.series(Dim::Pool, pool));
+            }
+            if let Some(server) = access.server {
+                bump(self.series(Dim::Server, server));
+                if let Some(pool) = access.pool {
+                    if !self.server_pools.contains_key(server) {
+                        self.server_pools.insert(server.to_string(), pool.to_string());
+                    }
+                }
+            }
+        } else {
+            bump(&mut self.logs);
+            if error {
+                self.pending.push(Pending {
+                    ts_ms: ts,
+                    host: host.to_string(),
+                    message: line.message.to_string(),
+                    details: record.details.to_string(),
+                });
+                if self.pending.len() >= BATCH {
+                    self.flush();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,557 @@
+//! JSON lines, including Switchyard's own access log and stderr log.
+//!
+//! A hand-written scan of the top-level object: it looks only at the keys triage reads, skips
+//! every other value without building it, and borrows string values straight from the line.
+//! Only a string that contains escapes is decoded, into a scratch buffer the scanner reuses.
+
+use super::bytes::find2;
+use super::level::{from_severity, level_word};
+use super::scan::Parser;
+use super::time::{epoch_number, Clock};
+use crate::record::{Access, Level, Line};
+
+/// A line that starts with `{` starts a record; other lines continue the one above
+/// (a stack trace printed around the logger, say).
+pub(crate) struct Json {
+    clock: Clock,
+    keys: KeyTable,
+}
+
+impl Json {
+    pub(crate) fn new(year: i32) -> Json {
+        Json {
+            clock: Clock::new(year),
+            keys: KeyTable::new(),
+        }
+    }
+}
+
+/// What a value is; its text is `line[start..end]` (a string's contents between the quotes).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Str,
+    /// A string with escapes still in it.
+    Escaped,
+    Num,
+    Null,
+    Other,
+}
+
+#[derive(Clone, Copy, Debug)]
+struct Value {
+    kind: Kind,
+    start: usize,
+    end: usize,
+}
+
+// The fields triage reads, as indexes into `Fields`.
+const TS: usize = 0;
+const LEVEL: usize = 1;
+const MSG: usize = 2;
+const REQUEST_ID: usize = 3;
+const HOST: usize = 4;
+const SERVER: usize = 5;
+const SERVICE: usize = 6;
+const STATUS: usize = 7;
+const UPSTREAM_STATUS: usize = 8;
+const POOL: usize = 9;
+const METHOD: usize = 10;
+const PATH: usize = 11;
+const ERROR: usize = 12;
+
+/// The first value seen for each field.
+type Fields = [Option<Value>; 13];
+
+/// Every key triage reads, and the field it fills.
+const KEYS: [(&str, usize); 32] = [
+    ("ts", TS),
+    ("@t", TS),
+    ("time", TS),
+    ("timestamp", TS),
+    ("@timestamp", TS),
+    ("level", LEVEL),
+    ("@l", LEVEL),
+    ("lvl", LEVEL),
+    ("severity", LEVEL),
+    ("loglevel", LEVEL),
+    ("log.level", LEVEL),
+    ("msg", MSG),
+    ("@m", MSG),
+    ("message", MSG),
+    ("request_id", REQUEST_ID),
+    ("req_id", REQUEST_ID),
+    ("trace_id", REQUEST_ID),
+    ("requestId", REQUEST_ID),
+    ("traceId", REQUEST_ID),
+    ("host", HOST),
+    ("hostname", HOST),
+    ("server", SERVER),
+    ("service", SERVICE),
+    ("app", SERVICE),
+    ("service_name", SERVICE),
+    ("status", STATUS),
+    ("upstream_status", UPSTREAM_STATUS),
+    ("pool", POOL),
+    ("method", METHOD),
+    ("path", PATH),
+    ("error", ERROR),
+    ("err", ERROR),
+];
+
+/// A key's place in [`KeyTable`]: no two of [`KEYS`] share one (a unit test checks).
+#[inline]
+fn key_hash(key: &[u8]) -> usize {
+    match key {
+        [first, second, .., last] => {
+            (key.len() ^ *first as usize ^ (*last as usize * 5) ^ (*second as usize * 8)) & 127
+        }
+        _ => 0,
+    }
+}
+
+/// [`KEYS`] by [`key_hash`]: one probe and one compare tell whether a key is read, with no
+/// branching on the key's length.
+struct KeyTable([Option<(&'static [u8], usize)>; 128]);
+
+impl KeyTable {
+    fn new() -> KeyTable {
+        let mut table = [None; 128];
+        for (key, field) in KEYS {
+            let slot = &mut table[key_hash(key.as_bytes())];
+            debug_assert!(slot.is_none(), "{key} shares a place in the key table");
+            *slot = Some((key.as_bytes(), field));
+        }
+        KeyTable(table)
+    }
+
+    #[inline]
+    fn field(&self, key: &[u8]) -> Option<usize> {
+        match self.0[key_hash(key)] {
+            Some((k, field)) if k == key => Some(field),
+            _ => None,
+        }
+    }
+}
+
+#[inline]
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && matches!(b[i], b' ' | b'\t' | b'\r' | b'\n') {
+        i += 1;
+    }
+    i
+}
+
+/// A string starting at the quote `b[i]`: (contents start, contents end, escaped, after).
+#[inline]
+fn string(b: &[u8], i: usize) -> Option<(usize, usize, bool, usize)> {
+    let start = i + 1;
+    let mut j = start;
+    let mut escaped = false;
+    loop {
+        j = find2(b'"', b'\\', b, j)?;
+        if b[j] == b'"' {
+            return Some((start, j, escaped, j + 1));
+        }
+        escaped = true;
+        j += 2;
+        if j > b.len() {
+            return None;
+        }
+    }
+}
+
+/// Skips a nested object or array starting at `b[i]`; returns the index after it.
+fn nested(b: &[u8], mut i: usize) -> Option<usize> {
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'"' => {
+                i = string(b, i)?.3;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(i + 1);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Walks the top-level object, noting the first value of each field triage reads. `None`
+/// when the line is not one complete JSON object.
+fn scan(b: &[u8], keys: &KeyTable, fields: &mut Fields) -> Option<()> {
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i = skip_ws(b, i + 1);
+    if b.get(i) == Some(&b'}') {
+        return Some(());
+    }
+    loop {
+        if b.get(i) != Some(&b'"') {
+            return None;
+        }
+        let (ks, ke, _, after) = string(b, i)?;
+        let slot = keys.field(&b[ks..ke]);
+        i = skip_ws(b, after);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        let start = i;
+        let (kind, start, end) = match *b.get(i)? {
+            b'"' => {
+                let (s, e, escaped, after) = string(b, i)?;
+                i = after;
+                (if escaped { Kind::Escaped } else { Kind::Str }, s, e)
+            }
+            b'-' | b'0'..=b'9' => {
+                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+                {
+                    i += 1;
+                }
+                (Kind::Num, start, i)
+            }
+            b'{' | b'[' => {
+                i = nested(b, i)?;
+                (Kind::Other, start, i)
+            }
+            b't' if b[i..].starts_with(b"true") => {
+                i += 4;
+                (Kind::Other, start, i)
+            }
+            b'f' if b[i..].starts_with(b"false") => {
+                i += 5;
+                (Kind::Other, start, i)
+            }
+            b'n' if b[i..].starts_with(b"null") => {
+                i += 4;
+                (Kind::Null, start, i)
+            }
+            _ => return None,
+        };
+        if let Some(k) = slot {
+            if fields[k].is_none() {
+                fields[k] = Some(Value { kind, start, end });
+            }
+        }
+        i = skip_ws(b, i);
+        match b.get(i) {
+            Some(b',') => i = skip_ws(b, i + 1),
+            Some(b'}') => return Some(()),
+            _ => return None,
+        }
+    }
+}
+
+/// Decodes JSON escapes in `raw` onto the end of `out`.
+fn unescape(raw: &str, out: &mut String) {
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('n') => out.push('\n'),
+            Some('t') => out.push('\t'),
+            Some('r') => out.push('\r'),
+            Some('b') => out.push('\u{8}'),
+            Some('f') => out.push('\u{c}'),
+            Some('u') => {
+                let hex = |chars: &mut std::str::Chars<'_>| {
+                    let s: String = chars.by_ref().take(4).collect();
+                    u32::from_str_radix(&s, 16).ok()
+                };
+                let Some(hi) = hex(&mut chars) else {
+                    out.push('\u{fffd}');
+                    continue;
+                };
+                let code = if (0xd800..0xdc00).contains(&hi) {
+                    let rest = chars.as_str();
+                    match rest
+                        .strip_prefix("\\u")
+                        .and_then(|r| r.get(..4))
+                        .and_then(|h| u32::from_str_radix(h, 16).ok())
+                    {
+                        Some(lo) if (0xdc00..0xe000).contains(&lo) => {
+                            chars = rest[6..].chars();
+                            0x10000 + ((hi - 0xd800) << 10) + (lo - 0xdc00)
+                        }
+                        _ => 0xfffd,
+                    }
+                } else {
+                    hi
+                };
+                out.push(char::from_u32(code).unwrap_or('\u{fffd}'));
+            }
+            Some(other) => out.push(other),
+            None => out.push('\\'),
+        }
+    }
+}
+
+/// A text field: borrowed from the line, or decoded into the scratch buffer.
+#[derive(Clone, Copy)]
+enum Text<'a> {
+    Line(&'a str),
+    Scratch(usize, usize),
+}
+
+/// A field as text: borrowed from the line, or decoded into `scratch` when it has escapes.
+fn text<'a>(line: &'a str, v: Option<Value>, scratch: &mut String) -> Option<Text<'a>> {
+    let v = v?;
+    match v.kind {
+        Kind::Str | Kind::Num => line.get(v.start..v.end).map(Text::Line),
+        Kind::Escaped => {
+            let start = scratch.len();
+            unescape(line.get(v.start..v.end)?, scratch);
+            Some(Text::Scratch(start, scratch.len()))
+        }
+        Kind::Null | Kind::Other => None,
+    }
+}
+
+fn resolve<'a>(t: Option<Text<'a>>, scratch: &'a str) -> Option<&'a str> {
+    match t? {
+        Text::Line(s) => Some(s),
+        Text::Scratch(s, e) => Some(&scratch[s..e]),
+    }
+}
+
+/// A status code, written as a number or a string.
+fn number(line: &str, v: Option<Value>) -> Option<u16> {
+    let v = v?;
+    match v.kind {
+        Kind::Num | Kind::Str => line.get(v.start..v.end)?.parse().ok(),
+        _ => None,
+    }
+}
+
+fn level(line: &str, v: Option<Value>) -> Option<Level> {
+    let v = v?;
+    let text = line.get(v.start..v.end)?;
+    match v.kind {
+        Kind::Str | Kind::Escaped => level_word(text.trim().as_bytes()),
+        // pino/bunyan levels, then syslog severities
+        Kind::Num => match text.parse::<u32>().ok()? {
+            n @ 0..=7 => Some(from_severity(n as u8)),
+            10 => Some(Level::Trace),
+            20 => Some(Level::Debug),
+            30 => Some(Level::Info),
+            40 => Some(Level::Warn),
+            50 => Some(Level::Error),
+            60 => Some(Level::Fatal),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
+impl Parser for Json {
+    type Start = ();
+
+    #[inline]
+    fn start(&mut self, line: &str) -> Option<()> {
+        (line.as_bytes().first() == Some(&b'{')).then_some(())
+    }
+
+    fn parse<'a>(
+        &mut self,
+        line: &'a str,
+        _start: (),
+        scratch: &'a mut String,
+    ) -> Option<Line<'a>> {
+        let mut f: Fields = [None; 13];
+        scan(line.as_bytes(), &self.keys, &mut f)?;
+        let ts_ms = f[TS].and_then(|v| {
+            let text = line.get(v.start..v.end)?;
+            match v.kind {
+                Kind::Str | Kind::Escaped => {
+                    self.clock.parse_start(text.as_bytes()).map(|(ms, _)| ms)
+                }
+                Kind::Num => epoch_number(text),
+                _ => None,
+            }
+        });
+        let level = level(line, f[LEVEL]);
+        // Switchyard's access log: `host` is the request's Host header and `server` the
+        // upstream server, so neither names the machine that wrote the line.
+        let access_shape =
+            f[STATUS].is_some() && (f[POOL].is_some() || f[UPSTREAM_STATUS].is_some());
+        let status = number(line, f[STATUS]);
+        let upstream_status = number(line, f[UPSTREAM_STATUS]);
+
+        let msg = text(line, f[MSG], scratch);
+        let request_id = text(line, f[REQUEST_ID], scratch);
+        let host = if access_shape {
+            None
+        } else {
+            text(line, f[HOST].or(f[SERVER]), scratch)
+        };
+        let service = text(line, f[SERVICE], scratch);
+        let error = text(line, f[ERROR], scratch);
+        let (method, path, pool, server) = if access_shape {
+            (
+                text(line, f[METHOD], scratch),
+                text(line, f[PATH], scratch),
+                text(line, f[POOL], scratch),
+                text(line, f[SERVER], scratch),
+            )
+        } else {
+            (None, None, None, None)
+        };
+
+        let scratch: &'a String = scratch;
+        let error = resolve(error, scratch);
+        let access = match (access_shape, status) {
+            (true, Some(status)) => Some(Access {
+                status,
+                upstream_status,
+                method: resolve(method, scratch),
+                path: resolve(path, scratch),
+                pool: resolve(pool, scratch),
+                server: resolve(server, scratch),
+                error,
+            }),
+            _ => None,
+        };
+        Some(Line {
+            ts_ms,
+            level,
+            message: resolve(msg, scratch).or(error).unwrap_or(""),
+            host: resolve(host, scratch),
+            service: resolve(service, scratch),
+            request_id: resolve(request_id, scratch),
+            access,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with<R>(line: &str, f: impl FnOnce(Option<Line<'_>>) -> R) -> R {
+        let mut scratch = String::new();
+        let mut p = Json::new(2025);
+        let parsed = p.start(line).and_then(|()| p.parse(line, (), &mut scratch));
+        f(parsed)
+    }
+
+    #[test]
+    fn switchyard_access_log() {
+        let line = r#"{"ts":"2025-11-13T10:23:15.123Z","request_id":"r-1","client":"10.0.0.9:5123","listener":"main","method":"GET","path":"/api/inventory/42","host":"shop.example","protocol":"HTTP/1.1","status":500,"pool":"inventory","server":"inventory-4","server_address":"192.168.1.45:8080","upstream_status":404,"duration_ms":3.25,"bytes_sent":120,"attempts":1,"error":"upstream answered 404"}"#;
+        with(line, |l| {
+            let l = l.unwrap();
+            assert_eq!(l.ts_ms, Some(1_763_029_395_123));
+            assert_eq!(l.host, None, "the Host header is not the machine");
+            assert_eq!(l.request_id, Some("r-1"));
+            assert_eq!(l.message, "upstream answered 404");
+            let a = l.access.clone().unwrap();
+            assert_eq!(a.status, 500);
+            assert_eq!(a.upstream_status, Some(404));
+            assert_eq!((a.method, a.path), (Some("GET"), Some("/api/inventory/42")));
+            assert_eq!((a.pool, a.server), (Some("inventory"), Some("inventory-4")));
+            assert!(l.is_error());
+        });
+        let ok = r#"{"ts":"2025-11-13T10:23:15.123Z","request_id":"r-2","method":"GET","path":"/","host":"h","status":200,"pool":null,"server":null,"upstream_status":null,"error":null}"#;
+        with(ok, |l| {
+            let a = l.unwrap().access.unwrap();
+            assert_eq!(
+                (a.status, a.upstream_status, a.server, a.error),
+                (200, None, None, None)
+            );
+        });
+    }
+
+    #[test]
+    fn switchyard_stderr_log_and_others() {
+        let line = r#"{"ts":"2025-11-13T10:23:15.003Z","level":"error","msg":"health check failed","server":"inventory-4","pool":"inventory","service":"lb"}"#;
+        with(line, |l| {
+            let l = l.unwrap();
+            assert_eq!(
+                (l.level, l.message, l.host, l.service),
+                (
+                    Some(Level::Error),
+                    "health check failed",
+                    Some("inventory-4"),
+                    Some("lb")
+                )
+            );
+            assert!(l.access.is_none());
+        });
+        let line = r#"{"@timestamp": "2025-11-13T12:23:15+02:00", "severity": "WARNING", "message": "a \"quoted\"\nline \u00e9\ud83d\ude00", "hostname": "web-1", "app": "cart", "trace_id": "t9"}"#;
+        with(line, |l| {
+            let l = l.unwrap();
+            assert_eq!(l.ts_ms, Some(1_763_029_395_000));
+            assert_eq!(l.level, Some(Level::Warn));
+            assert_eq!(l.message, "a \"quoted\"\nline é😀");
+            assert_eq!(
+                (l.host, l.service, l.request_id),
+                (Some("web-1"), Some("cart"), Some("t9"))
+            );
+        });
+        with(
+            r#"{"time":1763029395,"level":50,"msg":"x","nested":{"a":[1,{"b":"}"}]},"ok":true}"#,
+            |l| {
+                let l = l.unwrap();
+                assert_eq!(
+                    (l.ts_ms, l.level),
+                    (Some(1_763_029_395_000), Some(Level::Error))
+                );
+            },
+        );
+        with(
+            r#"{"timestamp":1763029395123.0,"lvl":"e","message":"y"}"#,
+            |l| {
+                assert_eq!(l.unwrap().ts_ms, Some(1_763_029_395_123));
+            },
+        );
+    }
+
+    #[test]
+    fn every_key_has_its_own_place() {
+        let mut seen = std::collections::HashSet::new();
+        for (key, _) in KEYS {
+            assert!(seen.insert(key_hash(key.as_bytes())), "{key}");
+        }
+        let t = KeyTable::new();
+        for (key, field) in KEYS {
+            assert_eq!(t.field(key.as_bytes()), Some(field), "{key}");
+        }
+        for other in [
+            "client",
+            "listener",
+            "t",
+            "",
+            "tss",
+            "status_",
+            "server_address",
+            "duration_ms",
+        ] {
+            assert_eq!(t.field(other.as_bytes()), None, "{other}");
+        }
+    }
+
+    #[test]
+    fn broken_objects() {
+        for bad in [
+            r#"{"ts":"2025-11-13T10:23:15Z","msg":"trunc"#,
+            r#"{"a" 1}"#,
+            r#"{"a":1"#,
+            "{",
+            r#"{"a":tru}"#,
+        ] {
+            with(bad, |l| assert!(l.is_none(), "{bad}"));
+        }
+        with("{}", |l| assert_eq!(l.unwrap(), Line::default()));
+    }
+}
