@@ -5,8 +5,8 @@
 //! proxy and the admin API never depend on this crate.
 
 mod backend;
-pub mod loggen;
 pub mod load;
+pub mod loggen;
 pub mod shop;
 
 pub use backend::{Backend, BackendControl};

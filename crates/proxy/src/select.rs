@@ -35,8 +35,10 @@ impl Selector {
             ),
             Balance::LeastConn => None,
         };
+        // Ties start at a random server: a counter would keep two tiers that balance in
+        // lockstep pairing the same servers forever.
         let lc = match self.balance {
-            Balance::LeastConn => Some(least_conn_order(servers, start)),
+            Balance::LeastConn => Some(least_conn_order(servers, fastrand::usize(..))),
             Balance::RoundRobin => None,
         };
         rr.into_iter().flatten().chain(lc.into_iter().flatten())

@@ -38,9 +38,10 @@ pub fn read_file(path: &Path) -> Result<(Vec<Change>, u64), ChangeError> {
         source,
     })?;
     let text = String::from_utf8_lossy(&text);
-    let source = path
-        .file_name()
-        .map_or_else(|| path.display().to_string(), |n| n.to_string_lossy().into_owned());
+    let source = path.file_name().map_or_else(
+        || path.display().to_string(),
+        |n| n.to_string_lossy().into_owned(),
+    );
     Ok(parse(&text, &source))
 }
 
@@ -109,7 +110,11 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
             return Some(t.with_timezone(&Utc));
         }
     }
-    for fmt in ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M"] {
+    for fmt in [
+        "%Y-%m-%d %H:%M:%S%.f",
+        "%Y-%m-%dT%H:%M:%S%.f",
+        "%Y-%m-%d %H:%M",
+    ] {
         if let Ok(t) = chrono::NaiveDateTime::parse_from_str(text, fmt) {
             return Some(t.and_utc());
         }

@@ -21,7 +21,14 @@ impl Level {
         let l = |s: &str| t.eq_ignore_ascii_case(s);
         Some(if l("error") || l("err") || l("e") || l("severe") {
             Level::Error
-        } else if l("fatal") || l("crit") || l("critical") || l("alert") || l("emerg") || l("panic") || l("f") {
+        } else if l("fatal")
+            || l("crit")
+            || l("critical")
+            || l("alert")
+            || l("emerg")
+            || l("panic")
+            || l("f")
+        {
             Level::Fatal
         } else if l("warn") || l("warning") || l("w") {
             Level::Warn
@@ -81,6 +88,7 @@ impl Line<'_> {
 
     /// Errors: error-or-worse levels, and access-log 5xx.
     pub fn is_error(&self) -> bool {
-        self.level.is_some_and(Level::is_error) || self.access.as_ref().is_some_and(|a| a.status >= 500)
+        self.level.is_some_and(Level::is_error)
+            || self.access.as_ref().is_some_and(|a| a.status >= 500)
     }
 }

@@ -30,7 +30,9 @@ impl Sink for Finder<'_> {
     fn record(&mut self, source: &SourceInfo, record: &Record<'_>) {
         let line = &record.line;
         let matches = line.request_id == Some(self.id) || line.message.contains(self.id);
-        let Some(ts) = line.ts_ms.filter(|_| matches) else { return };
+        let Some(ts) = line.ts_ms.filter(|_| matches) else {
+            return;
+        };
         self.hops.push(Hop {
             ts: crate::analysis::findings::ms_to_time(ts),
             host: line.host.unwrap_or(&source.host).to_string(),
@@ -39,7 +41,10 @@ impl Sink for Finder<'_> {
             message: line.message.to_string(),
             details: record.details.to_string(),
             status: line.access.as_ref().map(|a| a.status),
-            server: line.access.as_ref().and_then(|a| a.server.map(str::to_string)),
+            server: line
+                .access
+                .as_ref()
+                .and_then(|a| a.server.map(str::to_string)),
             file: source.path.clone(),
             line: record.line_no,
         });
@@ -55,6 +60,8 @@ pub fn trace(paths: &[PathBuf], id: &str, options: &InputOptions) -> Result<Vec<
     for file in input::expand(paths)? {
         input::scan_file(&file, options, &mut finder)?;
     }
-    finder.hops.sort_by(|a, b| a.ts.cmp(&b.ts).then(a.host.cmp(&b.host)));
+    finder
+        .hops
+        .sort_by(|a, b| a.ts.cmp(&b.ts).then(a.host.cmp(&b.host)));
     Ok(finder.hops)
 }

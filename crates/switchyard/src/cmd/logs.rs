@@ -53,7 +53,9 @@ pub fn input_options(args: &InputArgs) -> anyhow::Result<InputOptions> {
 /// RFC 3339 or `YYYY-MM-DD HH:MM[:SS]` (UTC).
 pub fn parse_time(text: &str) -> anyhow::Result<DateTime<Utc>> {
     switchyard_triage::changes::parse_time(text).ok_or_else(|| {
-        anyhow::anyhow!("{text:?} is not a time; write it like 2025-11-13T10:23:00Z or \"2025-11-13 10:23:00\"")
+        anyhow::anyhow!(
+            "{text:?} is not a time; write it like 2025-11-13T10:23:00Z or \"2025-11-13 10:23:00\""
+        )
     })
 }
 
@@ -132,14 +134,22 @@ fn errors(input: &InputArgs, by: ByArg, g: &Global) -> anyhow::Result<()> {
     let table: Vec<Vec<String>> = rows
         .iter()
         .map(|r| {
-            let share = r
-                .total
-                .filter(|t| *t > 0)
-                .map_or_else(|| "-".into(), |t| format!("{:.1}%", r.errors as f64 / t as f64 * 100.0));
-            vec![r.errors.to_string(), r.total.map_or_else(|| "-".into(), |t| t.to_string()), share, r.key.clone()]
+            let share = r.total.filter(|t| *t > 0).map_or_else(
+                || "-".into(),
+                |t| format!("{:.1}%", r.errors as f64 / t as f64 * 100.0),
+            );
+            vec![
+                r.errors.to_string(),
+                r.total.map_or_else(|| "-".into(), |t| t.to_string()),
+                share,
+                r.key.clone(),
+            ]
         })
         .collect();
-    println!("{}", output::table(&["ERRORS", "OF", "RATE", "KEY"], &table));
+    println!(
+        "{}",
+        output::table(&["ERRORS", "OF", "RATE", "KEY"], &table)
+    );
     Ok(())
 }
 
@@ -154,7 +164,10 @@ fn trace(id: &str, input: &InputArgs, g: &Global) -> anyhow::Result<()> {
     }
     for h in &hops {
         let status = h.status.map(|s| format!(" [{s}]")).unwrap_or_default();
-        let level = h.level.map(|l| format!(" {l:?}").to_uppercase()).unwrap_or_default();
+        let level = h
+            .level
+            .map(|l| format!(" {l:?}").to_uppercase())
+            .unwrap_or_default();
         println!(
             "{}  {:<14} {}{level}{status}: {}",
             h.ts.format("%Y-%m-%d %H:%M:%S%.3f"),
@@ -184,7 +197,12 @@ impl Sink for Mine {
     }
 }
 
-fn templates(input: &InputArgs, message_only: bool, assign: bool, g: &Global) -> anyhow::Result<()> {
+fn templates(
+    input: &InputArgs,
+    message_only: bool,
+    assign: bool,
+    g: &Global,
+) -> anyhow::Result<()> {
     let mut options = input_options(input)?;
     options.message_only = message_only;
     let mut mine = Mine {
@@ -203,7 +221,7 @@ fn templates(input: &InputArgs, message_only: bool, assign: bool, g: &Global) ->
         return Ok(());
     }
     let mut templates: Vec<_> = mine.miner.templates().to_vec();
-    templates.sort_by(|a, b| b.count.cmp(&a.count));
+    templates.sort_by_key(|t| std::cmp::Reverse(t.count));
     if g.output == Output::Json {
         output::json(&serde_json::to_value(&templates)?);
         return Ok(());

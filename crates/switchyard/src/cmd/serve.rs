@@ -20,6 +20,9 @@ pub struct Args {
     /// differs from the newest version it is applied as a new version.
     #[arg(long, short, env = "SWITCHYARD_CONFIG")]
     config: Option<PathBuf>,
+    /// Also stop when standard input closes (for a parent process that owns this one).
+    #[arg(long, hide = true)]
+    stop_on_stdin_close: bool,
 }
 
 pub fn run(args: Args, global: &Global) -> anyhow::Result<()> {
@@ -48,7 +51,12 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<()> {
         .enable_all()
         .build()
         .context("could not start the runtime")?;
-    rt.block_on(serve(config, state, Arc::new(store)))
+    rt.block_on(serve(
+        config,
+        state,
+        Arc::new(store),
+        args.stop_on_stdin_close,
+    ))
 }
 
 /// The newest stored version, after storing `file` as a new version when it differs.
@@ -103,7 +111,12 @@ fn starting_config(
     Ok(config)
 }
 
-async fn serve(config: Config, state: StateDir, store: Arc<dyn Store>) -> anyhow::Result<()> {
+async fn serve(
+    config: Config,
+    state: StateDir,
+    store: Arc<dyn Store>,
+    stop_on_stdin_close: bool,
+) -> anyhow::Result<()> {
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let access_log = open_access_log(&config.admin.access_log, &metrics)?;
@@ -140,7 +153,7 @@ async fn serve(config: Config, state: StateDir, store: Arc<dyn Store>) -> anyhow
         let _ = admin_stopped.await;
     }));
 
-    let signal = wait_for_signal().await;
+    let signal = wait_for_signal(stop_on_stdin_close).await;
     tracing::info!(
         signal,
         "stopping: no new connections; waiting up to {shutdown_timeout:?} for requests in flight"
@@ -200,11 +213,23 @@ fn load_tls(config: &Config) -> anyhow::Result<HashMap<String, TlsMaterial>> {
     Ok(out)
 }
 
-async fn wait_for_signal() -> &'static str {
+async fn wait_for_signal(stdin_too: bool) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let stdin_closed = async {
+        if !stdin_too {
+            return std::future::pending().await;
+        }
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            let _ = tx.send(());
+        });
+        let _ = rx.await;
+    };
     tokio::select! {
         _ = term.recv() => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
+        _ = stdin_closed => "stdin closed",
     }
 }

@@ -92,7 +92,11 @@ fn switchyard_changes(g: &Global) -> anyhow::Result<Vec<Change>> {
     let events: Vec<switchyard_store::Event> = if g.admin.is_some() {
         let v = Client::new(g)?.get("/events?limit=1000000")?;
         serde_json::from_value(v).context("the admin API's events do not parse")?
-    } else if g.state.join(switchyard_store::SqliteStore::FILE_NAME).exists() {
+    } else if g
+        .state
+        .join(switchyard_store::SqliteStore::FILE_NAME)
+        .exists()
+    {
         use switchyard_store::Store;
         let store = switchyard_store::SqliteStore::open(&g.state)?;
         store.events(None, 1_000_000)?
@@ -115,8 +119,10 @@ fn progress_bar(paths: &[PathBuf]) -> Option<indicatif::ProgressBar> {
         .sum();
     let bar = indicatif::ProgressBar::new(total);
     bar.set_style(
-        indicatif::ProgressStyle::with_template("{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}")
-            .ok()?,
+        indicatif::ProgressStyle::with_template(
+            "{bar:40} {bytes}/{total_bytes} {bytes_per_sec} {eta}",
+        )
+        .ok()?,
     );
     Some(bar)
 }

@@ -149,7 +149,8 @@ impl Sink for Aggregator {
                 bump(self.series(Dim::Server, server));
                 if let Some(pool) = access.pool {
                     if !self.server_pools.contains_key(server) {
-                        self.server_pools.insert(server.to_string(), pool.to_string());
+                        self.server_pools
+                            .insert(server.to_string(), pool.to_string());
                     }
                 }
             }

@@ -57,7 +57,9 @@ pub fn breakdown(scan: &Scan, by: By) -> Vec<Row> {
         By::Minute => {
             let mut rows = Vec::new();
             for series in [&scan.aggregate.logs, &scan.aggregate.requests] {
-                let Some((a, b)) = series.span() else { continue };
+                let Some((a, b)) = series.span() else {
+                    continue;
+                };
                 for i in a..b {
                     let c = series.get(i);
                     if c.errors > 0 {
@@ -68,7 +70,9 @@ pub fn breakdown(scan: &Scan, by: By) -> Vec<Row> {
             rows.sort();
             let mut merged: Vec<Row> = Vec::new();
             for (bucket, errors, total) in rows {
-                let key = ms_to_time(bucket * scan.bucket_ms).format("%Y-%m-%d %H:%M").to_string();
+                let key = ms_to_time(bucket * scan.bucket_ms)
+                    .format("%Y-%m-%d %H:%M")
+                    .to_string();
                 match merged.last_mut() {
                     Some(last) if last.key == key => {
                         last.errors += errors;

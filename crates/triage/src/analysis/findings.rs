@@ -121,7 +121,13 @@ pub fn build(
             _ => (Counts::default(), Counts::default()),
         }
     };
-    let rate = |errors: u64, total: u64| if total == 0 { 0.0 } else { errors as f64 / total as f64 };
+    let rate = |errors: u64, total: u64| {
+        if total == 0 {
+            0.0
+        } else {
+            errors as f64 / total as f64
+        }
+    };
     let (log_before, log_after) = split(&agg.logs);
     let (req_before, req_after) = split(&agg.requests);
     let client_jump = onset_bucket.is_some() && {
@@ -138,12 +144,17 @@ pub fn build(
         baseline: rate(req_errors(&req_before), req_before.total),
         incident: rate(req_errors(&req_after), req_after.total),
     });
-    let use_requests = request_rates.as_ref().is_some_and(|r| r.incident > 0.0 || log_rates.is_none());
+    let use_requests = request_rates
+        .as_ref()
+        .is_some_and(|r| r.incident > 0.0 || log_rates.is_none());
     let (headline, rate_of, primary) = if use_requests {
         (request_rates.clone().unwrap(), "requests", &agg.requests)
     } else {
         (
-            log_rates.clone().unwrap_or(RatePair { baseline: 0.0, incident: 0.0 }),
+            log_rates.clone().unwrap_or(RatePair {
+                baseline: 0.0,
+                incident: 0.0,
+            }),
             "log records",
             &agg.logs,
         )
@@ -160,7 +171,11 @@ pub fn build(
             (a..b)
                 .map(|i| {
                     let c = primary.get(i);
-                    let errors = if use_requests { req_errors(&c) } else { c.errors };
+                    let errors = if use_requests {
+                        req_errors(&c)
+                    } else {
+                        c.errors
+                    };
                     Bucket {
                         ts: ms_to_time(i * bucket_ms),
                         total: c.total,
@@ -201,7 +216,12 @@ pub fn ms_to_time(ms: i64) -> DateTime<Utc> {
 
 /// Keys whose share of the errors exceeds their share of the traffic, in the incident
 /// window (everything when there is no onset), most concentrated first.
-fn concentrate(agg: &Aggregator, onset: Option<i64>, end: i64, client_jump: bool) -> Vec<Concentration> {
+fn concentrate(
+    agg: &Aggregator,
+    onset: Option<i64>,
+    end: i64,
+    client_jump: bool,
+) -> Vec<Concentration> {
     let mut out = Vec::new();
     for dim in Dim::ALL {
         let map = &agg.keys[dim as usize];
@@ -239,7 +259,9 @@ fn concentrate(agg: &Aggregator, onset: Option<i64>, end: i64, client_jump: bool
                 share_of_traffic,
                 errors,
                 total,
-                pool: (dim == Dim::Server).then(|| agg.server_pools.get(key).cloned()).flatten(),
+                pool: (dim == Dim::Server)
+                    .then(|| agg.server_pools.get(key).cloned())
+                    .flatten(),
             });
         }
     }
@@ -273,7 +295,9 @@ fn suspects(
     bucket_ms: i64,
     concentration: &[Concentration],
 ) -> Vec<Suspect> {
-    let Some(onset) = onset_ms else { return Vec::new() };
+    let Some(onset) = onset_ms else {
+        return Vec::new();
+    };
     let top: Vec<&Concentration> = concentration.iter().take(3).collect();
     let mut out: Vec<Suspect> = changes
         .iter()
@@ -310,8 +334,15 @@ fn suspects(
                 Some(n) => {
                     let share = top
                         .iter()
-                        .find(|k| n.ends_with(&k.key) || k.pool.as_deref().is_some_and(|p| n.ends_with(p)))
-                        .map(|k| format!(", where {:.0}% of the errors are", k.share_of_errors * 100.0))
+                        .find(|k| {
+                            n.ends_with(&k.key) || k.pool.as_deref().is_some_and(|p| n.ends_with(p))
+                        })
+                        .map(|k| {
+                            format!(
+                                ", where {:.0}% of the errors are",
+                                k.share_of_errors * 100.0
+                            )
+                        })
                         .unwrap_or_default();
                     format!("{when}; it names {n}{share}")
                 }
@@ -398,7 +429,10 @@ mod tests {
 
     #[test]
     fn mentions_whole_names_only() {
-        assert!(mentions("pool inventory: + server inventory-4 10.0.0.1:80", "inventory-4"));
+        assert!(mentions(
+            "pool inventory: + server inventory-4 10.0.0.1:80",
+            "inventory-4"
+        ));
         assert!(!mentions("+ server inventory-42", "inventory-4"));
         assert!(mentions("pool inventory: + server", "inventory"));
         assert!(!mentions("inventory-4 only", "inventory"));

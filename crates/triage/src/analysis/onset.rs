@@ -81,7 +81,11 @@ mod tests {
     fn empty_buckets_carry_no_rate() {
         let mut s = series(&[0.001, 0.001, 0.001, 0.001]);
         s.push((4, 1, 1));
-        s.extend(series(&[0.1, 0.1]).into_iter().map(|(b, t, e)| (b + 5, t, e)));
+        s.extend(
+            series(&[0.1, 0.1])
+                .into_iter()
+                .map(|(b, t, e)| (b + 5, t, e)),
+        );
         assert_eq!(onset(&s), Some(5));
     }
 }

@@ -59,12 +59,9 @@ pub fn scan(
         bytes += size;
         let compressed = f.extension().is_some_and(|e| e == "gz");
         if size > CHUNK_ABOVE && !compressed && threads > 1 && options.input.format_hint.is_none() {
-            match input::chunks(f, threads * 2) {
-                Ok(ranges) => {
-                    units.extend(ranges.into_iter().map(|r| Unit::Range(f.clone(), r)));
-                    continue;
-                }
-                Err(_) => {}
+            if let Ok(ranges) = input::chunks(f, threads * 2) {
+                units.extend(ranges.into_iter().map(|r| Unit::Range(f.clone(), r)));
+                continue;
             }
         }
         units.push_back(Unit::File(f.clone()));

@@ -35,7 +35,8 @@ impl Series {
             self.start = bucket;
         } else if bucket < self.start {
             let grow = (self.start - bucket) as usize;
-            self.counts.splice(0..0, std::iter::repeat_n(Counts::default(), grow));
+            self.counts
+                .splice(0..0, std::iter::repeat_n(Counts::default(), grow));
             self.start = bucket;
         }
         let i = (bucket - self.start) as usize;

@@ -14,14 +14,12 @@ use crate::record::{Access, Level, Line};
 /// (a stack trace printed around the logger, say).
 pub(crate) struct Json {
     clock: Clock,
-    keys: KeyTable,
 }
 
 impl Json {
     pub(crate) fn new(year: i32) -> Json {
         Json {
             clock: Clock::new(year),
-            keys: KeyTable::new(),
         }
     }
 }
@@ -62,75 +60,70 @@ const ERROR: usize = 12;
 /// The first value seen for each field.
 type Fields = [Option<Value>; 13];
 
-/// Every key triage reads, and the field it fills.
-const KEYS: [(&str, usize); 32] = [
-    ("ts", TS),
-    ("@t", TS),
-    ("time", TS),
-    ("timestamp", TS),
-    ("@timestamp", TS),
-    ("level", LEVEL),
-    ("@l", LEVEL),
-    ("lvl", LEVEL),
-    ("severity", LEVEL),
-    ("loglevel", LEVEL),
-    ("log.level", LEVEL),
-    ("msg", MSG),
-    ("@m", MSG),
-    ("message", MSG),
-    ("request_id", REQUEST_ID),
-    ("req_id", REQUEST_ID),
-    ("trace_id", REQUEST_ID),
-    ("requestId", REQUEST_ID),
-    ("traceId", REQUEST_ID),
-    ("host", HOST),
-    ("hostname", HOST),
-    ("server", SERVER),
-    ("service", SERVICE),
-    ("app", SERVICE),
-    ("service_name", SERVICE),
-    ("status", STATUS),
-    ("upstream_status", UPSTREAM_STATUS),
-    ("pool", POOL),
-    ("method", METHOD),
-    ("path", PATH),
-    ("error", ERROR),
-    ("err", ERROR),
-];
-
-/// A key's place in [`KeyTable`]: no two of [`KEYS`] share one (a unit test checks).
+/// Which field a key fills. Keys are told apart by length first, so a key triage does not
+/// read costs a compare or two.
 #[inline]
-fn key_hash(key: &[u8]) -> usize {
-    match key {
-        [first, second, .., last] => {
-            (key.len() ^ *first as usize ^ (*last as usize * 5) ^ (*second as usize * 8)) & 127
-        }
-        _ => 0,
-    }
-}
-
-/// [`KEYS`] by [`key_hash`]: one probe and one compare tell whether a key is read, with no
-/// branching on the key's length.
-struct KeyTable([Option<(&'static [u8], usize)>; 128]);
-
-impl KeyTable {
-    fn new() -> KeyTable {
-        let mut table = [None; 128];
-        for (key, field) in KEYS {
-            let slot = &mut table[key_hash(key.as_bytes())];
-            debug_assert!(slot.is_none(), "{key} shares a place in the key table");
-            *slot = Some((key.as_bytes(), field));
-        }
-        KeyTable(table)
-    }
-
-    #[inline]
-    fn field(&self, key: &[u8]) -> Option<usize> {
-        match self.0[key_hash(key)] {
-            Some((k, field)) if k == key => Some(field),
-            _ => None,
-        }
-    }
+fn slot(key: &[u8]) -> Option<usize> {
+    Some(match key.len() {
+        2 => match key {
+            b"ts" | b"@t" => TS,
+            b"@l" => LEVEL,
+            b"@m" => MSG,
+            _ => return None,
+        },
+        3 => match key {
+            b"lvl" => LEVEL,
+            b"msg" => MSG,
+            b"app" => SERVICE,
+            b"err" => ERROR,
+            _ => return None,
+        },
+        4 => match key {
+            b"time" => TS,
+            b"host" => HOST,
+            b"pool" => POOL,
+            b"path" => PATH,
+            _ => return None,
+        },
+        5 => match key {
+            b"level" => LEVEL,
+            b"error" => ERROR,
+            _ => return None,
+        },
+        6 => match key {
+            b"status" => STATUS,
+            b"method" => METHOD,
+            b"server" => SERVER,
+            b"req_id" => REQUEST_ID,
+            _ => return None,
+        },
+        7 => match key {
+            b"message" => MSG,
+            b"service" => SERVICE,
+            b"traceId" => REQUEST_ID,
+            _ => return None,
+        },
+        8 => match key {
+            b"severity" | b"loglevel" => LEVEL,
+            b"trace_id" => REQUEST_ID,
+            b"hostname" => HOST,
+            _ => return None,
+        },
+        9 => match key {
+            b"timestamp" => TS,
+            b"log.level" => LEVEL,
+            b"requestId" => REQUEST_ID,
+            _ => return None,
+        },
+        10 => match key {
+            b"@timestamp" => TS,
+            b"request_id" => REQUEST_ID,
+            _ => return None,
+        },
+        12 if key == b"service_name" => SERVICE,
+        15 if key == b"upstream_status" => UPSTREAM_STATUS,
+        _ => return None,
+    })
 }
 
 #[inline]
@@ -185,7 +178,7 @@ fn nested(b: &[u8], mut i: usize) -> Option<usize> {
 
 /// Walks the top-level object, noting the first value of each field triage reads. `None`
 /// when the line is not one complete JSON object.
-fn scan(b: &[u8], keys: &KeyTable, fields: &mut Fields) -> Option<()> {
+fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
     let mut i = skip_ws(b, 0);
     if b.get(i) != Some(&b'{') {
         return None;
@@ -199,7 +192,7 @@ fn scan(b: &[u8], keys: &KeyTable, fields: &mut Fields) -> Option<()> {
             return None;
         }
         let (ks, ke, _, after) = string(b, i)?;
-        let slot = keys.field(&b[ks..ke]);
+        let slot = slot(&b[ks..ke]);
         i = skip_ws(b, after);
         if b.get(i) != Some(&b':') {
             return None;
@@ -370,7 +363,7 @@ impl Parser for Json {
         scratch: &'a mut String,
     ) -> Option<Line<'a>> {
         let mut f: Fields = [None; 13];
-        scan(line.as_bytes(), &self.keys, &mut f)?;
+        scan(line.as_bytes(), &mut f)?;
         let ts_ms = f[TS].and_then(|v| {
             let text = line.get(v.start..v.end)?;
             match v.kind {
@@ -515,30 +508,6 @@ mod tests {
                 assert_eq!(l.unwrap().ts_ms, Some(1_763_029_395_123));
             },
         );
-    }
-
-    #[test]
-    fn every_key_has_its_own_place() {
-        let mut seen = std::collections::HashSet::new();
-        for (key, _) in KEYS {
-            assert!(seen.insert(key_hash(key.as_bytes())), "{key}");
-        }
-        let t = KeyTable::new();
-        for (key, field) in KEYS {
-            assert_eq!(t.field(key.as_bytes()), Some(field), "{key}");
-        }
-        for other in [
-            "client",
-            "listener",
-            "t",
-            "",
-            "tss",
-            "status_",
-            "server_address",
-            "duration_ms",
-        ] {
-            assert_eq!(t.field(other.as_bytes()), None, "{other}");
-        }
     }
 
     #[test]

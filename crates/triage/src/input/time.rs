@@ -1,10 +1,10 @@
 //! Timestamps at the start of a line, to milliseconds since the Unix epoch (UTC).
 //!
 //! The shapes nearly every log uses (`2025-11-13 10:23:15`, with `T` or `/`, `,`/`.` fractions
-//! and `Z`/`+01:00`/`-0500`/` UTC` zones) are parsed by hand, with the day number cached because
-//! consecutive lines share a date. Rarer shapes (ctime, Tomcat, Spark, HDFS, RFC 2822, syslog
-//! and Apache's `13/Nov/2025:10:23:15 +0000`) go through [`Clock::parse_other`]; those that need
-//! chrono are tried only when a cheap look at the first bytes says they may match.
+//! and `Z`/`+01:00`/`-0500`/` UTC` zones) are parsed by hand, with the minute cached because
+//! consecutive lines share it. Rarer shapes (ctime, Tomcat, Spark, HDFS, HealthApp, RFC 2822,
+//! syslog and Apache's `13/Nov/2025:10:23:15 +0000`) go through [`Clock::parse_other`]; those
+//! that need chrono are tried only when a cheap look at the first bytes says they may match.
 //!
 //! A timestamp without a zone is taken as UTC: a log does not say which zone its machine was in.
 

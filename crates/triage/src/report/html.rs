@@ -47,7 +47,11 @@ pub fn render(f: &Findings) -> String {
     }
     out.push_str("</table>");
     if let Some(t) = f.templates.iter().find(|t| t.new) {
-        let _ = write!(out, "<p>First occurrence of the top new message:</p><pre>{}</pre>", esc(&t.example));
+        let _ = write!(
+            out,
+            "<p>First occurrence of the top new message:</p><pre>{}</pre>",
+            esc(&t.example)
+        );
     }
     out.push_str("<h2>Changes before the onset</h2><table><tr><th>score</th><th>time</th><th>source</th><th>change</th><th>why</th></tr>");
     for s in f.suspect_changes.iter().take(10) {
@@ -69,9 +73,9 @@ pub fn render(f: &Findings) -> String {
         }
         out.push_str("</pre>");
     }
-    let _ = write!(
+    let _ = writeln!(
         out,
-        "<p>{} records read; {} lines skipped.</p></body></html>\n",
+        "<p>{} records read; {} lines skipped.</p></body></html>",
         f.records, f.skipped_lines
     );
     out
@@ -85,7 +89,12 @@ fn chart(f: &Findings) -> String {
     }
     let t0 = f.series[0].ts.timestamp_millis() as f64;
     let t1 = f.series[n - 1].ts.timestamp_millis() as f64;
-    let max = f.series.iter().map(|b| b.rate).fold(0.0, f64::max).max(0.001);
+    let max = f
+        .series
+        .iter()
+        .map(|b| b.rate)
+        .fold(0.0, f64::max)
+        .max(0.001);
     let x = |ms: f64| PAD + (ms - t0) / (t1 - t0).max(1.0) * (W - 2.0 * PAD);
     let y = |r: f64| H - PAD - r / max * (H - 2.0 * PAD);
     let mut svg = format!(

@@ -34,7 +34,11 @@ pub fn describe(c: &Concentration) -> String {
         crate::analysis::Dim::Server | crate::analysis::Dim::Pool => "requests",
         _ => "records",
     };
-    let pool = c.pool.as_ref().map(|p| format!(" (pool {p})")).unwrap_or_default();
+    let pool = c
+        .pool
+        .as_ref()
+        .map(|p| format!(" (pool {p})"))
+        .unwrap_or_default();
     format!(
         "{} of errors on {} {}{pool}, which carried {} of {what}",
         pct(c.share_of_errors),

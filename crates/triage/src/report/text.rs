@@ -79,7 +79,9 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
 
     out.push_str(&h("Where the errors are"));
     if f.concentration.is_empty() {
-        out.push_str("Errors are spread like the traffic: no host, service, pool or server stands out.\n");
+        out.push_str(
+            "Errors are spread like the traffic: no host, service, pool or server stands out.\n",
+        );
     }
     for (i, c) in f.concentration.iter().take(5).enumerate() {
         let text = describe(c);
@@ -92,7 +94,11 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
         out.push_str("No error messages in the logs.\n");
     }
     for t in f.templates.iter().take(6) {
-        let mark = if t.new { paint("1;33", "NEW ") } else { String::new() };
+        let mark = if t.new {
+            paint("1;33", "NEW ")
+        } else {
+            String::new()
+        };
         let hosts = if t.hosts.len() > 4 {
             format!("{} hosts", t.hosts.len())
         } else {
@@ -103,7 +109,11 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
             "{} {mark}{} x {}  [{}; {} .. {}]",
             if markdown { "-" } else { " " },
             t.count,
-            if markdown { format!("`{}`", t.template) } else { t.template.clone() },
+            if markdown {
+                format!("`{}`", t.template)
+            } else {
+                t.template.clone()
+            },
             hosts,
             t.first_seen.format("%H:%M:%S"),
             t.last_seen.format("%H:%M:%S")
@@ -111,7 +121,11 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
     }
     if let Some(t) = f.templates.iter().find(|t| t.new) {
         if markdown {
-            let _ = writeln!(out, "\nFirst occurrence of the top new message:\n\n```text\n{}\n```", t.example);
+            let _ = writeln!(
+                out,
+                "\nFirst occurrence of the top new message:\n\n```text\n{}\n```",
+                t.example
+            );
         } else {
             let _ = writeln!(out, "  first occurrence of the top new message:");
             for l in t.example.lines().take(8) {
@@ -149,10 +163,8 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
     }
     let _ = writeln!(
         out,
-        "{}{} records read; {} lines skipped (unreadable, binary or without a timestamp).",
-        if markdown { "\n" } else { "\n" },
-        f.records,
-        f.skipped_lines
+        "\n{} records read; {} lines skipped (unreadable, binary or without a timestamp).",
+        f.records, f.skipped_lines
     );
     out
 }

@@ -54,7 +54,11 @@ impl Narrator {
     }
 
     pub fn step(&self, title: &str) {
-        let _ = writeln!(self.out(), "\n{}", self.paint("1;34", &format!("== {title}")));
+        let _ = writeln!(
+            self.out(),
+            "\n{}",
+            self.paint("1;34", &format!("== {title}"))
+        );
     }
 
     pub fn say(&self, text: &str) {
@@ -91,7 +95,9 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
         .worker_threads(2)
         .enable_all()
         .build()?;
-    let dir = tempfile::Builder::new().prefix("switchyard-demo-").tempdir()?;
+    let dir = tempfile::Builder::new()
+        .prefix("switchyard-demo-")
+        .tempdir()?;
     let result = rt.block_on(demo(&args, &say, dir.path()));
     if args.keep_running && result.is_ok() {
         // Everything was already stopped by the time we get here unless keep_running held it.

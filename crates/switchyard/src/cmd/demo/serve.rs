@@ -27,8 +27,10 @@ impl Switchyard {
             .arg(config)
             .arg("--state")
             .arg(state)
+            // If the demo dies, serve sees its standard input close and stops too.
+            .arg("--stop-on-stdin-close")
             .env("SWITCHYARD_AUTHOR", "demo")
-            .stdin(Stdio::null())
+            .stdin(Stdio::piped())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
@@ -42,9 +44,15 @@ impl Switchyard {
                 let _ = writeln!(file, "{line}");
                 if let Ok(v) = serde_json::from_str::<serde_json::Value>(&line) {
                     let msg = v["msg"].as_str().unwrap_or_default();
-                    let addr = v["addr"].as_str().and_then(|a| a.parse::<SocketAddr>().ok());
+                    let addr = v["addr"]
+                        .as_str()
+                        .and_then(|a| a.parse::<SocketAddr>().ok());
                     if let Some(addr) = addr {
-                        let kind = if msg.starts_with("admin") { "admin" } else { "listener" };
+                        let kind = if msg.starts_with("admin") {
+                            "admin"
+                        } else {
+                            "listener"
+                        };
                         let _ = tx.send((kind, addr));
                     }
                 }

@@ -27,7 +27,9 @@ const PHASE: Duration = Duration::from_secs(4);
 
 impl Ctx<'_> {
     fn rate_since(&self, from: Instant) -> f64 {
-        self.load.error_rate_between(from, Instant::now()).unwrap_or(0.0)
+        self.load
+            .error_rate_between(from, Instant::now())
+            .unwrap_or(0.0)
     }
 
     /// Prints the clients' error rate over the last second, `n` times, a second apart.
@@ -35,8 +37,12 @@ impl Ctx<'_> {
         for _ in 0..n {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let now = Instant::now();
-            let rate = self.load.error_rate_between(now - Duration::from_secs(1), now).unwrap_or(0.0);
-            self.say.say(&format!("  clients: {:5.1}% errors", rate * 100.0));
+            let rate = self
+                .load
+                .error_rate_between(now - Duration::from_secs(1), now)
+                .unwrap_or(0.0);
+            self.say
+                .say(&format!("  clients: {:5.1}% errors", rate * 100.0));
         }
     }
 
@@ -47,7 +53,10 @@ impl Ctx<'_> {
         while start.elapsed() < max {
             tokio::time::sleep(Duration::from_millis(250)).await;
             let now = Instant::now();
-            let Some(rate) = self.load.error_rate_between(now - Duration::from_secs(1), now) else {
+            let Some(rate) = self
+                .load
+                .error_rate_between(now - Duration::from_secs(1), now)
+            else {
                 continue;
             };
             if (rising && rate > threshold) || (!rising && rate <= threshold) {
@@ -63,7 +72,14 @@ impl Ctx<'_> {
         self.lab.flush_logs();
         let logs = self.logs.display().to_string();
         let from = from.format("%Y-%m-%dT%H:%M:%SZ").to_string();
-        let args = ["triage", logs.as_str(), "--bucket", "2s", "--from", from.as_str()];
+        let args = [
+            "triage",
+            logs.as_str(),
+            "--bucket",
+            "2s",
+            "--from",
+            from.as_str(),
+        ];
         self.sy.cli(self.say, "oncall", &args)?;
         let out = self.dir.join("triage.json");
         let out_s = out.display().to_string();
@@ -82,13 +98,22 @@ impl Ctx<'_> {
 /// `server inventory-4` from the findings' first concentration.
 fn top_concentration(f: &serde_json::Value) -> Option<String> {
     let c = f["concentration"].get(0)?;
-    Some(format!("{} {}", c["dimension"].as_str()?, c["key"].as_str()?))
+    Some(format!(
+        "{} {}",
+        c["dimension"].as_str()?,
+        c["key"].as_str()?
+    ))
 }
 
 /// The best-ranked change, if it ranks high enough to act on.
 fn top_suspect(f: &serde_json::Value) -> Option<(String, Option<u64>)> {
     let s = f["suspect_changes"].get(0)?;
-    (s["score"].as_f64()? >= 0.5).then(|| (s["summary"].as_str().unwrap_or_default().to_string(), s["version"].as_u64()))
+    (s["score"].as_f64()? >= 0.5).then(|| {
+        (
+            s["summary"].as_str().unwrap_or_default().to_string(),
+            s["version"].as_u64(),
+        )
+    })
 }
 
 pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
@@ -103,13 +128,26 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
     say.say(&format!(
         "A deploy adds inventory-4 ({bad}) to the inventory pool. It is not an inventory service: it answers 404."
     ));
-    let v2 = format!("{}\n[[pools.inventory.servers]]\nname = \"inventory-4\"\naddress = \"{bad}\"\n", cx.v1);
+    let v2 = format!(
+        "{}\n[[pools.inventory.servers]]\nname = \"inventory-4\"\naddress = \"{bad}\"\n",
+        cx.v1
+    );
     let v2_path = cx.dir.join("deploy-2.3.5.toml");
     std::fs::write(&v2_path, &v2)?;
     let v2_s = v2_path.display().to_string();
     let bad_before = cx.lab.requests("inventory-4").unwrap_or(0);
     let t_change = Instant::now();
-    cx.sy.cli(say, "deploy-bot", &["apply", "--config", &v2_s, "-m", "deploy 2.3.5: more inventory capacity"])?;
+    cx.sy.cli(
+        say,
+        "deploy-bot",
+        &[
+            "apply",
+            "--config",
+            &v2_s,
+            "-m",
+            "deploy 2.3.5: more inventory capacity",
+        ],
+    )?;
     let threshold = (before * 2.0).max(before + 0.03);
     let detected = cx.until(threshold, true, Duration::from_secs(10)).await;
     cx.watch(PHASE.as_secs() as usize).await;
@@ -117,10 +155,23 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
     say.say(&format!("About {:.0}% of client requests now fail. Triage over every service's logs and Switchyard's history:", during * 100.0));
     let findings = cx.triage(wall0)?;
     let suspect = top_suspect(&findings);
-    let to = suspect.as_ref().and_then(|s| s.1).map_or(1, |v| v.saturating_sub(1).max(1));
+    let to = suspect
+        .as_ref()
+        .and_then(|s| s.1)
+        .map_or(1, |v| v.saturating_sub(1).max(1));
     say.say(&format!("As the report suggests, roll back to v{to}:"));
     let t_fix = Instant::now();
-    cx.sy.cli(say, "oncall", &["rollback", "--to", &to.to_string(), "-m", "triage: inventory-4 answers 404"])?;
+    cx.sy.cli(
+        say,
+        "oncall",
+        &[
+            "rollback",
+            "--to",
+            &to.to_string(),
+            "-m",
+            "triage: inventory-4 answers 404",
+        ],
+    )?;
     let recovered = cx.until(threshold, false, Duration::from_secs(10)).await;
     cx.watch(PHASE.as_secs() as usize).await;
     let after = cx.rate_since(t_fix + Duration::from_secs(1));
@@ -137,18 +188,28 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
     };
 
     say.step("The same change, with a health check that expects 200");
-    let checked = v2.replace(
-        "[pools.inventory]\n",
-        "[pools.inventory]\n\n[pools.inventory.health]\npath = \"/health\"\ninterval = \"500ms\"\ntimeout = \"400ms\"\nexpect_status = [200]\nrise = 2\nfall = 2\n",
+    let checked = format!(
+        "{v2}\n[pools.inventory.health]\npath = \"/health\"\ninterval = \"500ms\"\ntimeout = \"400ms\"\nexpect_status = [200]\nrise = 2\nfall = 2\n"
     );
     let checked_path = cx.dir.join("deploy-2.3.5-checked.toml");
     std::fs::write(&checked_path, &checked)?;
     let checked_s = checked_path.display().to_string();
     let bad_before = cx.lab.requests("inventory-4").unwrap_or(0);
     let t1 = Instant::now();
-    cx.sy.cli(say, "deploy-bot", &["apply", "--config", &checked_s, "-m", "deploy 2.3.5 again, health-checked"])?;
+    cx.sy.cli(
+        say,
+        "deploy-bot",
+        &[
+            "apply",
+            "--config",
+            &checked_s,
+            "-m",
+            "deploy 2.3.5 again, health-checked",
+        ],
+    )?;
     cx.watch(3).await;
-    cx.sy.cli(say, "oncall", &["servers", "list", "--pool", "inventory"])?;
+    cx.sy
+        .cli(say, "oncall", &["servers", "list", "--pool", "inventory"])?;
     let during_checked = cx.rate_since(t1);
     let second = Step {
         name: "bad-deploy-health-checked".into(),
@@ -162,7 +223,17 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
         triage_top_suspect: None,
     };
     say.say("inventory-4 never passed its checks, so it never got a request. Back to v1:");
-    cx.sy.cli(say, "oncall", &["rollback", "--to", "1", "-m", "inventory-4 is not an inventory service"])?;
+    cx.sy.cli(
+        say,
+        "oncall",
+        &[
+            "rollback",
+            "--to",
+            "1",
+            "-m",
+            "inventory-4 is not an inventory service",
+        ],
+    )?;
     Ok(vec![first, second])
 }
 
@@ -184,11 +255,26 @@ pub async fn connection_leak(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
     say.say("Triage:");
     let findings = cx.triage(wall0)?;
     let t_fix = Instant::now();
-    cx.sy.cli(say, "oncall", &["servers", "remove", "frontend-02", "--pool", "frontend", "-m", "database connection pool exhausted", "--drain-timeout", "5s"])?;
+    cx.sy.cli(
+        say,
+        "oncall",
+        &[
+            "servers",
+            "remove",
+            "frontend-02",
+            "--pool",
+            "frontend",
+            "-m",
+            "database connection pool exhausted",
+            "--drain-timeout",
+            "5s",
+        ],
+    )?;
     let recovered = cx.until(threshold, false, Duration::from_secs(10)).await;
     cx.watch(PHASE.as_secs() as usize).await;
     let after = cx.rate_since(t_fix + Duration::from_secs(1));
-    cx.sy.cli(say, "oncall", &["servers", "list", "--pool", "frontend"])?;
+    cx.sy
+        .cli(say, "oncall", &["servers", "list", "--pool", "frontend"])?;
     Ok(Step {
         name: "connection-leak".into(),
         error_rate_before: before,

@@ -38,13 +38,25 @@ pub fn table(steps: &[Step]) -> String {
                 pct(s.error_rate_after),
                 secs(s.detected_in_s),
                 secs(s.recovered_in_s),
-                s.bad_server_requests.map_or_else(|| "-".into(), |n| n.to_string()),
-                s.triage_top_concentration.clone().unwrap_or_else(|| "-".into()),
+                s.bad_server_requests
+                    .map_or_else(|| "-".into(), |n| n.to_string()),
+                s.triage_top_concentration
+                    .clone()
+                    .unwrap_or_else(|| "-".into()),
             ]
         })
         .collect();
     output::table(
-        &["STEP", "BEFORE", "DURING", "AFTER", "DETECTED", "RECOVERED", "BAD-SERVER REQS", "TRIAGE: TOP CONCENTRATION"],
+        &[
+            "STEP",
+            "BEFORE",
+            "DURING",
+            "AFTER",
+            "DETECTED",
+            "RECOVERED",
+            "BAD-SERVER REQS",
+            "TRIAGE: TOP CONCENTRATION",
+        ],
         &rows,
     )
 }
