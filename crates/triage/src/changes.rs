@@ -76,7 +76,10 @@ fn parse_line(line: &str, source: &str) -> Option<Change> {
             kind: text("kind"),
             author: text("author"),
             target: text("target"),
-            version: v.get("version").and_then(|n| n.as_u64()),
+            version: v
+                .get("version")
+                .and_then(|n| n.as_u64())
+                .or_else(|| text("summary").and_then(|s| switchyard_version(&s))),
         });
     }
     // `TIMESTAMP rest`: the timestamp is the first one or two words.
@@ -95,8 +98,15 @@ fn parse_line(line: &str, source: &str) -> Option<Change> {
         kind: None,
         author: None,
         target: None,
-        version: None,
+        version: switchyard_version(summary),
     })
+}
+
+/// `12` from a summary that names a Switchyard version: `switchyard v12: ...`.
+fn switchyard_version(summary: &str) -> Option<u64> {
+    let rest = &summary[summary.find("switchyard v")? + "switchyard v".len()..];
+    let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+    digits.parse().ok()
 }
 
 /// RFC 3339, or `YYYY-MM-DD HH:MM:SS` (UTC), with or without a zone.

@@ -241,15 +241,27 @@ fn concentrate(
                 (k, errors, c.total)
             })
             .collect();
-        let all_errors: u64 = per_key.iter().map(|p| p.1).sum();
-        let all_total: u64 = per_key.iter().map(|p| p.2).sum();
-        if all_errors == 0 || all_total == 0 {
-            continue;
+        // A server is compared with the other servers of its pool: a front end that passes
+        // on an inventory error is not where the error is.
+        let group = |key: &str| -> Option<&String> {
+            (dim == Dim::Server)
+                .then(|| agg.server_pools.get(key))
+                .flatten()
+        };
+        let mut sums: HashMap<Option<&String>, (u64, u64)> = HashMap::new();
+        for (key, errors, total) in &per_key {
+            let e = sums.entry(group(key)).or_default();
+            e.0 += errors;
+            e.1 += total;
         }
         for (key, errors, total) in per_key {
+            let (all_errors, all_total) = sums[&group(key)];
+            if errors == 0 || all_errors == 0 || all_total == 0 {
+                continue;
+            }
             let share_of_errors = errors as f64 / all_errors as f64;
             let share_of_traffic = total as f64 / all_total as f64;
-            if errors == 0 || share_of_errors <= share_of_traffic {
+            if share_of_errors <= share_of_traffic {
                 continue;
             }
             out.push(Concentration {

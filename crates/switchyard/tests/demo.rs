@@ -1,0 +1,106 @@
+//! `switchyard demo` end to end: both incidents replayed on a live lab behind a live
+//! Switchyard, checked from its JSON summary, and nothing left behind.
+
+mod util;
+
+use std::time::Duration;
+
+use serde_json::Value;
+use util::*;
+
+fn step<'a>(summary: &'a Value, name: &str) -> &'a Value {
+    summary["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no step {name} in {summary:#}"))
+}
+
+fn rate(step: &Value, key: &str) -> f64 {
+    step[key]
+        .as_f64()
+        .unwrap_or_else(|| panic!("{key} in {step}"))
+}
+
+/// Processes whose command line mentions a demo directory.
+fn demo_processes() -> Vec<String> {
+    let out = std::process::Command::new("ps")
+        .args(["-eo", "pid,args"])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter(|l| l.contains("switchyard-demo-") && !l.contains("ps -eo"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn demo_replays_both_incidents() {
+    let dir = Dir::new();
+    let tmp = dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
+    let mut cmd = dir.command(["demo", "--output", "json"]);
+    cmd.env("TMPDIR", &tmp);
+    let o = run_with_timeout(&mut cmd, Duration::from_secs(170));
+    check(o.status.success(), "the demo runs to the end", &cmd, &o);
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+
+    let bad = step(&summary, "bad-deploy");
+    let during = rate(bad, "error_rate_during");
+    assert!(
+        (0.10..=0.35).contains(&during),
+        "bad pool member error rate {during}"
+    );
+    assert!(rate(bad, "error_rate_after") < 0.01, "{bad}");
+    assert!(bad["bad_server_requests"].as_u64().unwrap() > 0);
+    assert_eq!(bad["triage_top_concentration"], "server inventory-4");
+    assert!(
+        bad["triage_top_suspect"]
+            .as_str()
+            .unwrap()
+            .contains("inventory-4"),
+        "{bad}"
+    );
+
+    let checked = step(&summary, "bad-deploy-health-checked");
+    assert_eq!(
+        checked["bad_server_requests"], 0,
+        "the health check kept inventory-4 out"
+    );
+    assert!(rate(checked, "error_rate_during") < 0.01, "{checked}");
+
+    let leak = step(&summary, "connection-leak");
+    assert!(rate(leak, "error_rate_during") > 0.05, "{leak}");
+    assert!(rate(leak, "error_rate_after") < 0.01, "{leak}");
+    let top = leak["triage_top_concentration"].as_str().unwrap();
+    assert!(top.ends_with(" frontend-02"), "{leak}");
+    assert!(
+        leak["triage_top_suspect"].is_null(),
+        "no change explains the leak: {leak}"
+    );
+
+    let text = stderr(&o);
+    assert!(
+        text.contains("NEW") && text.contains("database connection timeout"),
+        "triage names the pool-exhaustion template"
+    );
+    assert!(
+        text.contains("$ switchyard servers remove frontend-02 --pool frontend"),
+        "the operator's command is shown"
+    );
+
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(
+        demo_processes(),
+        Vec::<String>::new(),
+        "no process is left behind"
+    );
+    let left: Vec<_> = std::fs::read_dir(&tmp)
+        .unwrap()
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "the demo removes its files: {left:?}");
+}
