@@ -254,9 +254,11 @@ fn concentrate(
             e.0 += errors;
             e.1 += total;
         }
+        // Keys with a sliver of the errors are noise, however skewed their own pool is.
+        let dim_errors: u64 = per_key.iter().map(|p| p.1).sum();
         for (key, errors, total) in per_key {
             let (all_errors, all_total) = sums[&group(key)];
-            if errors == 0 || all_errors == 0 || all_total == 0 {
+            if errors == 0 || all_errors == 0 || all_total == 0 || errors * 20 < dim_errors {
                 continue;
             }
             let share_of_errors = errors as f64 / all_errors as f64;
