@@ -162,7 +162,7 @@ pub fn build(
 
     let concentration = concentrate(agg, onset_bucket, end, client_jump);
     let onset_ms = onset_bucket.map(|b| b * bucket_ms);
-    let templates = template_views(book, onset_ms);
+    let templates = template_views(book, onset_ms, bucket_ms);
     let suspect_changes = suspects(changes, onset_ms, bucket_ms, &concentration);
     let suggestions = suggest(&concentration, &suspect_changes, agg);
     let series = primary
@@ -284,7 +284,9 @@ fn concentrate(
     out
 }
 
-fn template_views(book: &TemplateBook, onset_ms: Option<i64>) -> Vec<TemplateView> {
+/// A template is new when it first appears at the onset, or in the bucket just before it (the
+/// onset is the first bucket that stays high, so the first errors can come a little earlier).
+fn template_views(book: &TemplateBook, onset_ms: Option<i64>, bucket_ms: i64) -> Vec<TemplateView> {
     let mut out: Vec<TemplateView> = book
         .iter()
         .map(|(text, s)| TemplateView {
@@ -293,7 +295,7 @@ fn template_views(book: &TemplateBook, onset_ms: Option<i64>) -> Vec<TemplateVie
             first_seen: ms_to_time(s.first_ms),
             last_seen: ms_to_time(s.last_ms),
             hosts: s.hosts.iter().cloned().collect(),
-            new: onset_ms.is_some_and(|o| s.first_ms >= o),
+            new: onset_ms.is_some_and(|o| s.first_ms >= o - bucket_ms),
             example: s.example.clone(),
         })
         .collect();
