@@ -212,6 +212,9 @@ impl Ctx<'_> {
         let status = parts.status.as_u16();
         let server = lease.server.clone();
         server.count_response(&self.shared.metrics, status);
+        pool.shared
+            .history
+            .record(crate::stats::now_second(), status);
         server.record_outcome(
             (status >= 500).then(|| format!("answered {status} to {} {}", self.method, self.path)),
         );
@@ -250,6 +253,9 @@ impl Ctx<'_> {
         let request = format!("{} {}", self.method, self.path);
         let pool_label = service.clone().unwrap_or_default();
         let server_label = server.as_ref().map(|s| s.name.clone()).unwrap_or_default();
+        if let Some(pool) = pool {
+            pool.shared.history.record(crate::stats::now_second(), 0);
+        }
         if pool.is_some() {
             self.count_error_labels(&pool_label, &server_label, err.code());
             self.observe(&pool_label, &server_label, status.as_u16());

@@ -24,6 +24,8 @@ pub(crate) struct PoolShared {
     pub wakeup: Arc<Notify>,
     waiting: AtomicU32,
     all_down: AtomicBool,
+    /// The last 15 minutes of answers.
+    pub history: crate::history::History,
 }
 
 struct Waiting<'a>(&'a AtomicU32);

@@ -154,6 +154,13 @@ impl ProxyHandle {
         outcome(false, left)
     }
 
+    /// The answers of `pool` second by second from `from` to `to` (Unix seconds), oldest
+    /// first; seconds without requests are left out. `None` for a pool the config lacks.
+    pub fn history(&self, pool: &str, from: u64, to: u64) -> Option<Vec<crate::Second>> {
+        let runtime = self.shared.runtime.load();
+        Some(runtime.pools.get(pool)?.shared.history.range(from, to))
+    }
+
     fn in_rotation(&self, pool: &str, server: &str) -> bool {
         let runtime = self.shared.runtime.load();
         runtime.pools.get(pool).is_some_and(|p| {
