@@ -156,32 +156,17 @@ fn text_markdown_and_html_reports() {
         "{text}"
     );
     assert!(!text.contains("\x1b["), "no colour in a pipe");
-    run_ok(&mut dir.command([
-        "triage",
-        &logs,
-        "--changes",
-        &changes,
-        "--format",
-        "markdown",
-        "--out",
-        "report.md",
-    ]));
-    let md = std::fs::read_to_string(dir.path().join("report.md")).unwrap();
+    let report = |format: &str, out: &str| {
+        let args = ["triage", &logs, "--changes", &changes, "--format", format, "--out", out];
+        run_ok(&mut dir.command(args));
+        std::fs::read_to_string(dir.path().join(out)).unwrap()
+    };
+    let md = report("markdown", "report.md");
     assert!(
         md.starts_with("# Incident report") && md.contains("## Where the errors are"),
         "{md}"
     );
-    run_ok(&mut dir.command([
-        "triage",
-        &logs,
-        "--changes",
-        &changes,
-        "--format",
-        "html",
-        "--out",
-        "report.html",
-    ]));
-    let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
+    let html = report("html", "report.html");
     assert!(
         html.contains("<svg") && html.contains("onset "),
         "the chart marks the onset"
