@@ -87,6 +87,10 @@ fn demo_replays_both_incidents() {
         "triage names the pool-exhaustion template"
     );
     assert!(
+        text.contains("database connection timeout  [frontend-02;"),
+        "only frontend-02 logs the pool exhaustion"
+    );
+    assert!(
         text.contains("$ switchyard servers remove frontend-02 --pool frontend"),
         "the operator's command is shown"
     );
