@@ -13,6 +13,8 @@ use switchyard_store::{NewEvent, NewVersion, Store, Version};
 use tokio::sync::Mutex;
 
 use crate::error::ApiError;
+use crate::guard::Guard;
+use crate::notify::Notice;
 
 /// Who makes a change and why.
 #[derive(Debug, Clone)]
@@ -59,6 +61,8 @@ pub struct ControlPlane {
     proxy: ProxyHandle,
     /// Orders commit-then-swap so that the proxy always runs the newest version.
     lock: Mutex<()>,
+    /// Watches new versions while they bake (see [`crate::guard`]).
+    pub(crate) guard: Guard,
 }
 
 /// Label used in error messages for configs sent through the API.
@@ -70,6 +74,7 @@ impl ControlPlane {
             store,
             proxy,
             lock: Mutex::new(()),
+            guard: Guard::default(),
         }
     }
 
@@ -173,12 +178,17 @@ impl ControlPlane {
     }
 
     /// Stores every runtime fact the proxy reports (health, ejections, saturation) until the
-    /// proxy drops its end of the channel.
+    /// proxy drops its end of the channel, and sends ejections and all-unhealthy pools to the
+    /// `[notify]` webhook. Also lets the guard roll bad versions back from now on.
     pub async fn record_events(
         self: Arc<Self>,
         mut events: tokio::sync::mpsc::UnboundedReceiver<ProxyEvent>,
     ) {
+        self.guard.attach(&self);
         while let Some(e) = events.recv().await {
+            if matches!(e.kind, "ejection" | "all-unhealthy") {
+                self.notify_event(&e);
+            }
             let event = NewEvent {
                 kind: e.kind.to_string(),
                 pool: Some(e.pool),
@@ -189,6 +199,27 @@ impl ControlPlane {
                 tracing::warn!("could not record a proxy event: {err}");
             }
         }
+    }
+
+    fn notify_event(&self, e: &ProxyEvent) {
+        let config = self.proxy.config();
+        let Some(notify) = config.notify.as_ref() else {
+            return;
+        };
+        let reason = match (e.kind, &e.server) {
+            ("ejection", Some(server)) => format!("{server} ejected from pool {}", e.pool),
+            _ => format!("no healthy server in pool {}", e.pool),
+        };
+        let notice = Notice {
+            kind: e.kind.to_string(),
+            version: None,
+            pool: Some(e.pool.clone()),
+            server: e.server.clone(),
+            reason,
+            details: e.details.clone(),
+            ts: chrono::Utc::now(),
+        };
+        self.guard.notifier.send(Some(notify), notice);
     }
 
     /// Waits for a removed server's requests (bounded by `timeout`) and records how it went.
@@ -236,6 +267,8 @@ impl ControlPlane {
             });
         }
         self.proxy.check(&next)?;
+        let touched = crate::guard::touched(&current, &next, &changes);
+        let guard = next.guard.clone();
         details["changes"] = views.iter().map(|c| c.text.clone()).collect();
         let new = NewVersion {
             author: meta.author,
@@ -247,6 +280,8 @@ impl ControlPlane {
         let parent = head.version;
         let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
         self.proxy.apply(next)?;
+        self.guard
+            .on_version(kind, version.version, parent, guard, touched);
         version.config = None;
         tracing::info!(
             version = version.version,

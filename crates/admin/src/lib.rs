@@ -1,15 +1,19 @@
 //! Switchyard's admin HTTP API: versions, diffs, apply and rollback, pools and servers, events,
 //! and `/metrics`.
 //!
-//! Everything under `/api/v1` needs `Authorization: Bearer <token>`; `/metrics` stays open. The
-//! listener binds to loopback unless the config says otherwise. Changes go through
+//! Everything under `/api/v1` needs `Authorization: Bearer <token>`; `/metrics` and the
+//! dashboard's page at `/` (which holds no data of its own) stay open. The listener binds to
+//! loopback unless the config says otherwise. Changes go through
 //! [`ControlPlane`]: validated, stored as a new version, then swapped into the proxy. The data
 //! path itself lives in `switchyard-proxy`; this crate only drives it through its handle.
 
 mod api;
 mod auth;
 mod control;
+mod dashboard;
 mod error;
+mod guard;
+mod notify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -24,6 +28,8 @@ use tokio::net::TcpListener;
 
 pub use control::{Applied, ChangeMeta, ChangeView, ControlPlane};
 pub use error::ApiError;
+pub use guard::{BakeView, GuardView, GUARD_AUTHOR};
+pub use notify::{Notice, NotifyError};
 
 /// What the admin handlers read.
 #[derive(Clone)]
@@ -63,6 +69,8 @@ pub fn router(state: AdminState) -> Router {
             post(api::restore_server),
         )
         .route("/events", get(api::events))
+        .route("/guard", get(guard::view))
+        .route("/series", get(dashboard::series))
         .fallback(auth::not_found)
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
@@ -72,6 +80,9 @@ pub fn router(state: AdminState) -> Router {
         .nest("/api/v1", api)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .route("/metrics", get(metrics))
+        .route("/", get(dashboard::index))
+        .route("/dashboard.js", get(dashboard::script))
+        .route("/dashboard.css", get(dashboard::style))
         .with_state(state)
 }
 

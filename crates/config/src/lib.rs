@@ -34,6 +34,7 @@ mod diff;
 mod duration;
 mod edit;
 mod error;
+mod guard;
 mod health;
 pub mod model;
 mod raw;
@@ -43,6 +44,7 @@ pub use diff::{diff, text_diff, Change};
 pub use duration::{format_duration, parse_duration};
 pub use edit::{EditError, EDITED};
 pub use error::{ConfigError, ConfigErrors};
+pub use guard::*;
 pub use health::*;
 pub use model::*;
 

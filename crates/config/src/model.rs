@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::guard::{GuardConfig, NotifyConfig};
 use crate::health::{HealthConfig, OutlierConfig, WhenAllUnhealthy};
 
 /// Default admin bind: loopback only.
@@ -40,6 +41,12 @@ pub struct Config {
     pub listeners: Vec<ListenerConfig>,
     pub routes: Vec<RouteConfig>,
     pub pools: BTreeMap<String, PoolConfig>,
+    /// `[guard]`: watch changes while they bake and roll bad ones back; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guard: Option<GuardConfig>,
+    /// `[notify]`: a webhook for auto-rollbacks, ejections and all-unhealthy pools.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notify: Option<NotifyConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -20,6 +20,28 @@ pub(crate) struct RawConfig {
     pub routes: Vec<S<RawRoute>>,
     #[serde(default)]
     pub pools: BTreeMap<String, S<RawPool>>,
+    #[serde(default)]
+    pub guard: Option<S<RawGuard>>,
+    #[serde(default)]
+    pub notify: Option<S<RawNotify>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawGuard {
+    pub bake: Option<S<String>>,
+    pub max_error_rate: Option<S<f64>>,
+    pub max_increase: Option<S<f64>>,
+    pub min_requests: Option<S<i64>>,
+    pub auto_rollback: Option<S<bool>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawNotify {
+    pub webhook: Option<S<String>>,
+    pub timeout: Option<S<String>>,
+    pub retries: Option<S<i64>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

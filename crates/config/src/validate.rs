@@ -10,6 +10,7 @@ use crate::error::{at, ConfigError, ConfigErrors};
 use crate::model::*;
 use crate::raw::*;
 
+mod guard;
 mod health;
 
 pub(crate) fn validate(raw: RawConfig, file: &str, source: &str) -> Result<Config, ConfigErrors> {
@@ -51,12 +52,16 @@ impl Validator<'_> {
             })
             .collect();
         let routes = self.routes(raw.routes, &listeners, &pools);
+        let guard = self.guard(raw.guard);
+        let notify = self.notify(raw.notify);
         Config {
             admin,
             runtime,
             listeners,
             routes,
             pools,
+            guard,
+            notify,
         }
     }
 

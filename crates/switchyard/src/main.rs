@@ -60,6 +60,8 @@ enum Command {
     /// List, add, remove and restore servers.
     #[command(subcommand)]
     Servers(cmd::servers::Command),
+    /// Print the dashboard's URL, with the admin token in its fragment.
+    Dashboard(cmd::dashboard::Args),
     /// List events: versions, drains, health changes.
     Events(cmd::events::Args),
     /// Read every service's logs: when errors began, where they concentrate, what changed.
@@ -87,6 +89,7 @@ fn main() -> std::process::ExitCode {
         Command::Apply(args) => cmd::apply::apply(args, g),
         Command::Rollback(args) => cmd::apply::rollback(args, g),
         Command::Servers(command) => cmd::servers::run(command, g),
+        Command::Dashboard(args) => cmd::dashboard::run(args, g),
         Command::Events(args) => cmd::events::run(args, g),
         Command::Triage(args) => cmd::triage::run(args, g),
         Command::Logs(command) => cmd::logs::run(command, g),

@@ -81,7 +81,18 @@ fn demo_replays_both_incidents() {
         "no change explains the leak: {leak}"
     );
 
+    let guarded = step(&summary, "bad-deploy-guarded");
+    assert!(
+        guarded["recovered_in_s"].as_f64().is_some(),
+        "the guard rolled the bad deploy back by itself: {guarded}"
+    );
+    assert!(rate(guarded, "error_rate_after") < 0.01, "{guarded}");
+
     let text = stderr(&o);
+    assert!(
+        text.contains("by the guard: auto-rollback of v"),
+        "apply --watch reports the guard's rollback"
+    );
     assert!(
         text.contains("NEW") && text.contains("database connection timeout"),
         "triage names the pool-exhaustion template"

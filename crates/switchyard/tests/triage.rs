@@ -157,7 +157,16 @@ fn text_markdown_and_html_reports() {
     );
     assert!(!text.contains("\x1b["), "no colour in a pipe");
     let report = |format: &str, out: &str| {
-        let args = ["triage", &logs, "--changes", &changes, "--format", format, "--out", out];
+        let args = [
+            "triage",
+            &logs,
+            "--changes",
+            &changes,
+            "--format",
+            format,
+            "--out",
+            out,
+        ];
         run_ok(&mut dir.command(args));
         std::fs::read_to_string(dir.path().join(out)).unwrap()
     };

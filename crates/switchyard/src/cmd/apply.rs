@@ -20,6 +20,9 @@ pub struct ApplyArgs {
     /// Refuse unless the current version is N.
     #[arg(long, value_name = "N")]
     if_version: Option<u64>,
+    /// Follow the guard's bake of the new version; fail if the guard rolls it back.
+    #[arg(long)]
+    watch: bool,
 }
 
 #[derive(clap::Args)]
@@ -44,10 +47,15 @@ pub fn apply(args: ApplyArgs, g: &Global) -> anyhow::Result<()> {
         "author": crate::state::author(g.author.as_deref()),
         "if_version": args.if_version,
     });
-    let applied = Client::new(g)?
+    let client = Client::new(g)?;
+    let applied = client
         .post("/apply", &body)
         .map_err(|e| relabel(e, &args.config))?;
-    report(&applied, g, "applied")
+    report(&applied, g, "applied")?;
+    if args.watch {
+        super::watch::follow(&client, &applied, g)?;
+    }
+    Ok(())
 }
 
 pub fn rollback(args: RollbackArgs, g: &Global) -> anyhow::Result<()> {

@@ -4,6 +4,7 @@ pub mod apply;
 pub mod check;
 mod client;
 pub mod config;
+pub mod dashboard;
 pub mod demo;
 pub mod events;
 pub mod history;
@@ -13,6 +14,7 @@ mod output;
 pub mod serve;
 pub mod servers;
 pub mod triage;
+mod watch;
 
 pub use output::Output;
 

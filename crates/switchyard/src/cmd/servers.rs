@@ -36,6 +36,9 @@ pub enum Command {
         /// How long --wait-healthy waits.
         #[arg(long, default_value = "60s")]
         timeout: String,
+        /// Follow the guard's bake of the new version; fail if the guard rolls it back.
+        #[arg(long)]
+        watch: bool,
     },
     /// Take a server out of rotation (a new version), then let its requests finish.
     Remove {
@@ -59,6 +62,9 @@ pub enum Command {
         message: String,
         #[arg(long, value_name = "N")]
         if_version: Option<u64>,
+        /// Follow the guard's bake of the new version; fail if the guard rolls it back.
+        #[arg(long)]
+        watch: bool,
     },
 }
 
@@ -87,6 +93,7 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             if_version,
             wait_healthy,
             timeout,
+            watch,
         } => {
             let timeout = switchyard_config::parse_duration(&timeout)
                 .map_err(|e| anyhow::anyhow!("--timeout: {e}"))?;
@@ -98,6 +105,9 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             report(&applied, g, &format!("added {name} to pool {pool}"))?;
             if wait_healthy {
                 wait_until_healthy(&client, &pool, &name, timeout, g)?;
+            }
+            if watch {
+                super::watch::follow(&client, &applied, g)?;
             }
             Ok(())
         }
@@ -137,10 +147,15 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             pool,
             message,
             if_version,
+            watch,
         } => {
             let body = json!({ "message": message, "author": author, "if_version": if_version });
             let applied = client.post(&format!("/pools/{pool}/servers/{name}/restore"), &body)?;
-            report(&applied, g, &format!("restored {name} in pool {pool}"))
+            report(&applied, g, &format!("restored {name} in pool {pool}"))?;
+            if watch {
+                super::watch::follow(&client, &applied, g)?;
+            }
+            Ok(())
         }
     }
 }

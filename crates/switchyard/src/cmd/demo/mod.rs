@@ -35,6 +35,8 @@ pub struct Args {
 pub enum Scenario {
     BadDeploy,
     ConnectionLeak,
+    /// The bad deploy under the change guard, which rolls it back by itself.
+    Guard,
     All,
 }
 
@@ -157,19 +159,25 @@ async fn demo(args: &Args, say: &Narrator, dir: &Path) -> anyhow::Result<Vec<sum
         dir,
     };
     let mut done = Vec::new();
-    if args.scenario != Scenario::ConnectionLeak {
+    if matches!(args.scenario, Scenario::BadDeploy | Scenario::All) {
         done.extend(steps::bad_deploy(&mut ctx).await?);
     }
-    if args.scenario != Scenario::BadDeploy {
+    if matches!(args.scenario, Scenario::ConnectionLeak | Scenario::All) {
         done.push(steps::connection_leak(&mut ctx).await?);
+    }
+    if args.scenario == Scenario::All || args.scenario == Scenario::Guard {
+        done.push(steps::guarded_change(&mut ctx).await?);
     }
     if args.keep_running {
         say.step("Still running (Ctrl-C stops everything)");
+        let token = std::fs::read_to_string(sy.state.join("admin.token")).unwrap_or_default();
         say.say(&format!(
-            "site http://{}   admin API http://{} (token in {}/admin.token)\nlab control http://{}   logs {}",
+            "site http://{}   admin API http://{} (token in {}/admin.token)\ndashboard http://{}/#token={}\nlab control http://{}   logs {}",
             sy.gateway,
             sy.admin,
             sy.state.display(),
+            sy.admin,
+            token.trim(),
             lab.control_addr(),
             logs.display()
         ));

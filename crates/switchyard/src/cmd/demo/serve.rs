@@ -82,6 +82,21 @@ impl Switchyard {
 
     /// Runs `switchyard ARGS` against this instance, showing the command and its output.
     pub fn cli(&self, say: &Narrator, author: &str, args: &[&str]) -> anyhow::Result<String> {
+        let (ok, out) = self.cli_status(say, author, args)?;
+        if !ok {
+            anyhow::bail!("switchyard {} failed", quote(args));
+        }
+        Ok(out)
+    }
+
+    /// Like [`cli`](Self::cli), for a command that may fail: whether it succeeded, and its
+    /// standard output.
+    pub fn cli_status(
+        &self,
+        say: &Narrator,
+        author: &str,
+        args: &[&str],
+    ) -> anyhow::Result<(bool, String)> {
         say.command(&format!("switchyard {}", quote(args)));
         let out = Command::new(std::env::current_exe()?)
             .args(args)
@@ -93,10 +108,7 @@ impl Switchyard {
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         say.output(&stdout);
         say.output(&String::from_utf8_lossy(&out.stderr));
-        if !out.status.success() {
-            anyhow::bail!("switchyard {} failed", quote(args));
-        }
-        Ok(stdout)
+        Ok((out.status.success(), stdout))
     }
 
     pub fn stop(mut self) {

@@ -287,3 +287,71 @@ pub async fn connection_leak(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
         triage_top_suspect: top_suspect(&findings).map(|s| s.0),
     })
 }
+
+/// The bad deploy once more, with the guard on: it rolls the change back by itself.
+pub async fn guarded_change(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
+    let say = cx.say;
+    say.step("Incident 1 again, with the guard watching every change");
+    let guard = "\n[guard]\nbake = \"15s\"\nmax_error_rate = 0.05\nmax_increase = 0.02\nmin_requests = 100\nauto_rollback = true\n";
+    let guarded = format!("{}{guard}", cx.v1);
+    let guarded_path = cx.dir.join("guarded.toml");
+    std::fs::write(&guarded_path, &guarded)?;
+    let guarded_s = guarded_path.display().to_string();
+    cx.sy.cli(
+        say,
+        "oncall",
+        &[
+            "apply",
+            "--config",
+            &guarded_s,
+            "-m",
+            "turn on the change guard",
+        ],
+    )?;
+    let t0 = Instant::now();
+    cx.watch(3).await;
+    let before = cx.rate_since(t0);
+    let bad = cx.lab.addr("inventory-4").expect("the lab has inventory-4");
+    let bad_deploy = format!(
+        "{}\n[[pools.inventory.servers]]\nname = \"inventory-4\"\naddress = \"{bad}\"\n{guard}",
+        cx.v1
+    );
+    let bad_path = cx.dir.join("deploy-2.3.5-guarded.toml");
+    std::fs::write(&bad_path, &bad_deploy)?;
+    let bad_s = bad_path.display().to_string();
+    let bad_before = cx.lab.requests("inventory-4").unwrap_or(0);
+    say.say("The same bad deploy; `--watch` follows the bake:");
+    let t_change = Instant::now();
+    let (kept, _) = cx.sy.cli_status(
+        say,
+        "deploy-bot",
+        &[
+            "apply",
+            "--config",
+            &bad_s,
+            "-m",
+            "deploy 2.3.5: more inventory capacity",
+            "--watch",
+        ],
+    )?;
+    let rolled_back_in = t_change.elapsed().as_secs_f64();
+    let during = cx
+        .load
+        .error_rate_between(t_change, Instant::now())
+        .unwrap_or(0.0);
+    let t_after = Instant::now();
+    cx.watch(3).await;
+    let after = cx.rate_since(t_after);
+    cx.sy.cli(say, "oncall", &["history", "--limit", "3"])?;
+    Ok(Step {
+        name: "bad-deploy-guarded".into(),
+        error_rate_before: before,
+        error_rate_during: during,
+        error_rate_after: after,
+        detected_in_s: None,
+        recovered_in_s: (!kept).then_some(rolled_back_in),
+        bad_server_requests: Some(cx.lab.requests("inventory-4").unwrap_or(0) - bad_before),
+        triage_top_concentration: None,
+        triage_top_suspect: None,
+    })
+}

@@ -1,0 +1,221 @@
+//! `GET /api/v1/series?minutes=15`: each pool's answers in 10-second buckets, and the events
+//! of the same window that the charts mark on their time axis.
+
+use axum::extract::{Query, State};
+use axum::Json;
+use chrono::{DateTime, TimeZone, Utc};
+use serde::{Deserialize, Serialize};
+use switchyard_store::Event;
+
+use crate::error::ApiError;
+use crate::AdminState;
+
+/// Seconds per bucket.
+const BUCKET_S: u64 = 10;
+/// The proxy keeps 15 minutes of history.
+const MAX_MINUTES: u64 = 15;
+
+#[derive(Debug, Deserialize)]
+pub struct SeriesQuery {
+    /// Minutes back from now, 1 to 15; default 15.
+    minutes: Option<u64>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Series {
+    /// Unix seconds of the first bucket's start.
+    from: u64,
+    /// Unix seconds of the end of the window (now).
+    to: u64,
+    bucket_s: u64,
+    pools: Vec<PoolSeries>,
+    markers: Vec<Marker>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PoolSeries {
+    name: String,
+    /// Every bucket of the window, oldest first, empty ones included.
+    buckets: Vec<Bucket>,
+}
+
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Bucket {
+    /// Unix seconds of the bucket's start.
+    t: u64,
+    requests: u64,
+    errors: u64,
+    client_errors: u64,
+}
+
+/// One event drawn on the time axis.
+#[derive(Debug, Serialize)]
+pub struct Marker {
+    ts: DateTime<Utc>,
+    /// `version`, `auto-rollback`, `health` or `ejection`.
+    kind: &'static str,
+    pool: Option<String>,
+    server: Option<String>,
+    version: Option<u64>,
+    /// The version's kind (`apply`, `rollback`, ...), when a version.
+    change: Option<String>,
+    author: Option<String>,
+    /// What happened, in one line.
+    text: String,
+}
+
+pub(crate) async fn series(
+    State(s): State<AdminState>,
+    Query(q): Query<SeriesQuery>,
+) -> Result<Json<Series>, ApiError> {
+    let minutes = q.minutes.unwrap_or(MAX_MINUTES);
+    if minutes == 0 || minutes > MAX_MINUTES {
+        return Err(ApiError::BadRequest(format!(
+            "minutes={minutes}: the proxy keeps 1 to {MAX_MINUTES} minutes of history"
+        )));
+    }
+    let to = Utc::now().timestamp().max(0) as u64;
+    let from = (to - minutes * 60) / BUCKET_S * BUCKET_S;
+    let proxy = s.control.proxy();
+    let pools = proxy
+        .status()
+        .into_iter()
+        .map(|p| PoolSeries {
+            buckets: buckets(
+                &proxy.history(&p.name, from, to).unwrap_or_default(),
+                from,
+                to,
+            ),
+            name: p.name,
+        })
+        .collect();
+    let since = Utc.timestamp_opt(from as i64, 0).single();
+    let events = s
+        .control
+        .blocking(move |st| st.events(since, 10_000))
+        .await?;
+    let markers = events.iter().filter_map(marker).collect();
+    Ok(Json(Series {
+        from,
+        to,
+        bucket_s: BUCKET_S,
+        pools,
+        markers,
+    }))
+}
+
+fn buckets(seconds: &[switchyard_proxy::Second], from: u64, to: u64) -> Vec<Bucket> {
+    let n = ((to - from) / BUCKET_S + 1) as usize;
+    let mut out: Vec<Bucket> = (0..n)
+        .map(|i| Bucket {
+            t: from + i as u64 * BUCKET_S,
+            ..Bucket::default()
+        })
+        .collect();
+    for s in seconds {
+        if let Some(b) = s
+            .second
+            .checked_sub(from)
+            .and_then(|d| out.get_mut((d / BUCKET_S) as usize))
+        {
+            b.requests += u64::from(s.requests);
+            b.errors += u64::from(s.errors);
+            b.client_errors += u64::from(s.client_errors);
+        }
+    }
+    out
+}
+
+fn marker(e: &Event) -> Option<Marker> {
+    let d = &e.details;
+    let str_of = |k: &str| d[k].as_str().map(str::to_string);
+    let author = str_of("author");
+    let guard = e.kind == "guard" || author.as_deref() == Some("switchyard-guard");
+    let (kind, text) = match e.kind.as_str() {
+        "version" => {
+            let n = d["version"].as_u64().unwrap_or_default();
+            let what = format!(
+                "v{n} {} by {}: {}",
+                d["kind"].as_str().unwrap_or("change"),
+                author.as_deref().unwrap_or("unknown"),
+                d["message"].as_str().unwrap_or("")
+            );
+            (if guard { "auto-rollback" } else { "version" }, what)
+        }
+        "guard" => (
+            "auto-rollback",
+            format!(
+                "guard: {}",
+                str_of("message")
+                    .or_else(|| str_of("reason"))
+                    .unwrap_or_else(|| d.to_string())
+            ),
+        ),
+        "health" => (
+            "health",
+            format!(
+                "{} {} -> {}: {}",
+                e.server.as_deref().unwrap_or("-"),
+                d["from"].as_str().unwrap_or("?"),
+                d["to"].as_str().unwrap_or("?"),
+                d["reason"].as_str().unwrap_or("")
+            ),
+        ),
+        "ejection" => (
+            "ejection",
+            str_of("reason").unwrap_or_else(|| {
+                format!("{} ejected", e.server.as_deref().unwrap_or("a server"))
+            }),
+        ),
+        _ => return None,
+    };
+    Some(Marker {
+        ts: e.ts,
+        kind,
+        pool: e.pool.clone(),
+        server: e.server.clone(),
+        version: d["version"].as_u64(),
+        change: str_of("kind"),
+        author,
+        text,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchyard_proxy::Second;
+
+    #[test]
+    fn seconds_fall_into_ten_second_buckets_and_gaps_stay_zero() {
+        let s = |second, requests, errors| Second {
+            second,
+            requests,
+            errors,
+            client_errors: 1,
+        };
+        let b = buckets(&[s(100, 5, 1), s(109, 5, 0), s(125, 2, 2)], 100, 130);
+        assert_eq!(b.len(), 4);
+        assert_eq!((b[0].t, b[0].requests, b[0].errors), (100, 10, 1));
+        assert_eq!(b[0].client_errors, 2);
+        assert_eq!(b[1].requests, 0);
+        assert_eq!((b[2].t, b[2].requests, b[2].errors), (120, 2, 2));
+    }
+
+    #[test]
+    fn guard_versions_are_auto_rollbacks() {
+        let e = Event {
+            id: 1,
+            ts: Utc::now(),
+            kind: "version".into(),
+            pool: None,
+            server: None,
+            details: serde_json::json!({"version": 3, "kind": "rollback",
+                "author": "switchyard-guard", "message": "auto-rollback of v2"}),
+        };
+        let m = marker(&e).unwrap();
+        assert_eq!(m.kind, "auto-rollback");
+        assert_eq!(m.version, Some(3));
+        assert!(m.text.contains("auto-rollback of v2"), "{}", m.text);
+    }
+}

@@ -1,0 +1,562 @@
+//! The change guard: after a version that changes pools or routes, watch the pools it touched
+//! for `[guard] bake` and roll the version back when their error rate crosses a limit.
+//!
+//! The guard compares the touched pools' answers since the change with the 5 minutes before it
+//! (the proxy's per-second history). 5xx answers and failures of the proxy always count as
+//! errors; 4xx answers count too when their rate rose, since a server that suddenly answers 404
+//! is as broken as one that answers 500. Only the newest version bakes: a newer version cancels
+//! the older bake. Everything runs on a task of its own, never on the request path.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use axum::extract::State;
+use axum::Json;
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use switchyard_config::{Change, Config, GuardConfig};
+use switchyard_proxy::ProxyHandle;
+use switchyard_store::NewEvent;
+
+use crate::control::{ChangeMeta, ControlPlane};
+use crate::notify::{Notice, Notifier};
+use crate::AdminState;
+
+/// The author of the guard's rollbacks.
+pub const GUARD_AUTHOR: &str = "switchyard-guard";
+/// Kinds of version the guard watches; rollbacks and removals are left alone.
+const GUARDED_KINDS: [&str; 3] = ["apply", "server-add", "server-restore"];
+/// How far back the baseline reaches.
+const BASELINE: Duration = Duration::from_secs(300);
+/// How often a bake looks at the numbers.
+const TICK: Duration = Duration::from_millis(500);
+/// 4xx answers count as errors once their share rose by more than this.
+const CLIENT_ERROR_RISE: f64 = 0.01;
+
+/// What `GET /api/v1/guard` answers.
+#[derive(Debug, Clone, Serialize)]
+pub struct GuardView {
+    /// Whether the running config has `[guard]`.
+    pub enabled: bool,
+    /// The newest bake, running or finished.
+    pub bake: Option<BakeView>,
+}
+
+/// One version's bake.
+#[derive(Debug, Clone, Serialize)]
+pub struct BakeView {
+    pub version: u64,
+    pub pools: Vec<String>,
+    pub started: DateTime<Utc>,
+    pub until: DateTime<Utc>,
+    pub requests: u64,
+    /// Errors as counted: 5xx and proxy failures, plus 4xx when `client_errors_counted`.
+    pub errors: u64,
+    pub rate: f64,
+    /// The error rate of the 5 minutes before the change, counted the same way.
+    pub baseline: f64,
+    pub client_errors_counted: bool,
+    /// `baking`, `kept`, `rolled-back`, `failed` (bad, auto_rollback off) or `superseded`.
+    pub verdict: String,
+    pub reason: Option<String>,
+    /// The version the guard made to undo this one.
+    pub rollback_version: Option<u64>,
+}
+
+/// Bake state, owned by the [`ControlPlane`].
+#[derive(Debug, Default)]
+pub(crate) struct Guard {
+    control: OnceLock<Weak<ControlPlane>>,
+    /// Bumped by every new version; a bake stops when it moved on.
+    generation: AtomicU64,
+    bake: Mutex<Option<BakeView>>,
+    pub(crate) notifier: Notifier,
+}
+
+/// What a version changed that the guard cares about.
+pub(crate) struct Touched {
+    pub pools: Vec<String>,
+    /// Servers the version added or put back into rotation.
+    pub servers: Vec<String>,
+}
+
+impl Guard {
+    /// Lets bakes reach the control plane (to roll back); until then no bake starts.
+    pub(crate) fn attach(&self, control: &Arc<ControlPlane>) {
+        let _ = self.control.set(Arc::downgrade(control));
+    }
+
+    pub(crate) fn view(&self) -> Option<BakeView> {
+        self.bake.lock().unwrap_or_else(|e| e.into_inner()).clone()
+    }
+
+    fn update(&self, version: u64, f: impl FnOnce(&mut BakeView)) {
+        let mut bake = self.bake.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = bake.as_mut().filter(|b| b.version == version) {
+            f(b);
+        }
+    }
+
+    /// Called for every new version, after it runs: cancels the bake in progress and starts one
+    /// for this version when its kind is guarded and the config has `[guard]`.
+    pub(crate) fn on_version(
+        &self,
+        kind: &str,
+        version: u64,
+        parent: u64,
+        guard: Option<GuardConfig>,
+        touched: Touched,
+    ) {
+        let generation = self.generation.fetch_add(1, Ordering::AcqRel) + 1;
+        let Some(guard) = guard else { return };
+        if !GUARDED_KINDS.contains(&kind) || touched.pools.is_empty() {
+            return;
+        }
+        let Some(control) = self.control.get().and_then(Weak::upgrade) else {
+            return;
+        };
+        let started = Utc::now();
+        *self.bake.lock().unwrap_or_else(|e| e.into_inner()) = Some(BakeView {
+            version,
+            pools: touched.pools.clone(),
+            started,
+            until: started + guard.bake,
+            requests: 0,
+            errors: 0,
+            rate: 0.0,
+            baseline: 0.0,
+            client_errors_counted: false,
+            verdict: "baking".into(),
+            reason: None,
+            rollback_version: None,
+        });
+        let bake = Bake {
+            control,
+            generation,
+            version,
+            parent,
+            touched,
+            guard,
+        };
+        tokio::spawn(bake.run());
+    }
+}
+
+/// `GET /api/v1/guard`.
+pub(crate) async fn view(State(s): State<AdminState>) -> Json<GuardView> {
+    Json(GuardView {
+        enabled: s.control.proxy().config().guard.is_some(),
+        bake: s.control.guard.view(),
+    })
+}
+
+/// The pools a change touched (those of changed routes included) and the servers it brought
+/// into rotation; pools the new config lacks are left out.
+pub(crate) fn touched(old: &Config, new: &Config, changes: &[Change]) -> Touched {
+    let mut pools: Vec<String> = changes.iter().filter_map(|c| c.pool.clone()).collect();
+    for i in 0..old.routes.len().max(new.routes.len()) {
+        let (a, b) = (old.routes.get(i), new.routes.get(i));
+        if a != b {
+            pools.extend(a.into_iter().chain(b).map(|r| r.pool.clone()));
+        }
+    }
+    pools.retain(|p| new.pools.contains_key(p));
+    pools.sort();
+    pools.dedup();
+    let servers = changes
+        .iter()
+        .filter(|c| c.change.starts_with("+ server") || c.change.ends_with("removed -> active"))
+        .filter_map(|c| c.server.clone())
+        .collect();
+    Touched { pools, servers }
+}
+
+/// Answers of some pools over some seconds.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Counts {
+    pub requests: u64,
+    /// 5xx and proxy failures.
+    pub errors: u64,
+    /// 4xx.
+    pub client_errors: u64,
+}
+
+impl Counts {
+    fn minus(self, earlier: Counts) -> Counts {
+        Counts {
+            requests: self.requests.saturating_sub(earlier.requests),
+            errors: self.errors.saturating_sub(earlier.errors),
+            client_errors: self.client_errors.saturating_sub(earlier.client_errors),
+        }
+    }
+
+    fn of(proxy: &ProxyHandle, pools: &[String], from: u64, to: u64) -> Counts {
+        let mut c = Counts::default();
+        for pool in pools {
+            for s in proxy.history(pool, from, to).unwrap_or_default() {
+                c.requests += u64::from(s.requests);
+                c.errors += u64::from(s.errors);
+                c.client_errors += u64::from(s.client_errors);
+            }
+        }
+        c
+    }
+}
+
+/// The bake's numbers against the limits.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Measure {
+    pub requests: u64,
+    pub errors: u64,
+    pub rate: f64,
+    pub baseline: f64,
+    pub client_errors_counted: bool,
+    /// 4xx share before and since the change.
+    pub client_rates: (f64, f64),
+    pub over_limit: bool,
+    pub over_increase: bool,
+}
+
+impl Measure {
+    pub(crate) fn new(before: Counts, since: Counts, guard: &GuardConfig) -> Measure {
+        let before_4xx = share(before.client_errors, before.requests);
+        let since_4xx = share(since.client_errors, since.requests);
+        let counted = since_4xx > before_4xx + CLIENT_ERROR_RISE;
+        let (errors, baseline) = if counted {
+            (
+                since.errors + since.client_errors,
+                share(before.errors + before.client_errors, before.requests),
+            )
+        } else {
+            (since.errors, share(before.errors, before.requests))
+        };
+        let rate = share(errors, since.requests);
+        Measure {
+            requests: since.requests,
+            errors,
+            rate,
+            baseline,
+            client_errors_counted: counted,
+            client_rates: (before_4xx, since_4xx),
+            over_limit: rate > guard.max_error_rate.0,
+            over_increase: rate > baseline + guard.max_increase.0,
+        }
+    }
+
+    /// Enough requests, and a limit crossed.
+    pub(crate) fn bad(&self, guard: &GuardConfig) -> bool {
+        self.requests >= guard.min_requests && (self.over_limit || self.over_increase)
+    }
+
+    /// "error rate 21.3% (baseline 0.1%, limit 2% + baseline) in pool inventory over 1,204
+    /// requests"
+    pub(crate) fn describe(&self, pools: &[String], guard: &GuardConfig) -> String {
+        let limit = if self.over_increase {
+            format!("limit {} + baseline", limit(guard.max_increase.0))
+        } else {
+            format!("limit {}", limit(guard.max_error_rate.0))
+        };
+        let mut text = format!(
+            "error rate {} (baseline {}, {limit}) in pool{} {} over {} requests",
+            percent(self.rate),
+            percent(self.baseline),
+            if pools.len() == 1 { "" } else { "s" },
+            pools.join(", "),
+            thousands(self.requests)
+        );
+        if self.client_errors_counted {
+            text.push_str(&format!(
+                ", counting 4xx answers, which rose from {} to {}",
+                percent(self.client_rates.0),
+                percent(self.client_rates.1)
+            ));
+        }
+        text
+    }
+}
+
+fn share(n: u64, of: u64) -> f64 {
+    if of == 0 {
+        0.0
+    } else {
+        n as f64 / of as f64
+    }
+}
+
+/// `21.3%`
+fn percent(f: f64) -> String {
+    format!("{:.1}%", f * 100.0)
+}
+
+/// `2%`, `2.5%`
+fn limit(f: f64) -> String {
+    let text = format!("{:.1}", f * 100.0);
+    format!("{}%", text.trim_end_matches(".0"))
+}
+
+/// `1,204`
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let groups: Vec<&str> = digits
+        .as_bytes()
+        .rchunks(3)
+        .rev()
+        .map(|g| std::str::from_utf8(g).unwrap_or_default())
+        .collect();
+    groups.join(",")
+}
+
+fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// One running bake.
+struct Bake {
+    control: Arc<ControlPlane>,
+    generation: u64,
+    version: u64,
+    parent: u64,
+    touched: Touched,
+    guard: GuardConfig,
+}
+
+impl Bake {
+    fn current(&self) -> bool {
+        self.control.guard.generation.load(Ordering::Acquire) == self.generation
+    }
+
+    async fn run(self) {
+        let deadline = Instant::now() + self.guard.bake;
+        let start = unix_now();
+        let proxy = self.control.proxy().clone();
+        let pools = &self.touched.pools;
+        let before = Counts::of(
+            &proxy,
+            pools,
+            start.saturating_sub(BASELINE.as_secs()),
+            start,
+        );
+        // Answers of the change's own second so far came before the change.
+        let head_start = Counts::of(&proxy, pools, start, start);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::time::sleep(left.min(TICK)).await;
+            if !self.current() {
+                self.control
+                    .guard
+                    .update(self.version, |b| b.verdict = "superseded".into());
+                return;
+            }
+            let m = Measure::new(
+                before,
+                Counts::of(&proxy, pools, start, unix_now()).minus(head_start),
+                &self.guard,
+            );
+            self.control.guard.update(self.version, |b| {
+                b.requests = m.requests;
+                b.errors = m.errors;
+                b.rate = m.rate;
+                b.baseline = m.baseline;
+                b.client_errors_counted = m.client_errors_counted;
+            });
+            if m.bad(&self.guard) {
+                return self.reject(m).await;
+            }
+            if Instant::now() >= deadline {
+                return self.keep(m).await;
+            }
+        }
+    }
+
+    async fn keep(&self, m: Measure) {
+        let mut reason = format!(
+            "kept v{}: {}",
+            self.version,
+            m.describe(&self.touched.pools, &self.guard)
+        );
+        if m.requests < self.guard.min_requests {
+            reason.push_str(&format!(
+                " (fewer than min_requests {}, so no verdict on the numbers)",
+                self.guard.min_requests
+            ));
+        }
+        self.finish("kept", &reason, &m, None).await;
+    }
+
+    async fn reject(&self, m: Measure) {
+        let mut reason = format!(
+            "auto-rollback of v{}: {}",
+            self.version,
+            m.describe(&self.touched.pools, &self.guard)
+        );
+        let culprit = self.culprit(&m);
+        if let Some((_, text)) = &culprit {
+            reason.push_str("; ");
+            reason.push_str(text);
+        }
+        if !self.guard.auto_rollback {
+            let reason = reason.replacen("auto-rollback of", "bad change", 1);
+            return self.finish("failed", &reason, &m, None).await;
+        }
+        let meta = ChangeMeta {
+            author: GUARD_AUTHOR.into(),
+            message: reason.clone(),
+            if_version: Some(self.version),
+        };
+        match self.control.rollback(self.parent, meta).await {
+            Ok(applied) => {
+                let rollback = applied.version.version;
+                self.finish("rolled-back", &reason, &m, Some(rollback))
+                    .await;
+                let notice = Notice {
+                    kind: "auto-rollback".into(),
+                    version: Some(self.version),
+                    pool: self.touched.pools.first().cloned(),
+                    server: culprit.map(|(server, _)| server),
+                    reason,
+                    details: serde_json::json!({
+                        "rollback_version": rollback, "rolled_back_to": self.parent,
+                        "pools": self.touched.pools, "requests": m.requests, "errors": m.errors,
+                        "rate": m.rate, "baseline": m.baseline,
+                    }),
+                    ts: Utc::now(),
+                };
+                let notify = self.control.proxy().config().notify.clone();
+                self.control.guard.notifier.send(notify.as_ref(), notice);
+            }
+            Err(e) => {
+                let reason = format!("{reason}; the rollback was refused: {e}");
+                self.finish("superseded", &reason, &m, None).await;
+            }
+        }
+    }
+
+    /// Where the errors came from, best effort: the server with most 5xx of the last minute,
+    /// or the servers the change brought in when 4xx answers made the difference.
+    fn culprit(&self, m: &Measure) -> Option<(String, String)> {
+        let added = |server: &str| {
+            if self.touched.servers.iter().any(|s| s == server) {
+                format!(" (added in v{})", self.version)
+            } else {
+                String::new()
+            }
+        };
+        if !m.client_errors_counted {
+            let servers: Vec<_> = self
+                .control
+                .proxy()
+                .status()
+                .into_iter()
+                .filter(|p| self.touched.pools.contains(&p.name))
+                .flat_map(|p| p.servers)
+                .collect();
+            let total: u64 = servers.iter().map(|s| s.errors_1m).sum();
+            let top = servers.iter().max_by_key(|s| s.errors_1m)?;
+            if total == 0 || top.errors_1m == 0 {
+                return None;
+            }
+            let share = (top.errors_1m as f64 / total as f64 * 100.0).round();
+            let text = format!(
+                "{share}% of the errors came from {}{}",
+                top.name,
+                added(&top.name)
+            );
+            return Some((top.name.clone(), text));
+        }
+        let first = self.touched.servers.first()?;
+        let text = format!(
+            "the change brought {} into rotation",
+            self.touched.servers.join(", ")
+        );
+        Some((first.clone(), text))
+    }
+
+    async fn finish(&self, verdict: &str, reason: &str, m: &Measure, rollback: Option<u64>) {
+        self.control.guard.update(self.version, |b| {
+            b.verdict = verdict.into();
+            b.reason = Some(reason.into());
+            b.rollback_version = rollback;
+        });
+        tracing::info!(version = self.version, verdict, "{reason}");
+        let event = NewEvent {
+            kind: "guard".into(),
+            pool: (self.touched.pools.len() == 1).then(|| self.touched.pools[0].clone()),
+            server: None,
+            details: serde_json::json!({
+                "version": self.version, "verdict": verdict, "reason": reason,
+                "pools": self.touched.pools, "requests": m.requests, "errors": m.errors,
+                "rate": m.rate, "baseline": m.baseline,
+                "client_errors_counted": m.client_errors_counted,
+                "rollback_version": rollback,
+            }),
+        };
+        if let Err(e) = self.control.blocking(move |s| s.record_event(event)).await {
+            tracing::warn!(
+                "could not record the guard's verdict on v{}: {e}",
+                self.version
+            );
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn guard() -> GuardConfig {
+        GuardConfig::default()
+    }
+
+    fn counts(requests: u64, errors: u64, client_errors: u64) -> Counts {
+        Counts {
+            requests,
+            errors,
+            client_errors,
+        }
+    }
+
+    #[test]
+    fn a_sudden_404_counts_as_errors() {
+        let m = Measure::new(counts(1000, 1, 0), counts(1204, 0, 401), &guard());
+        assert!(m.client_errors_counted);
+        assert!(m.bad(&guard()));
+        assert_eq!(
+            m.describe(&["inventory".into()], &guard()),
+            "error rate 33.3% (baseline 0.1%, limit 2% + baseline) in pool inventory over 1,204 requests, counting 4xx answers, which rose from 0.0% to 33.3%"
+        );
+    }
+
+    #[test]
+    fn steady_4xx_do_not_count() {
+        let m = Measure::new(counts(1000, 0, 100), counts(500, 0, 52), &guard());
+        assert!(!m.client_errors_counted);
+        assert!(!m.bad(&guard()));
+    }
+
+    #[test]
+    fn no_verdict_on_few_requests() {
+        let m = Measure::new(counts(0, 0, 0), counts(99, 50, 0), &guard());
+        assert!(m.over_limit && !m.bad(&guard()));
+        assert!(Measure::new(counts(0, 0, 0), counts(100, 50, 0), &guard()).bad(&guard()));
+    }
+
+    #[test]
+    fn increase_over_baseline() {
+        // 4% is under the 5% limit but 3 points over a 1% baseline.
+        let m = Measure::new(counts(1000, 10, 0), counts(1000, 40, 0), &guard());
+        assert!(!m.over_limit && m.over_increase && m.bad(&guard()));
+    }
+
+    #[test]
+    fn numbers_read_well() {
+        assert_eq!(thousands(1204), "1,204");
+        assert_eq!(thousands(999), "999");
+        assert_eq!(thousands(1_000_000), "1,000,000");
+        assert_eq!(limit(0.02), "2%");
+        assert_eq!(limit(0.025), "2.5%");
+        assert_eq!(percent(0.213), "21.3%");
+    }
+}
