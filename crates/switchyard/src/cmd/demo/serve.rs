@@ -111,6 +111,17 @@ impl Switchyard {
         Ok((out.status.success(), stdout))
     }
 
+    /// The running config's canonical TOML (`switchyard config show`, not narrated).
+    pub fn current_config(&self) -> anyhow::Result<String> {
+        let out = Command::new(std::env::current_exe()?)
+            .args(["config", "show", "--state"])
+            .arg(&self.state)
+            .output()
+            .context("could not run switchyard config show")?;
+        anyhow::ensure!(out.status.success(), "switchyard config show failed");
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
     pub fn stop(mut self) {
         let _ = Command::new("kill")
             .args(["-TERM", &self.child.id().to_string()])

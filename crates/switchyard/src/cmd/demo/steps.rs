@@ -293,7 +293,9 @@ pub async fn guarded_change(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
     let say = cx.say;
     say.step("Incident 1 again, with the guard watching every change");
     let guard = "\n[guard]\nbake = \"15s\"\nmax_error_rate = 0.05\nmax_increase = 0.02\nmin_requests = 100\nauto_rollback = true\n";
-    let guarded = format!("{}{guard}", cx.v1);
+    // From the running config, so that earlier steps' changes (a removed front end) stay.
+    let current = cx.sy.current_config()?;
+    let guarded = format!("{current}{guard}");
     let guarded_path = cx.dir.join("guarded.toml");
     std::fs::write(&guarded_path, &guarded)?;
     let guarded_s = guarded_path.display().to_string();
@@ -313,8 +315,7 @@ pub async fn guarded_change(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
     let before = cx.rate_since(t0);
     let bad = cx.lab.addr("inventory-4").expect("the lab has inventory-4");
     let bad_deploy = format!(
-        "{}\n[[pools.inventory.servers]]\nname = \"inventory-4\"\naddress = \"{bad}\"\n{guard}",
-        cx.v1
+        "{current}\n[[pools.inventory.servers]]\nname = \"inventory-4\"\naddress = \"{bad}\"\n{guard}"
     );
     let bad_path = cx.dir.join("deploy-2.3.5-guarded.toml");
     std::fs::write(&bad_path, &bad_deploy)?;
