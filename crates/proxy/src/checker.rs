@@ -168,8 +168,7 @@ fn report(shared: &Shared, pool: &str, server: &ServerState, hc: &HealthConfig, 
     let Some(p) = runtime.pools.get(pool) else {
         return;
     };
-    let any_healthy = (0..p.servers.len()).any(|i| p.servers[i].in_rotation && p.is_healthy(i));
-    if any_healthy {
+    if p.any_healthy() {
         p.note_recovered();
     } else {
         p.note_all_down();

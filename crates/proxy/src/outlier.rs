@@ -85,7 +85,7 @@ impl Pool {
                 "window_s": window,
             }),
         });
-        if !(0..self.servers.len()).any(|i| self.servers[i].in_rotation && self.is_healthy(i)) {
+        if !self.any_healthy() {
             self.note_all_down();
         }
     }

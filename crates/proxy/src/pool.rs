@@ -77,6 +77,11 @@ impl Pool {
         }
     }
 
+    /// Whether any server in rotation may take traffic by health.
+    pub fn any_healthy(&self) -> bool {
+        (0..self.servers.len()).any(|i| self.servers[i].in_rotation && self.is_healthy(i))
+    }
+
     /// A slot on a server not in `tried`, waiting in the queue (bounded in size and time) when
     /// every such server is at its limit.
     pub async fn acquire(&self, tried: &[usize]) -> Result<(usize, Lease), ProxyError> {
