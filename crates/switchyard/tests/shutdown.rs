@@ -8,19 +8,21 @@ use std::time::{Duration, Instant};
 use switchyard_lab::Backend;
 use util::{http_client, poll, serve_config, Dir, Serve};
 
-#[tokio::test]
-async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
+/// `serve` in a fresh directory in front of one backend; `runtime` goes into `[runtime]`.
+async fn start(runtime: &str) -> (Dir, Backend, Serve) {
     let dir = Dir::new();
     let backend = Backend::start("inventory-1").await.unwrap();
     let config = dir.write(
         "switchyard.toml",
-        &serve_config(
-            "off",
-            "shutdown_timeout = \"20s\"",
-            &[("inventory-1", backend.addr)],
-        ),
+        &serve_config("off", runtime, &[("inventory-1", backend.addr)]),
     );
-    let mut serve = Serve::start(&dir, &config).await;
+    let serve = Serve::start(&dir, &config).await;
+    (dir, backend, serve)
+}
+
+#[tokio::test]
+async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
+    let (_dir, backend, mut serve) = start("shutdown_timeout = \"20s\"").await;
     let web = serve.listener("web");
 
     // A request that takes 1.5 s at the backend.
@@ -106,17 +108,7 @@ async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
 
 #[tokio::test]
 async fn sigterm_with_only_idle_connections_exits_promptly() {
-    let dir = Dir::new();
-    let backend = Backend::start("inventory-1").await.unwrap();
-    let config = dir.write(
-        "switchyard.toml",
-        &serve_config(
-            "off",
-            "shutdown_timeout = \"20s\"",
-            &[("inventory-1", backend.addr)],
-        ),
-    );
-    let mut serve = Serve::start(&dir, &config).await;
+    let (_dir, _backend, mut serve) = start("shutdown_timeout = \"20s\"").await;
     let web = serve.listener("web");
 
     // Leaves a kept-alive, idle connection open in the client's pool.
@@ -145,13 +137,7 @@ async fn sigterm_with_only_idle_connections_exits_promptly() {
 
 #[tokio::test]
 async fn sigint_stops_cleanly_too() {
-    let dir = Dir::new();
-    let backend = Backend::start("inventory-1").await.unwrap();
-    let config = dir.write(
-        "switchyard.toml",
-        &serve_config("off", "", &[("inventory-1", backend.addr)]),
-    );
-    let mut serve = Serve::start(&dir, &config).await;
+    let (_dir, _backend, mut serve) = start("").await;
     serve.signal("INT");
     let exited = serve.wait_exit(Duration::from_secs(5)).await;
     serve.check(
