@@ -179,7 +179,7 @@ impl Ctx<'_> {
                     if !can_retry {
                         return self.fail(Some(pool), e, &failures);
                     }
-                    self.count_error(pool, &server.state.name, e.code());
+                    self.count_error_labels(pool.name(), &server.state.name, e.code());
                     tracing::warn!(
                         request_id = %self.request_id,
                         service = pool.name(),
@@ -387,10 +387,6 @@ impl Ctx<'_> {
                 pool: pool.to_string(),
             })
             .observe(self.started.elapsed().as_secs_f64());
-    }
-
-    fn count_error(&self, pool: &Pool, server: &str, reason: &'static str) {
-        self.count_error_labels(pool.name(), server, reason);
     }
 
     fn count_error_labels(&self, pool: &str, server: &str, reason: &'static str) {
