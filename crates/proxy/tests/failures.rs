@@ -130,7 +130,7 @@ async fn full_queue_gives_503_naming_the_limit() {
     ))
     .await;
     let c = client();
-    let first = tokio::spawn(c.get(p.url("/sleep/800")).send());
+    let first = tokio::spawn(c.get(p.url("/sleep/2000")).send());
     eventually("the first request to reach the server", || {
         b.control.in_flight() == 1
     })
@@ -163,7 +163,7 @@ async fn queue_timeout_gives_503() {
     ))
     .await;
     let c = client();
-    let first = tokio::spawn(c.get(p.url("/sleep/1000")).send());
+    let first = tokio::spawn(c.get(p.url("/sleep/2000")).send());
     eventually("the first request to reach the server", || {
         b.control.in_flight() == 1
     })
@@ -296,7 +296,7 @@ async fn metrics_counters_move() {
         p.metric("switchyard_upstream_active_connections{pool=\"pool\",server=\"inventory-1\"}"),
         0.0
     );
-    let slow = tokio::spawn(c.get(p.url("/sleep/500")).send());
+    let slow = tokio::spawn(c.get(p.url("/sleep/2000")).send());
     eventually("an active connection to show", || {
         p.metric("switchyard_upstream_active_connections{pool=\"pool\",server=\"inventory-1\"}")
             == 1.0
