@@ -65,6 +65,10 @@ pub(crate) struct RawListener {
     pub bind: Option<S<String>>,
     pub tls: Option<S<RawTls>>,
     pub max_header_bytes: Option<S<i64>>,
+    pub handshake_timeout: Option<S<String>>,
+    pub idle_timeout: Option<S<String>>,
+    pub max_connections: Option<S<i64>>,
+    pub trusted_proxies: Option<Vec<S<String>>>,
 }
 
 #[derive(Debug, Deserialize)]

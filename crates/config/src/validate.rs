@@ -180,11 +180,46 @@ impl Validator<'_> {
                     DEFAULT_MAX_HEADER_BYTES as i64,
                 ) as usize
             });
+            let handshake_timeout = self.duration(
+                l.handshake_timeout.as_ref(),
+                "handshake_timeout",
+                DEFAULT_HANDSHAKE_TIMEOUT,
+            );
+            let idle_timeout = self.duration(
+                l.idle_timeout.as_ref(),
+                "idle_timeout",
+                DEFAULT_CLIENT_IDLE_TIMEOUT,
+            );
+            let max_connections = l
+                .max_connections
+                .map_or(DEFAULT_LISTENER_MAX_CONNECTIONS, |m| {
+                    self.int(
+                        &m,
+                        "max_connections",
+                        1,
+                        1_000_000,
+                        DEFAULT_LISTENER_MAX_CONNECTIONS as i64,
+                    ) as usize
+                });
+            let mut trusted_proxies = Vec::new();
+            for cidr in l.trusted_proxies.unwrap_or_default() {
+                match cidr.get_ref().parse::<Cidr>() {
+                    Ok(c) => trusted_proxies.push(c),
+                    Err(e) => self.err(
+                        cidr.span(),
+                        format!("listener \"{name}\" trusted_proxies: {e}"),
+                    ),
+                }
+            }
             out.push(ListenerConfig {
                 name,
                 bind,
                 tls,
                 max_header_bytes,
+                handshake_timeout,
+                idle_timeout,
+                max_connections,
+                trusted_proxies,
             });
         }
         out

@@ -49,8 +49,12 @@ pub enum ProxyError {
         server: ServerRef,
         timeout: Duration,
     },
-    #[error("{server} closed the connection before a complete response ({detail})")]
-    Reset { server: ServerRef, detail: String },
+    #[error("{server} closed the connection before a complete response ({source})")]
+    Reset {
+        server: ServerRef,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("{server} sent an invalid HTTP response: {detail}")]
     InvalidResponse { server: ServerRef, detail: String },
     #[error("{server} was removed from rotation and its drain time ran out before it answered")]
@@ -65,6 +69,11 @@ pub enum ProxyError {
         waiting: u32,
         queue: u32,
     },
+    #[error("the client's request body could not be read: {source}")]
+    ClientBody {
+        #[source]
+        source: std::io::Error,
+    },
     #[error("waited {waited:?} in the queue for a free server; all servers stayed at their connection limit ({usage})")]
     QueueTimeout { usage: String, waited: Duration },
 }
@@ -74,6 +83,7 @@ impl ProxyError {
     pub fn status(&self) -> StatusCode {
         match self {
             ProxyError::NoRoute { .. } => StatusCode::NOT_FOUND,
+            ProxyError::ClientBody { .. } => StatusCode::BAD_REQUEST,
             ProxyError::ConnectRefused { .. }
             | ProxyError::Connect { .. }
             | ProxyError::Reset { .. }
@@ -93,6 +103,7 @@ impl ProxyError {
     pub fn code(&self) -> &'static str {
         match self {
             ProxyError::NoRoute { .. } => "no_route",
+            ProxyError::ClientBody { .. } => "client_body_error",
             ProxyError::ConnectRefused { .. } => "connect_refused",
             ProxyError::ConnectTimeout { .. } => "connect_timeout",
             ProxyError::Connect { .. } => "connect_error",
@@ -135,6 +146,7 @@ impl ProxyError {
     pub fn expected(&self) -> String {
         match self {
             ProxyError::NoRoute { .. } => "a route matching this host and path".into(),
+            ProxyError::ClientBody { .. } => "a complete, well-formed request body".into(),
             ProxyError::ConnectRefused { server } | ProxyError::Connect { server, .. } => {
                 format!("a TCP connection to {}", server.address)
             }
@@ -160,6 +172,7 @@ impl ProxyError {
     pub fn received(&self) -> String {
         match self {
             ProxyError::NoRoute { .. } => "no matching route".into(),
+            ProxyError::ClientBody { source } => source.to_string(),
             ProxyError::ConnectRefused { .. } => "connection refused".into(),
             ProxyError::ConnectTimeout { timeout, .. } => {
                 format!("no answer to the connect after {timeout:?}")
@@ -168,9 +181,8 @@ impl ProxyError {
             ProxyError::Timeout { timeout, .. } => {
                 format!("nothing after {timeout:?}")
             }
-            ProxyError::Reset { detail, .. } | ProxyError::InvalidResponse { detail, .. } => {
-                detail.clone()
-            }
+            ProxyError::Reset { source, .. } => source.to_string(),
+            ProxyError::InvalidResponse { detail, .. } => detail.clone(),
             ProxyError::Drained { .. } => "nothing before its connections were closed".into(),
             ProxyError::NoServer { detail } => detail.clone(),
             ProxyError::NoHealthy { servers, .. } => servers.join("; "),

@@ -1,7 +1,8 @@
-//! The life of one proxied request: route, pick a server, forward, retry when that is safe,
-//! stream the answer back, and explain any failure in the response, the log and the metrics.
+//! The life of one request from an HTTP/2 client (served by hyper): route, pick a server,
+//! forward through the pool's client, retry when the [`RetryPolicy`] allows, stream the answer
+//! back, and explain any failure, with the phases shared with the HTTP/1 engine
+//! ([`crate::outcome`]).
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -12,26 +13,22 @@ use http::{Method, Request, Response, StatusCode, Uri, Version};
 use http_body_util::{BodyExt, Empty};
 use hyper::body::Incoming;
 
-use crate::access_log::AccessRecord;
+use crate::access_log::{AccessRecord, Timestamp};
 use crate::body::{Completion, ResponseBody};
 use crate::error::ProxyError;
 use crate::headers::{self, X_REQUEST_ID};
-use crate::metrics::{ErrorLabels, PoolLabels, RequestLabels};
+use crate::outcome::{self, RequestView};
 use crate::pool::Pool;
+use crate::retry::{Attempted, RetryPolicy};
+use crate::worker::ConnInfo;
 use crate::Shared;
-
-/// What a connection knows about itself.
-pub(crate) struct ConnInfo {
-    pub listener: String,
-    pub client: SocketAddr,
-    pub tls: bool,
-}
 
 /// Per-request facts shared by the success and failure paths.
 struct Ctx<'a> {
     shared: &'a Shared,
     conn: &'a ConnInfo,
     started: Instant,
+    ts: Timestamp,
     request_id: String,
     method: Method,
     path: String,
@@ -51,6 +48,7 @@ pub(crate) async fn handle(
         shared,
         conn,
         started,
+        ts: Timestamp::now(),
         request_id,
         method: req.method().clone(),
         path: req.uri().path().to_string(),
@@ -68,7 +66,7 @@ pub(crate) async fn handle(
         return ctx.fail(
             None,
             ProxyError::NoRoute {
-                listener: conn.listener.clone(),
+                listener: conn.listener.to_string(),
                 host: ctx.host.clone(),
                 path: ctx.path.clone(),
             },
@@ -80,13 +78,33 @@ pub(crate) async fn handle(
 }
 
 impl Ctx<'_> {
+    fn view(&self) -> RequestView<'_> {
+        RequestView {
+            listener: &self.conn.listener,
+            client: self.conn.client,
+            started: self.started,
+            ts: self.ts,
+            request_id: &self.request_id,
+            method: self.method.as_str(),
+            path: &self.path,
+            host: &self.host,
+            protocol: version_name(self.version),
+        }
+    }
+
     async fn forward(&self, pool: &Arc<Pool>, req: Request<Incoming>) -> Response<ResponseBody> {
         let (mut parts, body) = req.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
-        headers::append_forwarded(
+        let client_ip = self.conn.client.ip();
+        headers::set_forwarded(
             &mut parts.headers,
-            &self.conn.client.ip().to_string(),
+            &client_ip.to_string(),
             if self.conn.tls { "https" } else { "http" },
+            self.conn
+                .limits
+                .trusted_proxies
+                .iter()
+                .any(|c| c.contains(client_ip)),
         );
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
             parts.headers.insert(X_REQUEST_ID.clone(), v);
@@ -103,13 +121,15 @@ impl Ctx<'_> {
             .path_and_query()
             .cloned()
             .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        // Only a request that never reached a server can be retried, and only if sending it
-        // again cannot change anything: an idempotent method and no body.
-        let replayable = is_idempotent(&parts.method) && http_body::Body::is_end_stream(&body);
-        // The headers are copied for each attempt only when a second attempt can happen.
-        let may_retry = replayable
+        // hyper's client takes the body with the request, so only a request without a body can
+        // be sent again; the headers are copied only when that can happen.
+        let bodiless = http_body::Body::is_end_stream(&body);
+        let may_retry = bodiless
             && pool.config.retries > 0
             && pool.servers.iter().filter(|s| s.in_rotation).count() > 1;
+        let policy = RetryPolicy {
+            retries: pool.config.retries,
+        };
         let mut body = Some(body);
         let mut tried: Vec<usize> = Vec::new();
         let mut failures: Vec<String> = Vec::new();
@@ -124,7 +144,7 @@ impl Ctx<'_> {
             uri.authority = Some(server.state.authority.clone());
             uri.path_and_query = Some(path_and_query.clone());
             let mut upstream_req = Request::new(match body.take() {
-                Some(b) if !replayable => b.boxed(),
+                Some(b) if !bodiless => b.map_err(Into::into).boxed(),
                 _ => Empty::new().map_err(|never| match never {}).boxed(),
             });
             *upstream_req.method_mut() = parts.method.clone();
@@ -155,43 +175,27 @@ impl Ctx<'_> {
             match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
-                    let failure = pool
-                        .is_outlier_failure(status)
-                        .then(|| format!("answered {status}"));
-                    pool.observe(index, failure);
+                    outcome::answered(self.shared, pool, index, status, &self.view());
                     return self.respond(pool, lease, tried.len() as u32 + 1, resp);
                 }
                 Err(e) => {
                     drop(lease);
-                    server.state.record_outcome(Some(e.to_string()));
-                    if !matches!(e, ProxyError::Drained { .. }) {
-                        pool.observe(index, Some(e.to_string()));
-                    }
-                    let another_left = pool
-                        .servers
-                        .iter()
-                        .enumerate()
-                        .any(|(i, s)| s.in_rotation && i != index && !tried.contains(&i));
-                    let can_retry = e.connect_failed()
-                        && replayable
-                        && another_left
-                        && (tried.len() as u32) < pool.config.retries;
-                    if !can_retry {
+                    outcome::attempt_failed(pool, index, &e);
+                    tried.push(index);
+                    let at = Attempted {
+                        attempts: tried.len() as u32,
+                        body_untouched: bodiless,
+                        another_server: pool
+                            .servers
+                            .iter()
+                            .enumerate()
+                            .any(|(i, s)| s.in_rotation && !tried.contains(&i)),
+                    };
+                    if !may_retry || !policy.retry_elsewhere(&e, at) {
                         return self.fail(Some(pool), e, &failures);
                     }
-                    self.count_error_labels(pool.name(), &server.state.name, e.code());
-                    tracing::warn!(
-                        request_id = %self.request_id,
-                        service = pool.name(),
-                        server = %server.state.name,
-                        server_address = %server.state.address,
-                        reason = %e,
-                        "retrying {} {} on another server: {e}",
-                        self.method,
-                        self.path
-                    );
+                    outcome::retrying(self.shared, pool, index, &e, &self.view());
                     failures.push(e.to_string());
-                    tried.push(index);
                 }
             }
         }
@@ -211,14 +215,6 @@ impl Ctx<'_> {
         }
         let status = parts.status.as_u16();
         let server = lease.server.clone();
-        server.count_response(&self.shared.metrics, status);
-        pool.shared
-            .history
-            .record(crate::stats::now_second(), status);
-        server.record_outcome(
-            (status >= 500).then(|| format!("answered {status} to {} {}", self.method, self.path)),
-        );
-        pool.duration.observe(self.started.elapsed().as_secs_f64());
         let record = self.record(status).map(|mut r| {
             r.pool = Some(pool.name().to_string());
             r.server = Some(server.name.clone());
@@ -238,73 +234,22 @@ impl Ctx<'_> {
         err: ProxyError,
         earlier: &[String],
     ) -> Response<ResponseBody> {
-        let status = err.status();
-        let service = pool.map(|p| p.name().to_string());
-        let server = err.server().cloned();
-        let mut reason = err.to_string();
-        if !earlier.is_empty() {
-            reason.push_str(&format!(
-                " (after {} failed attempt{}: {})",
-                earlier.len(),
-                if earlier.len() == 1 { "" } else { "s" },
-                earlier.join("; ")
-            ));
-        }
-        let request = format!("{} {}", self.method, self.path);
-        let pool_label = service.clone().unwrap_or_default();
-        let server_label = server.as_ref().map(|s| s.name.clone()).unwrap_or_default();
-        if let Some(pool) = pool {
-            pool.shared.history.record(crate::stats::now_second(), 0);
-        }
-        if pool.is_some() {
-            self.count_error_labels(&pool_label, &server_label, err.code());
-            self.observe(&pool_label, &server_label, status.as_u16());
-        }
-        tracing::warn!(
-            request_id = %self.request_id,
-            status = status.as_u16(),
-            error = err.code(),
-            service = service.as_deref().unwrap_or(""),
-            request = %request,
-            server = server.as_ref().map(|s| s.name.as_str()).unwrap_or(""),
-            server_address = %server.as_ref().map(|s| s.address.to_string()).unwrap_or_default(),
-            expected = %err.expected(),
-            received = %err.received(),
-            reason = %reason,
-            "{} for {request}: {reason}",
-            status.as_u16()
-        );
-        let body = serde_json::json!({
-            "status": status.as_u16(),
-            "error": err.code(),
-            "service": service,
-            "request": request,
-            "server": server.as_ref().map(|s| s.name.clone()),
-            "server_address": server.as_ref().map(|s| s.address.to_string()),
-            "expected": err.expected(),
-            "received": err.received(),
-            "reason": reason,
-            "request_id": self.request_id,
-        });
-        let record = self.record(status.as_u16()).map(|mut r| {
-            r.pool = service;
-            r.server = server.as_ref().map(|s| s.name.clone());
-            r.server_address = server.as_ref().map(|s| s.address.to_string());
+        let explained =
+            outcome::explain(self.shared, &self.view(), pool.map(|p| &**p), &err, earlier);
+        let server = err.server();
+        let record = self.record(explained.status.as_u16()).map(|mut r| {
+            r.pool = pool.map(|p| p.name().to_string());
+            r.server = server.map(|s| s.name.clone());
+            r.server_address = server.map(|s| s.address.to_string());
             r.attempts = earlier.len() as u32 + u32::from(server.is_some());
-            r.error = Some(err.code());
+            r.error = Some(explained.code);
             r
         });
-        self.local(status, body, record)
+        self.local(explained.status, explained.body, record)
     }
 
     fn bad_request(&self, reason: &str) -> Response<ResponseBody> {
-        let body = serde_json::json!({
-            "status": 400,
-            "error": "bad_request",
-            "request": format!("{} {}", self.method, self.path),
-            "reason": reason,
-            "request_id": self.request_id,
-        });
+        let body = outcome::refused(&self.view(), 400, reason);
         let record = self.record(400).map(|mut r| {
             r.error = Some("bad_request");
             r
@@ -315,13 +260,11 @@ impl Ctx<'_> {
     fn local(
         &self,
         status: StatusCode,
-        body: serde_json::Value,
+        body: Vec<u8>,
         record: Option<AccessRecord>,
     ) -> Response<ResponseBody> {
-        let mut bytes = serde_json::to_vec_pretty(&body).expect("json values serialize");
-        bytes.push(b'\n');
         let done = self.completion(record, None);
-        let mut resp = Response::new(ResponseBody::local(Bytes::from(bytes), Some(done)));
+        let mut resp = Response::new(ResponseBody::local(Bytes::from(body), Some(done)));
         *resp.status_mut() = status;
         resp.headers_mut()
             .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
@@ -353,10 +296,10 @@ impl Ctx<'_> {
             return None;
         }
         Some(AccessRecord {
-            ts: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            ts: AccessRecord::timestamp(self.ts),
             request_id: self.request_id.clone(),
             client: self.conn.client.to_string(),
-            listener: self.conn.listener.clone(),
+            listener: self.conn.listener.to_string(),
             method: self.method.to_string(),
             path: self.path.clone(),
             host: self.host.clone(),
@@ -372,41 +315,6 @@ impl Ctx<'_> {
             error: None,
         })
     }
-
-    fn observe(&self, pool: &str, server: &str, status: u16) {
-        let m = &self.shared.metrics;
-        m.requests
-            .get_or_create(&RequestLabels {
-                pool: pool.to_string(),
-                server: server.to_string(),
-                code: status,
-            })
-            .inc();
-        m.duration
-            .get_or_create(&PoolLabels {
-                pool: pool.to_string(),
-            })
-            .observe(self.started.elapsed().as_secs_f64());
-    }
-
-    fn count_error_labels(&self, pool: &str, server: &str, reason: &'static str) {
-        self.shared
-            .metrics
-            .errors
-            .get_or_create(&ErrorLabels {
-                pool: pool.to_string(),
-                server: server.to_string(),
-                reason,
-            })
-            .inc();
-    }
-}
-
-fn is_idempotent(method: &Method) -> bool {
-    matches!(
-        *method,
-        Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE | Method::PUT | Method::DELETE
-    )
 }
 
 /// The host a request is for, lowercase, without port: from `Host`, else the URI authority.

@@ -39,8 +39,24 @@ pub(crate) fn strip_hop_by_hop(headers: &mut HeaderMap) {
     }
 }
 
-/// Appends the client's address to `x-forwarded-for` and the scheme to `x-forwarded-proto`.
-pub(crate) fn append_forwarded(headers: &mut HeaderMap, client_ip: &str, scheme: &str) {
+/// Sets `x-forwarded-for` to the client's address and `x-forwarded-proto` to the scheme.
+/// From a `trusted` peer (a proxy in front) the address is appended to its list and its
+/// scheme kept; from anyone else every forwarding header is replaced, so none can be spoofed.
+pub(crate) fn set_forwarded(headers: &mut HeaderMap, client_ip: &str, scheme: &str, trusted: bool) {
+    if trusted {
+        append(headers, &X_FORWARDED_FOR, client_ip);
+        if !headers.contains_key(&X_FORWARDED_PROTO) {
+            headers.insert(
+                X_FORWARDED_PROTO.clone(),
+                HeaderValue::from_static(if scheme == "https" { "https" } else { "http" }),
+            );
+        }
+        return;
+    }
+    headers.remove("forwarded");
+    headers.remove("x-forwarded-host");
+    headers.remove(&X_FORWARDED_FOR);
+    headers.remove(&X_FORWARDED_PROTO);
     append(headers, &X_FORWARDED_FOR, client_ip);
     append(headers, &X_FORWARDED_PROTO, scheme);
 }
@@ -86,12 +102,19 @@ mod tests {
     }
 
     #[test]
-    fn forwarded_headers_append() {
+    fn forwarded_headers_append_only_for_trusted_peers() {
         let mut h = HeaderMap::new();
         h.insert("x-forwarded-for", "10.0.0.1".parse().unwrap());
-        append_forwarded(&mut h, "127.0.0.1", "http");
-        assert_eq!(h["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        h.insert("x-forwarded-proto", "https".parse().unwrap());
+        h.insert("forwarded", "for=1.2.3.4".parse().unwrap());
+        let mut trusted = h.clone();
+        set_forwarded(&mut trusted, "127.0.0.1", "http", true);
+        assert_eq!(trusted["x-forwarded-for"], "10.0.0.1, 127.0.0.1");
+        assert_eq!(trusted["x-forwarded-proto"], "https");
+        set_forwarded(&mut h, "127.0.0.1", "http", false);
+        assert_eq!(h["x-forwarded-for"], "127.0.0.1");
         assert_eq!(h["x-forwarded-proto"], "http");
+        assert!(!h.contains_key("forwarded"));
     }
 
     #[test]

@@ -14,13 +14,16 @@ mod checker;
 mod error;
 mod events;
 mod forward;
+mod h2;
 mod headers;
 mod health;
 mod history;
-mod listener;
+mod http1;
 mod metrics;
+mod outcome;
 mod outlier;
 mod pool;
+mod retry;
 mod runtime;
 mod saturation;
 mod select;
@@ -29,16 +32,16 @@ mod stats;
 mod status;
 mod tls;
 mod upstream;
+mod worker;
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::sync::atomic::AtomicUsize;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use hyper_util::server::graceful::GracefulShutdown;
 use switchyard_config::Config;
-use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
@@ -52,8 +55,8 @@ pub use stats::LastError;
 pub use status::{DrainOutcome, PoolStatus, ServerStatus};
 pub use tls::{TlsError, TlsMaterial};
 
-use listener::ListenerTask;
 use runtime::Runtime;
+use worker::{Phase, Tracker, WorkerListener};
 
 /// State every request reads.
 pub(crate) struct Shared {
@@ -89,6 +92,12 @@ pub enum StartError {
     MissingTls { listener: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error("could not start worker thread {index}: {source}")]
+    Worker {
+        index: usize,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -97,13 +106,13 @@ pub enum ApplyError {
     ListenersChanged { detail: String },
 }
 
-/// A running proxy: bound listeners and their accept loops.
+/// A running proxy: bound listeners served by worker threads.
 pub struct Proxy {
     handle: ProxyHandle,
     addrs: Vec<(String, SocketAddr)>,
-    stop: watch::Sender<bool>,
-    tasks: Vec<JoinHandle<()>>,
-    graceful: Arc<GracefulShutdown>,
+    phase: watch::Sender<Phase>,
+    workers: Vec<std::thread::JoinHandle<()>>,
+    tracker: Arc<Tracker>,
     sampler: JoinHandle<()>,
 }
 
@@ -114,17 +123,23 @@ pub struct ProxyHandle {
 }
 
 impl Proxy {
-    /// Binds every listener of `config` and starts serving.
+    /// Binds every listener of `config` and starts `[runtime] workers` worker threads (default:
+    /// one per core), each accepting on its own socket. Health checks and samplers run on the
+    /// caller's runtime.
     pub async fn start(config: Config, options: ProxyOptions) -> Result<Proxy, StartError> {
-        let mut bound = Vec::new();
+        let workers = config
+            .runtime
+            .workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+            .max(1);
+        let mut first = Vec::new();
         for l in &config.listeners {
-            let listener = TcpListener::bind(l.bind)
-                .await
-                .map_err(|source| StartError::Bind {
-                    listener: l.name.clone(),
-                    addr: l.bind,
-                    source,
-                })?;
+            let bind_error = |source| StartError::Bind {
+                listener: l.name.clone(),
+                addr: l.bind,
+                source,
+            };
+            let socket = worker::bind(l.bind, workers > 1).map_err(bind_error)?;
             let tls = match &l.tls {
                 None => None,
                 Some(_) => {
@@ -138,13 +153,39 @@ impl Proxy {
                     Some(tls::acceptor(&l.name, material)?)
                 }
             };
-            bound.push(ListenerTask {
-                name: l.name.clone(),
-                listener,
+            let labels = WorkerListener::labels(&l.name);
+            first.push(WorkerListener {
+                name: l.name.as_str().into(),
+                socket,
                 tls,
-                max_header_bytes: l.max_header_bytes,
+                limits: Arc::new(worker::Limits::of(l)),
+                open: Arc::new(AtomicUsize::new(0)),
+                gauge: options.metrics.connections.get_or_create(&labels).clone(),
+                refused: options
+                    .metrics
+                    .connections_refused
+                    .get_or_create(&labels)
+                    .clone(),
             });
         }
+        let mut per_worker = Vec::with_capacity(workers);
+        for _ in 1..workers {
+            let mut siblings = Vec::new();
+            for (l, cfg) in first.iter().zip(&config.listeners) {
+                siblings.push(l.sibling().map_err(|source| StartError::Bind {
+                    listener: cfg.name.clone(),
+                    addr: cfg.bind,
+                    source,
+                })?);
+            }
+            per_worker.push(siblings);
+        }
+        let addrs = first
+            .iter()
+            .map(|l| Ok((l.name.to_string(), l.socket.local_addr()?)))
+            .collect::<std::io::Result<Vec<_>>>()
+            .map_err(|source| StartError::Worker { index: 0, source })?;
+        per_worker.insert(0, first);
         let config = Arc::new(config);
         let runtime = Runtime::build(config, None, &options.metrics, &options.events);
         let shared = Arc::new(Shared {
@@ -157,26 +198,26 @@ impl Proxy {
         });
         shared.checks.reconcile(&shared.runtime.load(), &shared);
         let sampler = tokio::spawn(saturation::sample_loop(Arc::downgrade(&shared)));
-        let (stop, stop_rx) = watch::channel(false);
-        let graceful = Arc::new(GracefulShutdown::new());
-        let mut addrs = Vec::new();
-        let mut tasks = Vec::new();
-        for task in bound {
-            let addr = task.listener.local_addr().expect("bound listener");
-            addrs.push((task.name.clone(), addr));
-            tasks.push(tokio::spawn(listener::run(
-                task,
+        let (phase, phase_rx) = watch::channel(Phase::Serving);
+        let tracker = Arc::new(Tracker::default());
+        let mut threads = Vec::new();
+        for (index, listeners) in per_worker.into_iter().enumerate() {
+            let thread = worker::spawn(
+                index,
+                listeners,
                 shared.clone(),
-                graceful.clone(),
-                stop_rx.clone(),
-            )));
+                tracker.clone(),
+                phase_rx.clone(),
+            )
+            .map_err(|source| StartError::Worker { index, source })?;
+            threads.push(thread);
         }
         Ok(Proxy {
             handle: ProxyHandle { shared },
             addrs,
-            stop,
-            tasks,
-            graceful,
+            phase,
+            workers: threads,
+            tracker,
             sampler,
         })
     }
@@ -195,23 +236,31 @@ impl Proxy {
 
     /// Stops accepting, then waits up to `timeout` for open connections to finish their
     /// requests. Returns false if some were still busy when time ran out.
-    pub async fn shutdown(self, timeout: Duration) -> bool {
-        let _ = self.stop.send(true);
+    pub async fn shutdown(mut self, timeout: Duration) -> bool {
+        let _ = self.phase.send(Phase::Draining);
         self.sampler.abort();
         self.handle.shared.checks.stop_all();
-        for t in self.tasks {
-            let _ = t.await;
-        }
-        // The accept loops have ended, so nothing else holds the shutdown handle.
-        let finished = match Arc::try_unwrap(self.graceful) {
-            Ok(graceful) => tokio::time::timeout(timeout, graceful.shutdown())
-                .await
-                .is_ok(),
-            Err(_) => false,
-        };
+        let finished = tokio::time::timeout(timeout, self.tracker.wait_idle())
+            .await
+            .is_ok();
+        let _ = self.phase.send(Phase::Stopped);
+        let workers = std::mem::take(&mut self.workers);
         let log = self.handle.shared.access_log.clone();
-        tokio::task::spawn_blocking(move || log.flush()).await.ok();
+        tokio::task::spawn_blocking(move || {
+            for w in workers {
+                let _ = w.join();
+            }
+            log.flush();
+        })
+        .await
+        .ok();
         finished
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.phase.send(Phase::Stopped);
     }
 }
 

@@ -26,6 +26,11 @@ pub(crate) struct ServerLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct ListenerLabels {
+    pub listener: String,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(crate) struct ErrorLabels {
     pub pool: String,
     pub server: String,
@@ -47,6 +52,9 @@ pub struct Metrics {
     pub(crate) errors: Family<ErrorLabels, Counter>,
     pub(crate) healthy: Family<ServerLabels, Gauge>,
     pub(crate) access_log_dropped: Counter,
+    pub(crate) access_log_write_errors: Counter,
+    pub(crate) connections: Family<ListenerLabels, Gauge>,
+    pub(crate) connections_refused: Family<ListenerLabels, Counter>,
 }
 
 impl Metrics {
@@ -60,6 +68,9 @@ impl Metrics {
             errors: Family::default(),
             healthy: Family::default(),
             access_log_dropped: Counter::default(),
+            access_log_write_errors: Counter::default(),
+            connections: Family::default(),
+            connections_refused: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("switchyard");
         r.register(
@@ -96,6 +107,21 @@ impl Metrics {
             "access_log_dropped",
             "Access-log lines dropped because the writer fell behind",
             m.access_log_dropped.clone(),
+        );
+        r.register(
+            "access_log_write_errors",
+            "Access-log batches that could not be written (disk full, closed pipe)",
+            m.access_log_write_errors.clone(),
+        );
+        r.register(
+            "listener_connections",
+            "Client connections open on each listener",
+            m.connections.clone(),
+        );
+        r.register(
+            "listener_connections_refused",
+            "Client connections closed at once because the listener was at max_connections",
+            m.connections_refused.clone(),
         );
         m
     }

@@ -25,6 +25,8 @@ pub(crate) struct ServerState {
     pub address: SocketAddr,
     /// `address` as the authority of upstream request URIs.
     pub authority: Authority,
+    /// Name and address, as errors and log lines give them.
+    pub reference: ServerRef,
     in_flight: AtomicU32,
     active_gauge: Gauge,
     /// `switchyard_upstream_healthy`: 1 when active checks (if any) let it take traffic.
@@ -52,6 +54,10 @@ impl ServerState {
             address,
             authority: Authority::try_from(address.to_string().as_str())
                 .expect("a socket address is a valid authority"),
+            reference: ServerRef {
+                name: name.to_string(),
+                address,
+            },
             in_flight: AtomicU32::new(0),
             active_gauge: metrics.active.get_or_create(&labels).clone(),
             healthy_gauge: metrics.healthy.get_or_create(&labels).clone(),
@@ -105,10 +111,7 @@ impl ServerState {
     }
 
     pub fn server_ref(&self) -> ServerRef {
-        ServerRef {
-            name: self.name.clone(),
-            address: self.address,
-        }
+        self.reference.clone()
     }
 }
 

@@ -18,7 +18,7 @@ use crate::error::{ProxyError, ServerRef};
 use crate::server::ServerState;
 
 /// Body type sent upstream: the client's streamed body, or nothing.
-pub(crate) type UpstreamBody = BoxBody<Bytes, hyper::Error>;
+pub(crate) type UpstreamBody = BoxBody<Bytes, crate::body::BoxError>;
 
 /// What makes two pools' clients interchangeable; a client is kept across config versions
 /// while its key stays the same, so idle connections survive a swap.
@@ -105,7 +105,7 @@ pub(crate) fn classify(
     }
     ProxyError::Reset {
         server,
-        detail: chain(err),
+        source: io::Error::other(chain(err)),
     }
 }
 

@@ -36,18 +36,9 @@ pub fn run(args: Args, global: &Global) -> anyhow::Result<()> {
         .transpose()?;
     let author = crate::state::author(global.author.as_deref());
     let config = starting_config(&store, &state, file, &author)?;
-    let workers = config
-        .runtime
-        .workers
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, |n| n.get()));
-    let mut builder = if workers == 1 {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        let mut b = tokio::runtime::Builder::new_multi_thread();
-        b.worker_threads(workers);
-        b
-    };
-    let rt = builder
+    // The proxy runs its own worker threads ([runtime] workers); this runtime carries the
+    // admin API, health checks and the guard.
+    let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the runtime")?;

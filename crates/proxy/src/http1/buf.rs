@@ -1,0 +1,258 @@
+//! Buffers of the HTTP/1 engine: a read buffer taken from a per-thread free list only while a
+//! connection has bytes to hold (an idle keep-alive connection holds none), and the writer of
+//! message heads.
+
+use std::cell::RefCell;
+use std::io;
+
+use tokio::io::{AsyncRead, AsyncReadExt};
+
+/// Size of a read buffer: room for most request and response heads and small bodies.
+pub(crate) const BUF_SIZE: usize = 16 * 1024;
+/// A buffer grows to this while it carries a large body, for fewer, larger reads.
+pub(crate) const BODY_BUF_SIZE: usize = 64 * 1024;
+/// Buffers kept for reuse per thread; the rest go back to the allocator.
+const FREE_LIMIT: usize = 256;
+
+thread_local! {
+    static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };
+}
+
+fn take_vec() -> Vec<u8> {
+    FREE.with(|f| f.borrow_mut().pop())
+        .unwrap_or_else(|| vec![0; BUF_SIZE])
+}
+
+fn give_vec(v: Vec<u8>) {
+    if v.len() != BUF_SIZE {
+        // A grown buffer goes back to the allocator.
+        return;
+    }
+    FREE.with(|f| {
+        let mut f = f.borrow_mut();
+        if f.len() < FREE_LIMIT {
+            f.push(v);
+        }
+    });
+}
+
+/// Bytes read from a peer and not yet used: `data[start..end]`.
+#[derive(Default)]
+pub(crate) struct ReadBuf {
+    data: Vec<u8>,
+    start: usize,
+    end: usize,
+}
+
+impl ReadBuf {
+    /// The unread bytes.
+    pub fn filled(&self) -> &[u8] {
+        &self.data[self.start..self.end]
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.start == self.end
+    }
+
+    pub fn len(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// Marks `n` bytes as used.
+    pub fn consume(&mut self, n: usize) {
+        debug_assert!(n <= self.len());
+        self.start += n;
+        if self.start == self.end {
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Gives the memory back when nothing is held: an idle connection costs no buffer.
+    pub fn release_if_empty(&mut self) {
+        if self.is_empty() && !self.data.is_empty() {
+            give_vec(std::mem::take(&mut self.data));
+            self.start = 0;
+            self.end = 0;
+        }
+    }
+
+    /// Reads once from `io` into free space, growing the buffer up to `limit` bytes of
+    /// content. Returns the bytes read (0: the peer closed), or `Ok(None)` when the buffer is
+    /// full at `limit`.
+    pub async fn read_from<R: AsyncRead + Unpin>(
+        &mut self,
+        io: &mut R,
+        limit: usize,
+    ) -> io::Result<Option<usize>> {
+        if self.data.is_empty() {
+            self.data = take_vec();
+        }
+        if self.end == self.data.len() {
+            if self.start > 0 {
+                self.data.copy_within(self.start..self.end, 0);
+                self.end -= self.start;
+                self.start = 0;
+            } else if self.data.len() < limit {
+                let grown = (self.data.len() * 2).min(limit.max(BUF_SIZE));
+                self.data.resize(grown, 0);
+            } else {
+                return Ok(None);
+            }
+        }
+        let n = io.read(&mut self.data[self.end..]).await?;
+        self.end += n;
+        Ok(Some(n))
+    }
+
+    /// Free bytes a read can fill now (a whole buffer when none is held yet).
+    pub fn room(&self) -> usize {
+        if self.data.is_empty() {
+            BUF_SIZE
+        } else {
+            self.data.len() - self.end + self.start
+        }
+    }
+
+    /// Makes room for larger reads while a large body passes through.
+    pub fn grow_for_body(&mut self) {
+        if !self.data.is_empty() && self.data.len() < BODY_BUF_SIZE {
+            self.data.resize(BODY_BUF_SIZE, 0);
+        }
+    }
+
+    /// Back to the usual size once a large body has passed (keeps unread bytes).
+    pub fn shrink(&mut self) {
+        if self.data.len() > BUF_SIZE && self.len() <= BUF_SIZE {
+            self.data.copy_within(self.start..self.end, 0);
+            self.end -= self.start;
+            self.start = 0;
+            self.data.truncate(BUF_SIZE);
+            self.data.shrink_to_fit();
+        }
+    }
+}
+
+impl Drop for ReadBuf {
+    fn drop(&mut self) {
+        if !self.data.is_empty() {
+            give_vec(std::mem::take(&mut self.data));
+        }
+    }
+}
+
+/// Builds message heads.
+#[derive(Default)]
+pub(crate) struct Out {
+    pub bytes: Vec<u8>,
+}
+
+impl Out {
+    pub fn clear(&mut self) {
+        self.bytes.clear();
+    }
+
+    pub fn status_line(&mut self, status: u16) {
+        self.bytes.extend_from_slice(b"HTTP/1.1 ");
+        write_u64(&mut self.bytes, u64::from(status));
+        self.bytes.push(b' ');
+        let reason = http::StatusCode::from_u16(status)
+            .ok()
+            .and_then(|s| s.canonical_reason())
+            .unwrap_or("Unknown");
+        self.bytes.extend_from_slice(reason.as_bytes());
+        self.bytes.extend_from_slice(b"\r\n");
+    }
+
+    pub fn header(&mut self, name: &[u8], value: &[u8]) {
+        self.bytes.extend_from_slice(name);
+        self.bytes.extend_from_slice(b": ");
+        self.bytes.extend_from_slice(value);
+        self.bytes.extend_from_slice(b"\r\n");
+    }
+
+    pub fn header_u64(&mut self, name: &[u8], value: u64) {
+        self.bytes.extend_from_slice(name);
+        self.bytes.extend_from_slice(b": ");
+        write_u64(&mut self.bytes, value);
+        self.bytes.extend_from_slice(b"\r\n");
+    }
+
+    pub fn end_head(&mut self) {
+        self.bytes.extend_from_slice(b"\r\n");
+    }
+
+    /// Shrinks the buffer after an unusually large head.
+    pub fn trim(&mut self) {
+        if self.bytes.capacity() > BUF_SIZE {
+            self.bytes = Vec::new();
+        }
+    }
+}
+
+/// Appends `n` in decimal.
+pub(crate) fn write_u64(out: &mut Vec<u8>, n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+/// Appends `n` in lowercase hexadecimal (chunk sizes).
+pub(crate) fn write_hex(out: &mut Vec<u8>, n: u64) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut digits = [0u8; 16];
+    let mut i = digits.len();
+    let mut n = n;
+    loop {
+        i -= 1;
+        digits[i] = HEX[(n & 15) as usize];
+        n >>= 4;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[i..]);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn numbers() {
+        let mut v = Vec::new();
+        write_u64(&mut v, 0);
+        v.push(b' ');
+        write_u64(&mut v, 18_446_744_073_709_551_615);
+        v.push(b' ');
+        write_hex(&mut v, 0x1f_ffff);
+        assert_eq!(v, b"0 18446744073709551615 1fffff");
+    }
+
+    #[tokio::test]
+    async fn reads_grow_to_the_limit_then_stop() {
+        let data = vec![b'a'; 40 * 1024];
+        let mut src: &[u8] = &data;
+        let mut buf = ReadBuf::default();
+        let mut total = 0;
+        while let Some(n) = buf.read_from(&mut src, 32 * 1024).await.unwrap() {
+            if n == 0 {
+                break;
+            }
+            total += n;
+        }
+        assert_eq!(total, 32 * 1024);
+        assert_eq!(buf.len(), 32 * 1024);
+        buf.consume(32 * 1024);
+        assert!(buf.is_empty());
+    }
+}

@@ -1,0 +1,186 @@
+//! One HTTP/1 client connection: request heads read within the handshake timeout, requests
+//! answered in order (pipelined ones too), the connection kept while both sides want it and
+//! the proxy is not shutting down, and no buffer held while it is idle.
+
+use std::future::Future;
+use std::io;
+use std::time::Instant;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::watch;
+use tokio_rustls::server::TlsStream;
+
+use super::buf::ReadBuf;
+use super::exchange::{After, Client, Scratch};
+use super::head::{parse_request, Refusal, RequestContext};
+use crate::access_log::Timestamp;
+use crate::outcome::{self, Ending, RequestView};
+use crate::worker::{ConnInfo, Phase};
+use crate::Shared;
+
+/// A byte stream a client connection runs on.
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Waits until the peer has sent something, without holding a buffer, where the transport
+    /// allows it (plain TCP); otherwise returns at once.
+    fn wait_readable(&self) -> impl Future<Output = io::Result<()>>;
+}
+
+impl Transport for TcpStream {
+    fn wait_readable(&self) -> impl Future<Output = io::Result<()>> {
+        self.readable()
+    }
+}
+
+impl Transport for TlsStream<TcpStream> {
+    async fn wait_readable(&self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Serves HTTP/1 requests on `io` until either side closes, a timeout passes or the proxy
+/// shuts down. `buf` may already hold the first bytes; `accepted` is when the connection came.
+pub(crate) async fn serve<T: Transport>(
+    mut io: T,
+    mut buf: ReadBuf,
+    info: &ConnInfo,
+    shared: &Shared,
+    mut drain: watch::Receiver<Phase>,
+    accepted: Instant,
+) {
+    let limits = &info.limits;
+    let mut scratch = Scratch::default();
+    let mut first = true;
+    loop {
+        if buf.is_empty() {
+            buf.release_if_empty();
+            if !first {
+                tokio::select! {
+                    ready = io.wait_readable() => if ready.is_err() { return },
+                    _ = tokio::time::sleep(limits.idle_timeout) => return,
+                    _ = drain.changed() => return,
+                }
+            }
+        }
+        // A new connection has the handshake timeout from its start; a kept one from the
+        // moment its next request began to arrive.
+        let since = if first { accepted } else { Instant::now() };
+        let deadline = tokio::time::Instant::from_std(since + limits.handshake_timeout);
+        first = false;
+        let mut id = [0u8; 32];
+        new_request_id(&mut id);
+        let client_ip = info.client.ip();
+        let ctx = RequestContext {
+            client_ip,
+            tls: info.tls,
+            trusted: limits.trusted_proxies.iter().any(|c| c.contains(client_ip)),
+            new_request_id: &id,
+        };
+        let head = loop {
+            match parse_request(buf.filled(), &ctx, &mut scratch.up_head) {
+                Ok(Some(head)) => break head,
+                Ok(None) => {}
+                Err(refusal) => {
+                    refuse(&mut io, info, shared, &refusal, &id).await;
+                    return;
+                }
+            }
+            let read =
+                tokio::time::timeout_at(deadline, buf.read_from(&mut io, limits.max_header_bytes))
+                    .await;
+            match read {
+                Ok(Ok(Some(n))) if n > 0 => {}
+                Ok(Ok(None)) => {
+                    let refusal = Refusal {
+                        status: 431,
+                        reason: "the request head is larger than max_header_bytes",
+                    };
+                    refuse(&mut io, info, shared, &refusal, &id).await;
+                    return;
+                }
+                Err(_) if !buf.is_empty() => {
+                    let refusal = Refusal {
+                        status: 408,
+                        reason: "the request head did not arrive within handshake_timeout",
+                    };
+                    refuse(&mut io, info, shared, &refusal, &id).await;
+                    return;
+                }
+                // Closed, failed, or silent past the timeout with nothing sent.
+                _ => return,
+            }
+        };
+        buf.consume(head.len);
+        let started = Instant::now();
+        let mut client = Client {
+            io: &mut io,
+            buf: &mut buf,
+            shared,
+            info,
+            body_timeout: limits.idle_timeout,
+            draining: Phase::closing(&drain),
+        };
+        let after = client
+            .exchange(&head, &mut scratch, started, Timestamp::now())
+            .await;
+        if after == After::Close || Phase::closing(&drain) {
+            let _ = io.shutdown().await;
+            return;
+        }
+    }
+}
+
+/// Answers a request that could not be read with its status and reason, then the connection
+/// closes (nothing after a broken head can be trusted).
+async fn refuse<T: Transport>(
+    io: &mut T,
+    info: &ConnInfo,
+    shared: &Shared,
+    refusal: &Refusal,
+    id: &[u8; 32],
+) {
+    let request_id = std::str::from_utf8(id).unwrap_or_default();
+    let view = RequestView {
+        listener: &info.listener,
+        client: info.client,
+        started: Instant::now(),
+        ts: Timestamp::now(),
+        request_id,
+        method: "-",
+        path: "-",
+        host: "",
+        protocol: "HTTP/1.1",
+    };
+    let body = outcome::refused(&view, refusal.status, refusal.reason);
+    let mut buf = ReadBuf::default();
+    let mut client = Client {
+        io,
+        buf: &mut buf,
+        shared,
+        info,
+        body_timeout: info.limits.idle_timeout,
+        draining: true,
+    };
+    let status =
+        http::StatusCode::from_u16(refusal.status).unwrap_or(http::StatusCode::BAD_REQUEST);
+    client.log(
+        &view,
+        &Ending {
+            status: refusal.status,
+            bytes_sent: body.len() as u64,
+            error: Some("bad_request"),
+            ..Ending::default()
+        },
+    );
+    let mut out = super::buf::Out::default();
+    let _ = client
+        .local(&mut out, status, &body, false, request_id)
+        .await;
+    let _ = client.io.shutdown().await;
+}
+
+/// A random version-4 UUID in its 32-digit form, as request ids are made.
+fn new_request_id(out: &mut [u8; 32]) {
+    let id = uuid::Builder::from_random_bytes(fastrand::u128(..).to_le_bytes()).into_uuid();
+    id.simple().encode_lower(out);
+}

@@ -1,0 +1,606 @@
+//! One HTTP/1 request from a client, in phases: route, pick a server, attempt (retried by the
+//! pool's [`RetryPolicy`]), respond or fail, then finish (metrics, pool history, access log).
+//! Everything runs in the client connection's task; the upstream connection is driven here.
+
+use std::borrow::Cow;
+use std::io;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use http::StatusCode;
+use tokio::io::AsyncWriteExt;
+
+use super::buf::{Out, ReadBuf};
+use super::client::Transport;
+use super::head::{
+    parse_response, write_response, BodyOut, Framing, RequestHead, ResponseContext, ResponseHead,
+    ResponseHeaders,
+};
+use super::pump::{pump, Encode, PumpError};
+use super::upstream::{self, UpstreamConn};
+use crate::access_log::Timestamp;
+use crate::error::ProxyError;
+use crate::outcome::{self, Ending, RequestView};
+use crate::pool::Pool;
+use crate::retry::{Attempted, RetryPolicy};
+use crate::worker::ConnInfo;
+use crate::Shared;
+
+/// Largest response head accepted from a server.
+const MAX_RESPONSE_HEAD: usize = 64 * 1024;
+
+/// Reusable memory of one client connection.
+#[derive(Default)]
+pub(crate) struct Scratch {
+    /// The request head as forwarded.
+    pub up_head: Vec<u8>,
+    /// The response head as written to the client.
+    pub out: Out,
+    /// Body bytes on their way, re-chunked when needed.
+    pub body: Vec<u8>,
+}
+
+/// The client side of an exchange.
+pub(crate) struct Client<'a, T> {
+    pub io: &'a mut T,
+    pub buf: &'a mut ReadBuf,
+    pub shared: &'a Shared,
+    pub info: &'a ConnInfo,
+    /// Longest wait for the next body bytes from the client.
+    pub body_timeout: Duration,
+    /// The proxy is shutting down: answer this request, then close.
+    pub draining: bool,
+}
+
+/// What the client connection does after an exchange.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum After {
+    KeepAlive,
+    Close,
+}
+
+/// A server's answer, ready to be passed on.
+struct Answer {
+    conn: UpstreamConn,
+    response: ResponseHead,
+    headers: ResponseHeaders,
+    lease: crate::server::Lease,
+    attempts: u32,
+}
+
+/// How an attempt on one server failed.
+struct AttemptError {
+    err: ProxyError,
+    body_untouched: bool,
+}
+
+impl<T: Transport> Client<'_, T> {
+    /// Serves the request whose head was just read.
+    pub async fn exchange(
+        &mut self,
+        head: &RequestHead,
+        scratch: &mut Scratch,
+        started: Instant,
+        ts: Timestamp,
+    ) -> After {
+        let Scratch { up_head, out, body } = scratch;
+        let up_head: &[u8] = up_head;
+        let text =
+            |r: &std::ops::Range<usize>| std::str::from_utf8(&up_head[r.clone()]).unwrap_or("");
+        let full_path = text(&head.path);
+        let path = full_path.split('?').next().unwrap_or(full_path);
+        let host = head
+            .host
+            .as_ref()
+            .map_or(Cow::Borrowed(""), |h| host_key(text(h)));
+        let view = RequestView {
+            listener: &self.info.listener,
+            client: self.info.client,
+            started,
+            ts,
+            request_id: text(&head.request_id),
+            method: head.method.as_str(),
+            path,
+            host: &host,
+            protocol: if head.minor == 0 {
+                "HTTP/1.0"
+            } else {
+                "HTTP/1.1"
+            },
+        };
+        let pool = {
+            let runtime = self.shared.runtime.load();
+            runtime
+                .route(
+                    &self.info.listener,
+                    (!host.is_empty()).then_some(&*host),
+                    path,
+                )
+                .cloned()
+        };
+        let Some(pool) = pool else {
+            let err = ProxyError::NoRoute {
+                listener: self.info.listener.to_string(),
+                host: host.to_string(),
+                path: path.to_string(),
+            };
+            return self.fail(&view, head, None, err, &[], out).await;
+        };
+        if pool.config.protocol == switchyard_config::UpstreamProtocol::H2c {
+            return super::bridge::forward(self, head, up_head, &pool, &view, out).await;
+        }
+        let policy = RetryPolicy {
+            retries: pool.config.retries,
+        };
+        let mut tried: Vec<usize> = Vec::new();
+        let mut failures: Vec<String> = Vec::new();
+        loop {
+            let (index, lease) = match pool.acquire(&tried).await {
+                Ok(found) => found,
+                Err(e) => return self.fail(&view, head, Some(&pool), e, &failures, out).await,
+            };
+            let attempt = self.attempt(&pool, index, head, up_head, body).await;
+            let (conn, response, headers) = match attempt {
+                Ok(answer) => answer,
+                Err(AttemptError {
+                    err,
+                    body_untouched,
+                }) => {
+                    drop(lease);
+                    outcome::attempt_failed(&pool, index, &err);
+                    tried.push(index);
+                    let another_server = pool
+                        .servers
+                        .iter()
+                        .enumerate()
+                        .any(|(i, s)| s.in_rotation && !tried.contains(&i));
+                    let at = Attempted {
+                        attempts: tried.len() as u32,
+                        body_untouched,
+                        another_server,
+                    };
+                    if !policy.retry_elsewhere(&err, at) {
+                        let after = if body_untouched {
+                            None
+                        } else {
+                            Some(After::Close)
+                        };
+                        let done = self
+                            .fail(&view, head, Some(&pool), err, &failures, out)
+                            .await;
+                        return after.unwrap_or(done);
+                    }
+                    outcome::retrying(self.shared, &pool, index, &err, &view);
+                    failures.push(err.to_string());
+                    continue;
+                }
+            };
+            let attempts = tried.len() as u32 + 1;
+            let answer = Answer {
+                conn,
+                response,
+                headers,
+                lease,
+                attempts,
+            };
+            return self
+                .respond(&pool, index, head, &view, answer, out, body)
+                .await;
+        }
+    }
+
+    /// Sends the request to server `index` and reads its response head.
+    async fn attempt(
+        &mut self,
+        pool: &Pool,
+        index: usize,
+        head: &RequestHead,
+        up_head: &[u8],
+        body: &mut Vec<u8>,
+    ) -> Result<(UpstreamConn, ResponseHead, ResponseHeaders), AttemptError> {
+        let state = &pool.servers[index].state;
+        let timeouts = &pool.config.timeouts;
+        let untouched = |err| AttemptError {
+            err,
+            body_untouched: true,
+        };
+        let mut conn = match upstream::take_idle(state.address, timeouts.idle) {
+            Some(conn) => conn,
+            None => upstream::connect(&state.reference, timeouts.connect)
+                .await
+                .map_err(untouched)?,
+        };
+        let has_body = head.framing != Framing::Empty;
+        let resend = RetryPolicy::resend_on_new_connection(&head.method, has_body);
+        // A removed server whose drain time runs out wakes the requests still waiting on it.
+        let closing = state.closing.notified();
+        tokio::pin!(closing);
+        closing.as_mut().enable();
+        loop {
+            let sent = self.send(&mut conn, head, up_head, body).await;
+            let result = match sent {
+                Err(e) => Err(e),
+                Ok(()) => {
+                    let deadline = tokio::time::Instant::now() + timeouts.request;
+                    tokio::select! {
+                        read = read_response(&mut conn, head, deadline) => read,
+                        _ = &mut closing => Err(Failure::Drained),
+                    }
+                }
+            };
+            let failure = match result {
+                Ok((response, headers)) => return Ok((conn, response, headers)),
+                Err(f) => f,
+            };
+            if conn.reused && resend && failure.before_any_answer() {
+                // The server closed the idle connection as the request went out.
+                conn = upstream::connect(&state.reference, timeouts.connect)
+                    .await
+                    .map_err(untouched)?;
+                continue;
+            }
+            return Err(AttemptError {
+                err: failure.into_error(&state.reference, timeouts.request),
+                body_untouched: !has_body,
+            });
+        }
+    }
+
+    /// Writes the request head and body to the server.
+    async fn send(
+        &mut self,
+        conn: &mut UpstreamConn,
+        head: &RequestHead,
+        up_head: &[u8],
+        scratch: &mut Vec<u8>,
+    ) -> Result<(), Failure> {
+        if head.framing == Framing::Empty {
+            return conn.io.write_all(up_head).await.map_err(Failure::Send);
+        }
+        if head.expect_continue && self.buf.is_empty() {
+            self.io
+                .write_all(b"HTTP/1.1 100 Continue\r\n\r\n")
+                .await
+                .map_err(Failure::Client)?;
+        }
+        let encode = if head.framing == Framing::Chunked {
+            Encode::Chunked
+        } else {
+            Encode::Raw
+        };
+        pump(
+            self.io,
+            self.buf,
+            head.framing,
+            &mut conn.io,
+            encode,
+            up_head,
+            scratch,
+            self.body_timeout,
+            &mut |_| {},
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| match e {
+            PumpError::Write(e) => Failure::Send(e),
+            PumpError::Read(e) => Failure::Client(e),
+            PumpError::Chunk(e) => Failure::Client(io::Error::new(io::ErrorKind::InvalidData, e)),
+        })
+    }
+
+    /// Passes the server's answer on: head, then body, then finish.
+    #[allow(clippy::too_many_arguments)]
+    async fn respond(
+        &mut self,
+        pool: &Pool,
+        index: usize,
+        head: &RequestHead,
+        view: &RequestView<'_>,
+        answer: Answer,
+        out: &mut Out,
+        scratch: &mut Vec<u8>,
+    ) -> After {
+        let Answer {
+            mut conn,
+            response,
+            headers,
+            lease,
+            attempts,
+        } = answer;
+        let status = response.status;
+        let server = &pool.servers[index].state;
+        outcome::answered(self.shared, pool, index, status, view);
+        let ctx = ResponseContext {
+            client_minor: head.minor,
+            client_keep_alive: head.keep_alive && !self.draining,
+            request_id: view.request_id.as_bytes(),
+        };
+        out.clear();
+        let framing = write_response(out, conn.buf.filled(), &response, &headers, &ctx);
+        conn.buf.consume(response.len);
+        let mut end = Ending {
+            status,
+            pool: Some(pool.name()),
+            server: Some(&server.reference),
+            upstream_status: Some(status),
+            attempts,
+            ..Ending::default()
+        };
+        if status == 101 {
+            let after = self.switch_protocols(conn, &out.bytes).await;
+            drop(lease);
+            end.error = after.err();
+            self.log(view, &end);
+            return After::Close;
+        }
+        let encode = if framing.body == BodyOut::Chunked {
+            Encode::Chunked
+        } else {
+            Encode::Raw
+        };
+        // Once the whole body has come from the server, its slot is free and the line is
+        // logged, before the client can see the end of the response.
+        let mut lease = Some(lease);
+        let mut logged = false;
+        let log = self.shared.access_log.clone();
+        let copied = pump(
+            &mut conn.io,
+            &mut conn.buf,
+            response.framing,
+            self.io,
+            encode,
+            &out.bytes,
+            scratch,
+            pool.config.timeouts.request,
+            &mut |bytes| {
+                lease.take();
+                end.bytes_sent = bytes;
+                log.write(&view.entry(&end));
+                logged = true;
+            },
+        )
+        .await;
+        drop(lease);
+        out.trim();
+        let after = match copied {
+            Ok(_) => {
+                if response.keep_alive {
+                    upstream::put_idle(server.address, conn);
+                }
+                if framing.keep_alive {
+                    After::KeepAlive
+                } else {
+                    After::Close
+                }
+            }
+            Err(PumpError::Write(_)) => {
+                end.error = Some("response_incomplete");
+                After::Close
+            }
+            Err(PumpError::Read(_) | PumpError::Chunk(_)) => {
+                end.error = Some("upstream_body_error");
+                After::Close
+            }
+        };
+        if !logged {
+            self.log(view, &end);
+        }
+        after
+    }
+
+    /// Relays both directions of an upgraded connection (WebSocket) until either side closes.
+    async fn switch_protocols(
+        &mut self,
+        mut conn: UpstreamConn,
+        head: &[u8],
+    ) -> Result<(), &'static str> {
+        let mut first = head.to_vec();
+        first.extend_from_slice(conn.buf.filled());
+        self.io
+            .write_all(&first)
+            .await
+            .map_err(|_| "response_incomplete")?;
+        if !self.buf.is_empty() {
+            conn.io
+                .write_all(self.buf.filled())
+                .await
+                .map_err(|_| "upstream_body_error")?;
+            let n = self.buf.len();
+            self.buf.consume(n);
+        }
+        self.buf.release_if_empty();
+        tokio::io::copy_bidirectional(self.io, &mut conn.io)
+            .await
+            .map(|_| ())
+            .map_err(|_| "upgraded_connection_error")
+    }
+
+    /// Answers with the proxy's own explained error.
+    async fn fail(
+        &mut self,
+        view: &RequestView<'_>,
+        head: &RequestHead,
+        pool: Option<&Arc<Pool>>,
+        err: ProxyError,
+        earlier: &[String],
+        out: &mut Out,
+    ) -> After {
+        let explained = outcome::explain(self.shared, view, pool.map(|p| &**p), &err, earlier);
+        // An unread request body would be taken for the next request: close instead.
+        let keep_alive = head.keep_alive && head.framing == Framing::Empty && !self.draining;
+        let server = err.server();
+        let end = Ending {
+            status: explained.status.as_u16(),
+            pool: pool.map(|p| p.name()),
+            server,
+            upstream_status: None,
+            bytes_sent: explained.body.len() as u64,
+            attempts: earlier.len() as u32 + u32::from(server.is_some()),
+            error: Some(explained.code),
+        };
+        // Logged before the answer goes out, so the line is there once the client has it.
+        self.log(view, &end);
+        let written = self
+            .local(
+                out,
+                explained.status,
+                &explained.body,
+                keep_alive,
+                view.request_id,
+            )
+            .await;
+        if written.is_ok() && keep_alive {
+            After::KeepAlive
+        } else {
+            After::Close
+        }
+    }
+
+    /// Writes a response of the proxy's own with a JSON body.
+    pub async fn local(
+        &mut self,
+        out: &mut Out,
+        status: StatusCode,
+        body: &[u8],
+        keep_alive: bool,
+        request_id: &str,
+    ) -> io::Result<()> {
+        out.clear();
+        out.status_line(status.as_u16());
+        out.header(b"content-type", b"application/json");
+        out.header_u64(b"content-length", body.len() as u64);
+        out.header(b"x-request-id", request_id.as_bytes());
+        if !keep_alive {
+            out.header(b"connection", b"close");
+        }
+        out.end_head();
+        out.bytes.extend_from_slice(body);
+        self.io.write_all(&out.bytes).await
+    }
+
+    pub fn log(&self, view: &RequestView<'_>, end: &Ending<'_>) {
+        if self.shared.access_log.is_on() {
+            self.shared.access_log.write(&view.entry(end));
+        }
+    }
+}
+
+/// How sending a request or reading its answer failed.
+enum Failure {
+    /// Writing to the server failed.
+    Send(io::Error),
+    /// The client failed while its body was being forwarded.
+    Client(io::Error),
+    /// Reading the answer failed; `answered`: some bytes of it had come.
+    Receive {
+        source: io::Error,
+        answered: bool,
+    },
+    Invalid(&'static str),
+    TimedOut,
+    Drained,
+}
+
+impl Failure {
+    fn before_any_answer(&self) -> bool {
+        matches!(
+            self,
+            Failure::Send(_)
+                | Failure::Receive {
+                    answered: false,
+                    ..
+                }
+        )
+    }
+
+    fn into_error(self, server: &crate::error::ServerRef, timeout: Duration) -> ProxyError {
+        let server = server.clone();
+        match self {
+            Failure::Send(source) | Failure::Receive { source, .. } => {
+                ProxyError::Reset { server, source }
+            }
+            Failure::Client(source) => ProxyError::ClientBody { source },
+            Failure::Invalid(detail) => ProxyError::InvalidResponse {
+                server,
+                detail: detail.to_string(),
+            },
+            Failure::TimedOut => ProxyError::Timeout { server, timeout },
+            Failure::Drained => ProxyError::Drained { server },
+        }
+    }
+}
+
+/// Reads the server's response head, skipping interim (1xx) answers other than 101.
+async fn read_response(
+    conn: &mut UpstreamConn,
+    head: &RequestHead,
+    deadline: tokio::time::Instant,
+) -> Result<(ResponseHead, ResponseHeaders), Failure> {
+    let mut interim = false;
+    loop {
+        match parse_response(conn.buf.filled(), &head.method) {
+            Ok(Some((response, headers))) => {
+                if (100..200).contains(&response.status) && response.status != 101 {
+                    conn.buf.consume(response.len);
+                    interim = true;
+                    continue;
+                }
+                if response.status == 101 && !head.upgrade {
+                    return Err(Failure::Invalid(
+                        "101 Switching Protocols to a request that asked for no upgrade",
+                    ));
+                }
+                return Ok((response, headers));
+            }
+            Ok(None) => {}
+            Err(bad) => return Err(Failure::Invalid(bad.0)),
+        }
+        let answered = interim || !conn.buf.is_empty();
+        match tokio::time::timeout_at(
+            deadline,
+            conn.buf.read_from(&mut conn.io, MAX_RESPONSE_HEAD),
+        )
+        .await
+        {
+            Err(_) => return Err(Failure::TimedOut),
+            Ok(Ok(Some(0))) => {
+                return Err(Failure::Receive {
+                    source: io::Error::new(
+                        io::ErrorKind::UnexpectedEof,
+                        "connection closed before message completed",
+                    ),
+                    answered,
+                })
+            }
+            Ok(Ok(Some(_))) => {}
+            Ok(Ok(None)) => return Err(Failure::Invalid("response head larger than 64 KiB")),
+            Ok(Err(source)) => return Err(Failure::Receive { source, answered }),
+        }
+    }
+}
+
+/// `Example.COM:8080` -> `example.com`; `[::1]:80` -> `[::1]`.
+fn host_key(host: &str) -> Cow<'_, str> {
+    let bare = if host.starts_with('[') {
+        host.find(']').map_or(host, |end| &host[..=end])
+    } else {
+        host.rsplit_once(':').map_or(host, |(h, _)| h)
+    };
+    if bare.bytes().any(|b| b.is_ascii_uppercase()) {
+        Cow::Owned(bare.to_ascii_lowercase())
+    } else {
+        Cow::Borrowed(bare)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::host_key;
+
+    #[test]
+    fn host_keys() {
+        assert_eq!(host_key("Example.COM:8080"), "example.com");
+        assert_eq!(host_key("shop"), "shop");
+        assert_eq!(host_key("[::1]:80"), "[::1]");
+    }
+}

@@ -1,0 +1,113 @@
+use super::*;
+
+fn ctx() -> RequestContext<'static> {
+    RequestContext {
+        client_ip: "192.0.2.7".parse().unwrap(),
+        tls: false,
+        trusted: false,
+        new_request_id: b"00000000000000000000000000000001",
+    }
+}
+
+fn parse(raw: &[u8]) -> Result<(RequestHead, String), Refusal> {
+    let mut out = Vec::new();
+    let head = parse_request(raw, &ctx(), &mut out)?.expect("complete head");
+    Ok((head, String::from_utf8(out).unwrap()))
+}
+
+#[test]
+fn a_plain_request_is_forwarded_with_its_id_and_forwarding_headers() {
+    let (head, out) = parse(b"GET /a?b=1 HTTP/1.1\r\nHost: shop\r\nAccept: */*\r\nConnection: keep-alive, x-drop\r\nx-drop: 1\r\n\r\n").unwrap();
+    assert_eq!(head.framing, Framing::Empty);
+    assert!(head.keep_alive);
+    assert_eq!(&out[head.path.clone()], "/a?b=1");
+    assert_eq!(&out[head.host.clone().unwrap()], "shop");
+    assert_eq!(
+        out,
+        "GET /a?b=1 HTTP/1.1\r\nhost: shop\r\nAccept: */*\r\nx-request-id: 00000000000000000000000000000001\r\nx-forwarded-for: 192.0.2.7\r\nx-forwarded-proto: http\r\n\r\n"
+    );
+}
+
+#[test]
+fn a_sane_client_request_id_is_kept() {
+    let (head, out) = parse(b"GET / HTTP/1.1\r\nhost: a\r\nx-request-id: abc-1\r\n\r\n").unwrap();
+    assert_eq!(&out[head.request_id.clone()], "abc-1");
+    let (head, out) =
+        parse(b"GET / HTTP/1.1\r\nhost: a\r\nx-request-id: has space\r\n\r\n").unwrap();
+    assert_eq!(
+        &out[head.request_id.clone()],
+        "00000000000000000000000000000001"
+    );
+    assert!(!out.contains("has space"));
+}
+
+#[test]
+fn http10_closes_unless_asked_and_bodies_are_framed() {
+    let (head, _) = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    assert!(!head.keep_alive);
+    let (head, _) = parse(b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n").unwrap();
+    assert!(head.keep_alive);
+    let (head, out) = parse(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 12\r\n\r\n").unwrap();
+    assert_eq!(head.framing, Framing::Length(12));
+    assert!(out.contains("content-length: 12\r\n"));
+    let (head, out) =
+        parse(b"POST / HTTP/1.1\r\nhost: a\r\ntransfer-encoding: Chunked\r\n\r\n").unwrap();
+    assert_eq!(head.framing, Framing::Chunked);
+    assert!(out.contains("transfer-encoding: chunked\r\n"));
+}
+
+#[test]
+fn partial_heads_wait_for_more() {
+    let mut out = Vec::new();
+    assert!(
+        parse_request(b"GET / HTTP/1.1\r\nhost: a\r\n", &ctx(), &mut out)
+            .unwrap()
+            .is_none()
+    );
+}
+
+#[test]
+fn refusals_carry_their_status() {
+    for (raw, status) in [
+        (&b"GET / HTTP/1.1\r\nhost: a\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n"[..], 400),
+        (b"GET / HTTP/2.0\r\nhost: a\r\n\r\n", 505),
+        (b"CONNECT a:443 HTTP/1.1\r\nhost: a:443\r\n\r\n", 405),
+        (b"GET / HTTP/1.1\r\nhost: a\r\nexpect: nope\r\n\r\n", 417),
+        (b"GET a/b HTTP/1.1\r\nhost: a\r\n\r\n", 400),
+    ] {
+        assert_eq!(parse(raw).unwrap_err().status, status, "{}", String::from_utf8_lossy(raw));
+    }
+}
+
+#[test]
+fn responses_are_framed_and_cleaned() {
+    let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close, x-hop\r\nx-hop: 1\r\nx-keep: 2\r\nx-request-id: theirs\r\n\r\nabc";
+    let (head, headers) = parse_response(raw, &Method::GET).unwrap().unwrap();
+    assert_eq!(head.framing, Framing::Length(3));
+    assert!(!head.keep_alive);
+    let mut out = Out::default();
+    let ctx = ResponseContext {
+        client_minor: 1,
+        client_keep_alive: true,
+        request_id: b"mine",
+    };
+    let framing = write_response(&mut out, raw, &head, &headers, &ctx);
+    assert!(framing.keep_alive);
+    assert_eq!(
+        String::from_utf8(out.bytes).unwrap(),
+        "HTTP/1.1 200 OK\r\nx-keep: 2\r\ncontent-length: 3\r\nx-request-id: mine\r\n\r\n"
+    );
+    let (head, _) = parse_response(b"HTTP/1.1 200 OK\r\n\r\n", &Method::GET)
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.framing, Framing::UntilClose);
+    let (head, _) = parse_response(b"HTTP/1.1 204 No Content\r\n\r\n", &Method::GET)
+        .unwrap()
+        .unwrap();
+    assert_eq!(head.framing, Framing::Empty);
+    assert!(parse_response(
+        b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n",
+        &Method::GET
+    )
+    .is_err());
+}

@@ -1,0 +1,176 @@
+//! Copying a message body from one side to the other according to its framing, re-chunking
+//! it when the reader expects chunks, in one write per read.
+
+use std::io;
+use std::time::Duration;
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::buf::{ReadBuf, BODY_BUF_SIZE};
+use super::chunked::{self, ChunkError, Decoder};
+use super::head::Framing;
+
+/// Where a body copy went wrong.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum PumpError {
+    /// The sending side failed, closed early or was silent too long.
+    #[error("{0}")]
+    Read(#[source] io::Error),
+    /// The receiving side could not be written to.
+    #[error("{0}")]
+    Write(#[source] io::Error),
+    /// The sending side's chunked coding was malformed.
+    #[error("{0}")]
+    Chunk(#[source] ChunkError),
+}
+
+/// How the body is written out.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Encode {
+    /// The bytes as they are.
+    Raw,
+    /// In chunks, ending with the last chunk.
+    Chunked,
+}
+
+/// Copies a body framed by `framing` from `src` (bytes already read first, from `buf`) to
+/// `dst`, writing `prefix` (a head) before it in the same write. Returns the body bytes
+/// written. `Framing::UntilClose` ends at the sender's EOF. `source_done` is called with the
+/// body's size once all of it has been read, before the last write: what depends only on
+/// the sender (its slot, the log line) is settled before the receiver can see the end.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn pump<R, W>(
+    src: &mut R,
+    buf: &mut ReadBuf,
+    framing: Framing,
+    dst: &mut W,
+    encode: Encode,
+    prefix: &[u8],
+    scratch: &mut Vec<u8>,
+    read_timeout: Duration,
+    source_done: &mut dyn FnMut(u64),
+) -> Result<u64, PumpError>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    scratch.clear();
+    scratch.extend_from_slice(prefix);
+    let mut sent: u64 = 0;
+    let mut left = match framing {
+        Framing::Empty => {
+            source_done(0);
+            finish(dst, scratch, Encode::Raw).await?;
+            return Ok(0);
+        }
+        Framing::Length(n) => n,
+        Framing::Chunked | Framing::UntilClose => u64::MAX,
+    };
+    let mut decoder = (framing == Framing::Chunked).then(Decoder::default);
+    loop {
+        // Use what is buffered.
+        let mut progressed = false;
+        match decoder.as_mut() {
+            Some(d) => loop {
+                let step = d.step(buf.filled()).map_err(PumpError::Chunk)?;
+                if let Some(range) = step.data.clone() {
+                    let data = &buf.filled()[range];
+                    emit(scratch, data, encode);
+                    sent += data.len() as u64;
+                }
+                buf.consume(step.consumed);
+                if d.is_done() {
+                    source_done(sent);
+                    finish(dst, scratch, encode).await?;
+                    return Ok(sent);
+                }
+                if step.consumed == 0 {
+                    break;
+                }
+                progressed = true;
+            },
+            None => {
+                let n = (buf.len() as u64).min(left) as usize;
+                if n > 0 {
+                    emit(scratch, &buf.filled()[..n], encode);
+                    buf.consume(n);
+                    sent += n as u64;
+                    if framing != Framing::UntilClose {
+                        left -= n as u64;
+                    }
+                    progressed = true;
+                }
+                if left == 0 {
+                    source_done(sent);
+                    finish(dst, scratch, encode).await?;
+                    return Ok(sent);
+                }
+            }
+        }
+        if progressed || !scratch.is_empty() {
+            dst.write_all(scratch).await.map_err(PumpError::Write)?;
+            scratch.clear();
+        }
+        // Read more; a read that fills the buffer asks for a larger one next time.
+        let room = buf.room();
+        let read = tokio::time::timeout(read_timeout, buf.read_from(src, BODY_BUF_SIZE)).await;
+        if matches!(read, Ok(Ok(Some(n))) if n == room) {
+            buf.grow_for_body();
+        }
+        match read {
+            Err(_) => {
+                return Err(PumpError::Read(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("no body bytes for {read_timeout:?}"),
+                )))
+            }
+            Ok(Err(e)) => return Err(PumpError::Read(e)),
+            Ok(Ok(None)) => {
+                return Err(PumpError::Chunk(ChunkError::BadSize));
+            }
+            Ok(Ok(Some(0))) => {
+                if framing == Framing::UntilClose {
+                    source_done(sent);
+                    finish(dst, scratch, encode).await?;
+                    return Ok(sent);
+                }
+                return Err(PumpError::Read(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "closed before the end of the body",
+                )));
+            }
+            Ok(Ok(Some(_))) => {}
+        }
+    }
+}
+
+fn emit(scratch: &mut Vec<u8>, data: &[u8], encode: Encode) {
+    if data.is_empty() {
+        return;
+    }
+    if encode == Encode::Chunked {
+        chunked::chunk_head(scratch, data.len());
+        scratch.extend_from_slice(data);
+        scratch.extend_from_slice(b"\r\n");
+    } else {
+        scratch.extend_from_slice(data);
+    }
+}
+
+async fn finish<W: AsyncWrite + Unpin>(
+    dst: &mut W,
+    scratch: &mut Vec<u8>,
+    encode: Encode,
+) -> Result<(), PumpError> {
+    if encode == Encode::Chunked {
+        scratch.extend_from_slice(chunked::LAST_CHUNK);
+    }
+    if !scratch.is_empty() {
+        dst.write_all(scratch).await.map_err(PumpError::Write)?;
+        scratch.clear();
+    }
+    if scratch.capacity() > 2 * BODY_BUF_SIZE {
+        *scratch = Vec::new();
+    }
+    Ok(())
+}

@@ -1,0 +1,341 @@
+//! Worker threads. Each runs its own single-threaded runtime with its own listening socket
+//! per listener (`SO_REUSEPORT`, so the kernel spreads connections), accepts, and serves its
+//! connections to the end: a request never crosses threads, and its upstream connections are
+//! the worker's own. Accepting stops at a listener's `max_connections` and backs off when the
+//! process runs out of file descriptors, with its log lines rate-limited.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::gauge::Gauge;
+use switchyard_config::{Cidr, ListenerConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::{watch, Notify};
+use tokio_rustls::TlsAcceptor;
+
+use crate::http1::{self, ReadBuf};
+use crate::metrics::ListenerLabels;
+use crate::{h2, Shared};
+
+/// The limits of a listener, as its connections apply them.
+#[derive(Debug, Clone)]
+pub(crate) struct Limits {
+    pub handshake_timeout: Duration,
+    pub idle_timeout: Duration,
+    pub max_header_bytes: usize,
+    pub max_connections: usize,
+    pub trusted_proxies: Vec<Cidr>,
+}
+
+impl Limits {
+    pub fn of(l: &ListenerConfig) -> Self {
+        Limits {
+            handshake_timeout: l.handshake_timeout,
+            idle_timeout: l.idle_timeout,
+            max_header_bytes: l.max_header_bytes,
+            max_connections: l.max_connections,
+            trusted_proxies: l.trusted_proxies.clone(),
+        }
+    }
+}
+
+/// What a connection knows about itself.
+pub(crate) struct ConnInfo {
+    pub listener: Arc<str>,
+    pub client: SocketAddr,
+    pub tls: bool,
+    pub limits: Arc<Limits>,
+}
+
+/// Where the proxy's workers are in their life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    Serving,
+    /// Accept nothing more; finish the requests in flight, then close.
+    Draining,
+    /// Stop at once.
+    Stopped,
+}
+
+/// Open connections across all workers, so that shutdown can wait for the last one.
+#[derive(Default)]
+pub(crate) struct Tracker {
+    open: AtomicUsize,
+    idle: Notify,
+}
+
+impl Phase {
+    /// Whether connections should close after their current request.
+    pub fn closing(rx: &watch::Receiver<Phase>) -> bool {
+        *rx.borrow() != Phase::Serving
+    }
+}
+
+impl Tracker {
+    /// Waits until no connection is open.
+    pub async fn wait_idle(&self) {
+        loop {
+            let notified = self.idle.notified();
+            if self.open.load(Ordering::Acquire) == 0 {
+                return;
+            }
+            notified.await;
+        }
+    }
+}
+
+/// One listener as one worker sees it; the counters are shared by all workers.
+pub(crate) struct WorkerListener {
+    pub name: Arc<str>,
+    pub socket: std::net::TcpListener,
+    pub tls: Option<TlsAcceptor>,
+    pub limits: Arc<Limits>,
+    pub open: Arc<AtomicUsize>,
+    pub gauge: Gauge,
+    pub refused: Counter,
+}
+
+impl WorkerListener {
+    /// A copy with its own socket on the same address, for another worker.
+    pub fn sibling(&self) -> std::io::Result<WorkerListener> {
+        Ok(WorkerListener {
+            name: self.name.clone(),
+            socket: bind(self.socket.local_addr()?, true)?,
+            tls: self.tls.clone(),
+            limits: self.limits.clone(),
+            open: self.open.clone(),
+            gauge: self.gauge.clone(),
+            refused: self.refused.clone(),
+        })
+    }
+
+    pub fn labels(name: &str) -> ListenerLabels {
+        ListenerLabels {
+            listener: name.to_string(),
+        }
+    }
+}
+
+/// A non-blocking listening socket; `reuse_port` lets other workers bind the same address.
+pub(crate) fn bind(addr: SocketAddr, reuse_port: bool) -> std::io::Result<std::net::TcpListener> {
+    use socket2::{Domain, Socket, Type};
+    let socket = Socket::new(Domain::for_address(addr), Type::STREAM, None)?;
+    socket.set_reuse_address(true)?;
+    if reuse_port {
+        socket.set_reuse_port(true)?;
+    }
+    socket.set_nonblocking(true)?;
+    socket.bind(&addr.into())?;
+    socket.listen(4096)?;
+    Ok(socket.into())
+}
+
+/// Starts worker `index` on its own thread.
+pub(crate) fn spawn(
+    index: usize,
+    listeners: Vec<WorkerListener>,
+    shared: Arc<Shared>,
+    tracker: Arc<Tracker>,
+    phase: watch::Receiver<Phase>,
+) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    std::thread::Builder::new()
+        .name(format!("switchyard-worker-{index}"))
+        .spawn(move || {
+            let local = tokio::task::LocalSet::new();
+            local.block_on(&runtime, run(listeners, shared, tracker, phase));
+        })
+}
+
+async fn run(
+    listeners: Vec<WorkerListener>,
+    shared: Arc<Shared>,
+    tracker: Arc<Tracker>,
+    mut phase: watch::Receiver<Phase>,
+) {
+    for l in listeners {
+        match TcpListener::from_std(l.socket.try_clone().expect("listening socket")) {
+            Ok(socket) => {
+                tokio::task::spawn_local(accept_loop(
+                    l,
+                    socket,
+                    shared.clone(),
+                    tracker.clone(),
+                    phase.clone(),
+                ));
+            }
+            Err(e) => tracing::error!(listener = %l.name, "could not serve the listener: {e}"),
+        }
+    }
+    tokio::task::spawn_local(async {
+        loop {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            http1::expire_idle_upstreams(Duration::from_secs(300));
+        }
+    });
+    while *phase.borrow_and_update() != Phase::Stopped {
+        if phase.changed().await.is_err() {
+            break;
+        }
+    }
+}
+
+async fn accept_loop(
+    l: WorkerListener,
+    socket: TcpListener,
+    shared: Arc<Shared>,
+    tracker: Arc<Tracker>,
+    mut phase: watch::Receiver<Phase>,
+) {
+    let mut failures_in_row = 0u32;
+    let mut accept_log = RateLimited::default();
+    let mut refuse_log = RateLimited::default();
+    loop {
+        let accepted = tokio::select! {
+            accepted = socket.accept() => accepted,
+            changed = phase.changed() => {
+                if changed.is_err() || *phase.borrow() != Phase::Serving {
+                    return;
+                }
+                continue;
+            }
+        };
+        let (stream, client) = match accepted {
+            Ok(a) => a,
+            Err(e) => {
+                // Usually EMFILE: waiting lets connections close; spinning would not.
+                failures_in_row = (failures_in_row + 1).min(7);
+                if let Some(suppressed) = accept_log.allow() {
+                    tracing::warn!(listener = %l.name, suppressed, "accept failed: {e}; backing off");
+                }
+                tokio::time::sleep(Duration::from_millis(10 << failures_in_row)).await;
+                continue;
+            }
+        };
+        failures_in_row = 0;
+        if l.open.load(Ordering::Acquire) >= l.limits.max_connections {
+            l.refused.inc();
+            if let Some(suppressed) = refuse_log.allow() {
+                tracing::warn!(
+                    listener = %l.name,
+                    max_connections = l.limits.max_connections,
+                    suppressed,
+                    "listener {} is at max_connections ({}): refusing new connections",
+                    l.name,
+                    l.limits.max_connections
+                );
+            }
+            // Reset at once rather than leave the client waiting for an answer.
+            let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+            drop(stream);
+            continue;
+        }
+        let guard = ConnGuard::enter(&l, &tracker);
+        let info = Arc::new(ConnInfo {
+            listener: l.name.clone(),
+            client,
+            tls: l.tls.is_some(),
+            limits: l.limits.clone(),
+        });
+        let shared = shared.clone();
+        let tls = l.tls.clone();
+        let drain = phase.clone();
+        tokio::task::spawn_local(async move {
+            let _guard = guard;
+            connection(stream, tls, info, shared, drain).await;
+        });
+    }
+}
+
+/// Serves one client connection: TLS first where configured, then HTTP/1 or HTTP/2 by what
+/// the client speaks (ALPN, or the HTTP/2 preface on cleartext).
+async fn connection(
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
+    info: Arc<ConnInfo>,
+    shared: Arc<Shared>,
+    drain: watch::Receiver<Phase>,
+) {
+    let accepted = Instant::now();
+    let _ = stream.set_nodelay(true);
+    let deadline = tokio::time::Instant::from_std(accepted + info.limits.handshake_timeout);
+    match tls {
+        None => {
+            let mut buf = ReadBuf::default();
+            let mut stream = stream;
+            match http1::sniff_h2(&mut stream, &mut buf, deadline).await {
+                Some(true) => h2::serve(h2::Prefixed::new(buf, stream), info, shared, drain).await,
+                Some(false) => http1::serve(stream, buf, &info, &shared, drain, accepted).await,
+                None => {}
+            }
+        }
+        Some(acceptor) => {
+            let Ok(Ok(tls)) = tokio::time::timeout_at(deadline, acceptor.accept(stream)).await
+            else {
+                return;
+            };
+            if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
+                h2::serve(tls, info, shared, drain).await;
+            } else {
+                http1::serve(tls, ReadBuf::default(), &info, &shared, drain, accepted).await;
+            }
+        }
+    }
+}
+
+/// Counts a connection as open for its listener and for shutdown, until dropped.
+struct ConnGuard {
+    open: Arc<AtomicUsize>,
+    gauge: Gauge,
+    tracker: Arc<Tracker>,
+}
+
+impl ConnGuard {
+    fn enter(l: &WorkerListener, tracker: &Arc<Tracker>) -> Self {
+        l.open.fetch_add(1, Ordering::AcqRel);
+        l.gauge.inc();
+        tracker.open.fetch_add(1, Ordering::AcqRel);
+        ConnGuard {
+            open: l.open.clone(),
+            gauge: l.gauge.clone(),
+            tracker: tracker.clone(),
+        }
+    }
+}
+
+impl Drop for ConnGuard {
+    fn drop(&mut self) {
+        self.open.fetch_sub(1, Ordering::AcqRel);
+        self.gauge.dec();
+        if self.tracker.open.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.tracker.idle.notify_waiters();
+        }
+    }
+}
+
+/// At most one log line a second; says how many were left out since the last one.
+#[derive(Default)]
+struct RateLimited {
+    last: Option<Instant>,
+    suppressed: u64,
+}
+
+impl RateLimited {
+    fn allow(&mut self) -> Option<u64> {
+        let now = Instant::now();
+        if self
+            .last
+            .is_some_and(|t| now.duration_since(t) < Duration::from_secs(1))
+        {
+            self.suppressed += 1;
+            return None;
+        }
+        self.last = Some(now);
+        Some(std::mem::take(&mut self.suppressed))
+    }
+}
