@@ -129,10 +129,16 @@ pub fn servers_toml(pool: &str, servers: &[(&str, SocketAddr)]) -> String {
         .collect()
 }
 
-/// An address on which nothing listens: connecting to it is refused.
+/// An address on which nothing listens: connecting to it is refused. The port stays bound
+/// (without listening) for the rest of the process, so no other test can take it.
 pub fn dead_addr() -> SocketAddr {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    l.local_addr().unwrap()
+    let socket = socket2::Socket::new(socket2::Domain::IPV4, socket2::Type::STREAM, None).unwrap();
+    socket
+        .bind(&"127.0.0.1:0".parse::<SocketAddr>().unwrap().into())
+        .unwrap();
+    let addr = socket.local_addr().unwrap().as_socket().unwrap();
+    std::mem::forget(socket);
+    addr
 }
 
 pub fn client() -> reqwest::Client {
