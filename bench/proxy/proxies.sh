@@ -141,7 +141,11 @@ EOF
 
 # start_nginx_proxy LOGS : LOGS is on or off.
 start_nginx_proxy() {
-  local dir="$WORK/nginx" logs
+  local dir="$WORK/nginx" logs buffers=""
+  if [[ "$NGINX_PROXY_BUFFERS" != default ]]; then
+    buffers="            proxy_buffers $NGINX_PROXY_BUFFERS;
+            proxy_buffer_size ${NGINX_PROXY_BUFFERS#* };"
+  fi
   mkdir -p "$dir"
   if [[ "$1" == on ]]; then logs="$(nginx_access_log)"; else logs="    access_log off;"; fi
   {
@@ -167,6 +171,7 @@ $(nginx_temp_paths "$dir")
             proxy_connect_timeout 1s;
             proxy_read_timeout 10s;
             proxy_max_temp_file_size 0;
+$buffers
         }
     }
 }
