@@ -102,6 +102,8 @@ def load_run(dir_, target, round_):
         raise ParseError(f"{cpu_path}: bad or missing field ({e})")
     reqs = run["requests"]
     run["cpu_us"] = target_ticks * tick_us / reqs if reqs else float("nan")
+    # Share of one core the target used during the run: (ticks / requests) x (requests / second).
+    run["cpu_pct"] = run["cpu_us"] * run["rps"] / 1e4
     run["backend_cpu_us"] = backend_ticks * tick_us / reqs if reqs else float("nan")
     run["pids_changed"] = kv.get("pids_changed") == "1"
     if "log_lines" in kv:
@@ -145,17 +147,18 @@ def load_section(case, runs):
     """Markdown for one load case, and its ratios {other: {metric: ratio}}."""
     big = case == "1mib"
     logs = case == "logs"
-    metrics = ["rps"] + (["mibps"] if big else []) + ["p50", "p99", "cpu_us", "backend_cpu_us"]
+    metrics = ["rps"] + (["mibps"] if big else []) + ["p50", "p99", "cpu_us", "cpu_pct", "backend_cpu_us"]
     metrics += ["log_lines_per_req"] if logs else []
     med = {t: {k: median(rs, k) for k in metrics} for t, rs in runs.items()}
 
     head = ["target", "requests/s"] + (["MiB/s"] if big else [])
-    head += ["p50 ms", "p99 ms", "CPU µs/req", "backends CPU µs/req"]
+    head += ["p50 ms", "p99 ms", "CPU µs/req", "CPU % of a core", "backends CPU µs/req"]
     head += ["log lines/req"] if logs else []
     out = ["| " + " | ".join(head) + " |", "| --- |" + " ---: |" * (len(head) - 1)]
     for t, m in med.items():
         cells = [LABELS.get(t, t), fmt_num(m["rps"])] + ([fmt_num(m["mibps"])] if big else [])
-        cells += [fmt_ms(m["p50"]), fmt_ms(m["p99"]), fmt_num(m["cpu_us"], 1), fmt_num(m["backend_cpu_us"], 1)]
+        cells += [fmt_ms(m["p50"]), fmt_ms(m["p99"]), fmt_num(m["cpu_us"], 1), fmt_num(m["cpu_pct"])]
+        cells += [fmt_num(m["backend_cpu_us"], 1)]
         if logs:
             cells.append(fmt_num(m["log_lines_per_req"], 2) if t != "direct" else "")
         out.append("| " + " | ".join(cells) + " |")
