@@ -95,16 +95,11 @@ impl Ctx<'_> {
     async fn forward(&self, pool: &Arc<Pool>, req: Request<Incoming>) -> Response<ResponseBody> {
         let (mut parts, body) = req.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
-        let client_ip = self.conn.client.ip();
         headers::set_forwarded(
             &mut parts.headers,
-            &client_ip.to_string(),
+            &self.conn.client_ip,
             if self.conn.tls { "https" } else { "http" },
-            self.conn
-                .limits
-                .trusted_proxies
-                .iter()
-                .any(|c| c.contains(client_ip)),
+            self.conn.trusted,
         );
         if let Ok(v) = HeaderValue::from_str(&self.request_id) {
             parts.headers.insert(X_REQUEST_ID.clone(), v);

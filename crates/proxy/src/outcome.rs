@@ -82,8 +82,10 @@ pub(crate) fn answered(
         .then(|| format!("answered {status}"));
     pool.observe(index, failure);
     server.count_response(&shared.metrics, status);
-    pool.shared.history.record(now_second(), status);
-    server.record_outcome(
+    let second = now_second();
+    pool.shared.history.record(second, status);
+    server.record_outcome_at(
+        second,
         (status >= 500).then(|| format!("answered {status} to {} {}", view.method, view.path)),
     );
     pool.duration.observe(view.started.elapsed().as_secs_f64());

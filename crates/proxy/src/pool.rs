@@ -21,8 +21,9 @@ use crate::upstream::Upstream;
 /// has no healthy server (so that the moment is reported once).
 #[derive(Debug, Default)]
 pub(crate) struct PoolShared {
-    pub wakeup: Arc<Notify>,
-    waiting: AtomicU32,
+    pub wakeup: Notify,
+    /// Requests waiting in the queue; a released slot wakes one only when there are any.
+    pub waiting: AtomicU32,
     all_down: AtomicBool,
     /// The last 15 minutes of answers.
     pub history: crate::history::History,
@@ -135,7 +136,7 @@ impl Pool {
             match shared.waiting.compare_exchange_weak(
                 waiting,
                 waiting + 1,
-                Ordering::AcqRel,
+                Ordering::SeqCst,
                 Ordering::Acquire,
             ) {
                 Ok(_) => break,
@@ -166,11 +167,7 @@ impl Pool {
     /// nothing else is free.
     fn try_acquire(&self, tried: &[usize], ignore_health: bool) -> Option<(usize, Lease)> {
         let eligible = |i: &usize| !tried.contains(i) && (ignore_health || self.is_healthy(*i));
-        let take = |i: usize| {
-            self.servers[i]
-                .try_lease(&self.shared.wakeup)
-                .map(|l| (i, l))
-        };
+        let take = |i: usize| self.servers[i].try_lease(&self.shared).map(|l| (i, l));
         let slow_start = self.config.slow_start;
         let ramped = |i: &usize| {
             let share = self.servers[*i].state.health.ramp(slow_start);

@@ -139,8 +139,8 @@ mod tests {
     #[test]
     fn least_conn_prefers_idle() {
         let s = servers(&[1, 1]);
-        let wake = Arc::new(tokio::sync::Notify::new());
-        let _busy = s[0].try_lease(&wake).unwrap();
+        let pool = Arc::new(crate::pool::PoolShared::default());
+        let _busy = s[0].try_lease(&pool).unwrap();
         let sel = Selector::new(Balance::LeastConn, &s);
         for _ in 0..4 {
             assert_eq!(sel.order(&s).next(), Some(1));

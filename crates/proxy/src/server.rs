@@ -15,6 +15,7 @@ use tokio::sync::Notify;
 use crate::error::ServerRef;
 use crate::health::ServerHealth;
 use crate::metrics::{Metrics, RequestLabels, ServerLabels};
+use crate::pool::PoolShared;
 use crate::stats::{now_second, LastError, Window};
 
 /// Live counters of one server, shared by every config version that contains it.
@@ -71,7 +72,12 @@ impl ServerState {
 
     /// Records one finished exchange; `error` says why it failed, if it did.
     pub fn record_outcome(&self, error: Option<String>) {
-        self.window.record(now_second(), error.is_some());
+        self.record_outcome_at(now_second(), error);
+    }
+
+    /// [`Self::record_outcome`] at a second the caller already knows.
+    pub fn record_outcome_at(&self, second: u64, error: Option<String>) {
+        self.window.record(second, error.is_some());
         if let Some(reason) = error {
             *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastError {
                 at: chrono::Utc::now(),
@@ -127,7 +133,7 @@ pub(crate) struct Server {
 
 impl Server {
     /// Takes a slot if the server is below its limit.
-    pub fn try_lease(&self, wakeup: &Arc<Notify>) -> Option<Lease> {
+    pub fn try_lease(&self, pool: &Arc<PoolShared>) -> Option<Lease> {
         let counter = &self.state.in_flight;
         let mut current = counter.load(Ordering::Acquire);
         loop {
@@ -144,7 +150,7 @@ impl Server {
                     self.state.active_gauge.inc();
                     return Some(Lease {
                         server: self.state.clone(),
-                        wakeup: wakeup.clone(),
+                        pool: pool.clone(),
                     });
                 }
                 Err(actual) => current = actual,
@@ -167,13 +173,17 @@ impl Server {
 #[derive(Debug)]
 pub(crate) struct Lease {
     pub server: Arc<ServerState>,
-    wakeup: Arc<Notify>,
+    pool: Arc<PoolShared>,
 }
 
 impl Drop for Lease {
     fn drop(&mut self) {
-        self.server.in_flight.fetch_sub(1, Ordering::AcqRel);
+        self.server.in_flight.fetch_sub(1, Ordering::SeqCst);
         self.server.active_gauge.dec();
-        self.wakeup.notify_one();
+        // Seen together with the queue's count (both sequentially consistent), so a request
+        // that is queuing either finds this slot free or is woken.
+        if self.pool.waiting.load(Ordering::SeqCst) > 0 {
+            self.pool.wakeup.notify_one();
+        }
     }
 }

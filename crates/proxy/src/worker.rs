@@ -46,6 +46,10 @@ impl Limits {
 pub(crate) struct ConnInfo {
     pub listener: Arc<str>,
     pub client: SocketAddr,
+    /// `client`'s IP address as text, as forwarding headers carry it.
+    pub client_ip: String,
+    /// The client is a trusted proxy: its forwarding headers are kept and appended to.
+    pub trusted: bool,
     pub tls: bool,
     pub limits: Arc<Limits>,
 }
@@ -239,6 +243,12 @@ async fn accept_loop(
         let info = Arc::new(ConnInfo {
             listener: l.name.clone(),
             client,
+            client_ip: client.ip().to_string(),
+            trusted: l
+                .limits
+                .trusted_proxies
+                .iter()
+                .any(|c| c.contains(client.ip())),
             tls: l.tls.is_some(),
             limits: l.limits.clone(),
         });

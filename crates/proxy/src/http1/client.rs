@@ -69,11 +69,10 @@ pub(crate) async fn serve<T: Transport>(
         first = false;
         let mut id = [0u8; 32];
         new_request_id(&mut id);
-        let client_ip = info.client.ip();
         let ctx = RequestContext {
-            client_ip,
+            client_ip: &info.client_ip,
             tls: info.tls,
-            trusted: limits.trusted_proxies.iter().any(|c| c.contains(client_ip)),
+            trusted: info.trusted,
             new_request_id: &id,
         };
         let head = loop {
@@ -121,7 +120,7 @@ pub(crate) async fn serve<T: Transport>(
             draining: Phase::closing(&drain),
         };
         let after = client
-            .exchange(&head, &mut scratch, started, Timestamp::now())
+            .exchange(&head, &mut scratch, started, log_time(shared))
             .await;
         if after == After::Close || Phase::closing(&drain) {
             let _ = io.shutdown().await;
@@ -177,6 +176,15 @@ async fn refuse<T: Transport>(
         .local(&mut out, status, &body, false, request_id)
         .await;
     let _ = client.io.shutdown().await;
+}
+
+/// The wall-clock time of a request, read only when the access log will need it.
+fn log_time(shared: &Shared) -> Timestamp {
+    if shared.access_log.is_on() {
+        Timestamp::now()
+    } else {
+        Timestamp(0)
+    }
 }
 
 /// A random version-4 UUID in its 32-digit form, as request ids are made.

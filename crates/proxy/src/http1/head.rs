@@ -3,7 +3,7 @@
 //! lengths, a length and a chunked coding, bare line feeds, folded lines, control bytes) is
 //! refused instead of guessed, so nothing ambiguous ever reaches the other side.
 
-use std::net::IpAddr;
+use std::mem::MaybeUninit;
 use std::ops::Range;
 
 use http::Method;
@@ -62,7 +62,8 @@ pub(crate) struct RequestHead {
 
 /// What the request head depends on besides its bytes.
 pub(crate) struct RequestContext<'a> {
-    pub client_ip: IpAddr,
+    /// The client's address as text, for `X-Forwarded-For`.
+    pub client_ip: &'a str,
     pub tls: bool,
     /// The peer is a proxy whose forwarding headers are kept and appended to.
     pub trusted: bool,
@@ -77,9 +78,9 @@ pub(crate) fn parse_request(
     ctx: &RequestContext<'_>,
     out: &mut Vec<u8>,
 ) -> Result<Option<RequestHead>, Refusal> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut req = httparse::Request::new(&mut slots);
-    let len = match req.parse(buf) {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut req = httparse::Request::new(&mut []);
+    let len = match req.parse_with_uninit_headers(buf, &mut slots) {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(refuse(431, "too many header lines")),
@@ -252,14 +253,7 @@ fn forwarding_headers(out: &mut Vec<u8>, facts: &RequestFacts<'_>, ctx: &Request
             out.extend_from_slice(b", ");
         }
     }
-    let mut ip = [0u8; 48];
-    let n = {
-        use std::io::Write;
-        let mut cursor = std::io::Cursor::new(&mut ip[..]);
-        let _ = write!(cursor, "{}", ctx.client_ip);
-        cursor.position() as usize
-    };
-    out.extend_from_slice(&ip[..n]);
+    out.extend_from_slice(ctx.client_ip.as_bytes());
     out.extend_from_slice(b"\r\nx-forwarded-proto: ");
     if ctx.trusted {
         if let Some(proto) = facts.forwarded_proto {
@@ -483,9 +477,11 @@ pub(crate) fn parse_response(
     buf: &[u8],
     method: &Method,
 ) -> Result<Option<(ResponseHead, ResponseHeaders)>, BadResponse> {
-    let mut slots = [httparse::EMPTY_HEADER; MAX_HEADERS];
-    let mut resp = httparse::Response::new(&mut slots);
-    let len = match resp.parse(buf) {
+    let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
+    let mut resp = httparse::Response::new(&mut []);
+    let len = match httparse::ParserConfig::default()
+        .parse_response_with_uninit_headers(&mut resp, buf, &mut slots)
+    {
         Ok(httparse::Status::Complete(n)) => n,
         Ok(httparse::Status::Partial) => return Ok(None),
         Err(httparse::Error::TooManyHeaders) => return Err(BadResponse("too many header lines")),

@@ -2,7 +2,7 @@ use super::*;
 
 fn ctx() -> RequestContext<'static> {
     RequestContext {
-        client_ip: "192.0.2.7".parse().unwrap(),
+        client_ip: "192.0.2.7",
         tls: false,
         trusted: false,
         new_request_id: b"00000000000000000000000000000001",
