@@ -12,7 +12,7 @@ pub(crate) const BUF_SIZE: usize = 16 * 1024;
 /// A buffer grows to this while it carries a large body, for fewer, larger reads.
 pub(crate) const BODY_BUF_SIZE: usize = 64 * 1024;
 /// Buffers kept for reuse per thread; the rest go back to the allocator.
-const FREE_LIMIT: usize = 256;
+const FREE_LIMIT: usize = 64;
 
 thread_local! {
     static FREE: RefCell<Vec<Vec<u8>>> = const { RefCell::new(Vec::new()) };

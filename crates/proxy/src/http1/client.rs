@@ -49,12 +49,14 @@ pub(crate) async fn serve<T: Transport>(
     accepted: Instant,
 ) {
     let limits = &info.limits;
-    let mut scratch = Scratch::default();
+    let mut scratch = Scratch::take();
     let mut first = true;
     loop {
         if buf.is_empty() {
             buf.release_if_empty();
             if !first {
+                // An idle connection holds no buffers.
+                scratch.give_back();
                 tokio::select! {
                     ready = io.wait_readable() => if ready.is_err() { return },
                     _ = tokio::time::sleep(limits.idle_timeout) => return,
@@ -62,6 +64,7 @@ pub(crate) async fn serve<T: Transport>(
                 }
             }
         }
+        scratch.refill();
         // A new connection has the handshake timeout from its start; a kept one from the
         // moment its next request began to arrive.
         let since = if first { accepted } else { Instant::now() };
@@ -80,7 +83,7 @@ pub(crate) async fn serve<T: Transport>(
                 Ok(Some(head)) => break head,
                 Ok(None) => {}
                 Err(refusal) => {
-                    refuse(&mut io, info, shared, &refusal, &id).await;
+                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
                     return;
                 }
             }
@@ -94,7 +97,7 @@ pub(crate) async fn serve<T: Transport>(
                         status: 431,
                         reason: "the request head is larger than max_header_bytes",
                     };
-                    refuse(&mut io, info, shared, &refusal, &id).await;
+                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
                     return;
                 }
                 Err(_) if !buf.is_empty() => {
@@ -102,7 +105,7 @@ pub(crate) async fn serve<T: Transport>(
                         status: 408,
                         reason: "the request head did not arrive within handshake_timeout",
                     };
-                    refuse(&mut io, info, shared, &refusal, &id).await;
+                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
                     return;
                 }
                 // Closed, failed, or silent past the timeout with nothing sent.
@@ -119,9 +122,8 @@ pub(crate) async fn serve<T: Transport>(
             body_timeout: limits.idle_timeout,
             draining: Phase::closing(&drain),
         };
-        let after = client
-            .exchange(&head, &mut scratch, started, log_time(shared))
-            .await;
+        // Boxed: the exchange's state exists only while a request is in flight.
+        let after = Box::pin(client.exchange(&head, &mut scratch, started, log_time(shared))).await;
         if after == After::Close || Phase::closing(&drain) {
             let _ = io.shutdown().await;
             return;

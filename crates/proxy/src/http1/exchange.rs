@@ -29,7 +29,8 @@ use crate::Shared;
 /// Largest response head accepted from a server.
 const MAX_RESPONSE_HEAD: usize = 64 * 1024;
 
-/// Reusable memory of one client connection.
+/// Reusable memory of a busy client connection, taken from a per-thread pool while it has a
+/// request and given back when it goes idle.
 #[derive(Default)]
 pub(crate) struct Scratch {
     /// The request head as forwarded.
@@ -38,6 +39,41 @@ pub(crate) struct Scratch {
     pub out: Out,
     /// Body bytes on their way, re-chunked when needed.
     pub body: Vec<u8>,
+}
+
+thread_local! {
+    static SPARE: std::cell::RefCell<Vec<Scratch>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Scratch memory kept per thread for reuse.
+const SPARE_LIMIT: usize = 256;
+
+impl Scratch {
+    pub fn take() -> Scratch {
+        SPARE.with(|s| s.borrow_mut().pop()).unwrap_or_default()
+    }
+
+    /// Takes pooled memory if this one was given back.
+    pub fn refill(&mut self) {
+        if self.up_head.capacity() == 0 {
+            *self = Scratch::take();
+        }
+    }
+
+    /// Returns the memory to the pool, leaving this one empty until [`Self::refill`].
+    pub fn give_back(&mut self) {
+        if self.up_head.capacity() == 0 && self.out.bytes.capacity() == 0 {
+            return;
+        }
+        let mut spent = std::mem::take(self);
+        spent.body = Vec::new();
+        SPARE.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() < SPARE_LIMIT {
+                s.push(spent);
+            }
+        });
+    }
 }
 
 /// The client side of an exchange.
