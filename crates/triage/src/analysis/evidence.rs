@@ -52,6 +52,9 @@ pub struct SeriesEvidence {
     pub words: String,
 }
 
+/// A series to decide on: its kind, its counts, and which count is its error count.
+pub type SeriesSpec<'a> = (SeriesKind, &'a Series, fn(&Counts) -> u64);
+
 /// The onset bucket, the series that decided it, and every series' evidence.
 pub struct Decision {
     pub onset: Option<i64>,
@@ -61,19 +64,19 @@ pub struct Decision {
 }
 
 /// Decides the onset over `series` (kind, counts, which count is the error count).
-pub fn decide(series: &[(SeriesKind, &Series, fn(&Counts) -> u64)], bucket_ms: i64) -> Decision {
-    let found: Vec<(SeriesKind, &Series, fn(&Counts) -> u64, Option<Onset>)> = series
+pub fn decide(series: &[SeriesSpec<'_>], bucket_ms: i64) -> Decision {
+    let found: Vec<(SeriesSpec<'_>, Option<Onset>)> = series
         .iter()
         .filter(|(_, s, _)| !s.is_empty())
-        .map(|&(kind, s, f)| (kind, s, f, onset(&points(s, f))))
+        .map(|&(kind, s, f)| ((kind, s, f), onset(&points(s, f))))
         .collect();
     let best = found
         .iter()
-        .filter_map(|(kind, _, _, o)| o.map(|o| (*kind, o)))
+        .filter_map(|((kind, _, _), o)| o.map(|o| (*kind, o)))
         .min_by(|a, b| a.1.evidence.ln_p.total_cmp(&b.1.evidence.ln_p));
     let hhmm = |b: i64| ms_to_time(b * bucket_ms).format("%H:%M:%S").to_string();
     let mut evidence = Vec::new();
-    for (kind, s, f, own) in &found {
+    for ((kind, s, f), own) in &found {
         let (from, to, test) = match (own, best) {
             (Some(o), _) => (o.bucket, o.evidence_end, o.evidence),
             (None, Some((_, b))) => (

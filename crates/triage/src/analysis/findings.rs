@@ -10,7 +10,7 @@ use serde::Serialize;
 use crate::analysis::aggregate::{Aggregator, Dim};
 use crate::analysis::concentration::concentrate;
 pub use crate::analysis::concentration::Concentration;
-use crate::analysis::evidence::{decide, SeriesEvidence, SeriesKind};
+use crate::analysis::evidence::{decide, SeriesEvidence, SeriesKind, SeriesSpec};
 use crate::analysis::series::{Counts, Series};
 use crate::analysis::stats::Excess;
 use crate::analysis::suspects::suspects;
@@ -85,7 +85,7 @@ pub fn build(
     skipped: Skipped,
     bucket_ms: i64,
 ) -> Findings {
-    let series: [(SeriesKind, &Series, fn(&Counts) -> u64); 3] = [
+    let series: [SeriesSpec<'_>; 3] = [
         (SeriesKind::ApplicationLogs, &agg.logs, |c| c.errors),
         (SeriesKind::AccessLog5xx, &agg.requests, |c| c.errors),
         (SeriesKind::AccessLog4xx, &agg.requests, |c| c.client_errors),
