@@ -63,6 +63,9 @@ pub struct Aggregator {
     /// Hosts and services that wrote access-log records: they are compared with each other,
     /// not with the hosts and services of application logs (requests are not log lines).
     pub access_sources: [HashSet<String>; 2],
+    /// The last (host, service) added to `access_sources`: a file's records share them, so
+    /// this spares two set lookups per request.
+    last_access_source: Option<(String, String)>,
     pending: Vec<Pending>,
     book: Option<Arc<Mutex<TemplateBook>>>,
 }
@@ -76,6 +79,7 @@ impl Aggregator {
             keys: Default::default(),
             server_pools: HashMap::new(),
             access_sources: Default::default(),
+            last_access_source: Default::default(),
             pending: Vec::new(),
             book: Some(book),
         }
@@ -148,9 +152,16 @@ impl Sink for Aggregator {
         bump(self.series(Dim::Host, host));
         bump(self.series(Dim::Service, service));
         if let Some(access) = &line.access {
-            for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
-                if !set.contains(key) {
-                    set.insert(key.to_string());
+            let seen = self
+                .last_access_source
+                .as_ref()
+                .is_some_and(|(h, s)| h == host && s == service);
+            if !seen {
+                self.last_access_source = Some((host.to_string(), service.to_string()));
+                for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
+                    if !set.contains(key) {
+                        set.insert(key.to_string());
+                    }
                 }
             }
             bump(&mut self.requests);
