@@ -73,6 +73,7 @@ use chrono::{DateTime, TimeZone, Utc};
 mod access;
 mod changes;
 mod errors;
+pub mod matrix;
 mod rng;
 mod shop;
 mod sink;

@@ -246,3 +246,89 @@ fn logs_errors_trace_and_templates() {
     assert_ne!(lines[0]["template_id"], lines[2]["template_id"]);
     assert_eq!(lines[2]["line"], 3);
 }
+
+#[test]
+fn onset_and_concentration_carry_their_evidence() {
+    let dir = Dir::new();
+    let g = logs(&dir, Scenario::BadPoolMember, false);
+    let r = triage_json(&dir, &g);
+    let first = &r["onset_evidence"][0];
+    assert_eq!(first["series"], r["onset_series"], "{r:#}");
+    let (observed, expected) = (
+        first["observed"].as_u64().unwrap(),
+        first["expected"].as_f64().unwrap(),
+    );
+    assert!(observed as f64 > 10.0 * expected, "{first}");
+    assert!(first["p_value"].as_f64().unwrap() < 1e-4, "{first}");
+    let summary = r["onset_summary"].as_str().unwrap();
+    assert!(summary.contains("errors began 10:2"), "{summary}");
+    assert!(summary.contains("expected"), "{summary}");
+    let top = &r["concentration"][0];
+    assert_eq!(top["significant"], true, "{top}");
+    assert!(top["p_value"].as_f64().unwrap() < 1e-4, "{top}");
+    let evidence = top["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("requests failed") && evidence.contains("the rest of pool inventory"),
+        "{evidence}"
+    );
+}
+
+#[test]
+fn a_change_file_in_the_walked_directory_is_read_as_changes() {
+    let dir = Dir::new();
+    let g = logs(&dir, Scenario::BadPoolMember, false);
+    let logs = dir.path().join("logs").display().to_string();
+    let o = run_ok(&mut dir.command(["triage", &logs, "--format", "json"]));
+    let r: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert!(r["changes_given"].as_u64().unwrap() > 0, "{r:#}");
+    let suspect = r["suspect_changes"][0]["summary"].as_str().unwrap();
+    assert!(suspect.contains("inventory-4"), "{suspect}");
+    // Given twice (walked and named), each change counts once.
+    let changes = g.change_file.display().to_string();
+    let o = run_ok(&mut dir.command(["triage", &logs, "--changes", &changes, "--format", "json"]));
+    let twice: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(twice["changes_given"], r["changes_given"]);
+}
+
+#[test]
+fn html_without_changes_says_how_to_give_them() {
+    let dir = Dir::new();
+    logs(&dir, Scenario::LeakingFrontend, false);
+    std::fs::remove_file(dir.path().join("logs/changes.jsonl")).unwrap();
+    let logs = dir.path().join("logs").display().to_string();
+    run_ok(&mut dir.command(["triage", &logs, "--format", "html", "--out", "r.html"]));
+    let html = std::fs::read_to_string(dir.path().join("r.html")).unwrap();
+    let section = html.split("Changes before the onset").nth(1).unwrap();
+    for flag in ["--changes", "--state", "--admin"] {
+        assert!(section.contains(flag), "{flag} in {section}");
+    }
+    assert!(!section.starts_with("</h2><table>"), "no empty table");
+}
+
+#[test]
+fn trace_shows_the_access_log_hop() {
+    let dir = Dir::new();
+    logs(&dir, Scenario::BadPoolMember, false);
+    let access = std::fs::read_to_string(dir.path().join("logs/lb/access.log")).unwrap();
+    let hop: Value = access
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .find(|v| v["server"] == "inventory-4")
+        .unwrap();
+    let id = hop["request_id"].as_str().unwrap();
+    let logs = dir.path().join("logs").display().to_string();
+    let o = run_ok(&mut dir.command(["logs", "trace", id, &logs]));
+    let text = stdout(&o);
+    let line = text
+        .lines()
+        .find(|l| l.contains("server inventory-4"))
+        .unwrap_or_else(|| panic!("{text}"));
+    let path = hop["path"].as_str().unwrap();
+    assert!(
+        line.contains(&format!(
+            "GET {path} -> pool inventory, server inventory-4: upstream 404 in "
+        )),
+        "{line}"
+    );
+    assert!(line.contains("ms"), "{line}");
+}

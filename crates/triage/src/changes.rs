@@ -19,6 +19,8 @@ pub struct Change {
     pub target: Option<String>,
     /// For Switchyard versions: the version number (the one before it is the rollback target).
     pub version: Option<u64>,
+    /// For a rollback: the version it went back to (so every version after that is undone).
+    pub rollback_to: Option<u64>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -80,6 +82,7 @@ fn parse_line(line: &str, source: &str) -> Option<Change> {
                 .get("version")
                 .and_then(|n| n.as_u64())
                 .or_else(|| text("summary").and_then(|s| switchyard_version(&s))),
+            rollback_to: v.get("rollback_to").and_then(|n| n.as_u64()),
         });
     }
     // `TIMESTAMP rest`: the timestamp is the first one or two words.
@@ -99,6 +102,7 @@ fn parse_line(line: &str, source: &str) -> Option<Change> {
         author: None,
         target: None,
         version: switchyard_version(summary),
+        rollback_to: None,
     })
 }
 
@@ -164,6 +168,7 @@ pub fn from_events(events: &[switchyard_store::Event]) -> Vec<Change> {
                 author: Some(text("author")),
                 target: e.pool.as_ref().map(|p| format!("pool {p}")),
                 version,
+                rollback_to: d["rollback_to"].as_u64(),
             }
         })
         .collect()

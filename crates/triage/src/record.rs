@@ -61,6 +61,8 @@ pub struct Access<'a> {
     pub server: Option<&'a str>,
     /// Switchyard's `error` field: why the proxy failed the request.
     pub error: Option<&'a str>,
+    /// `duration_ms` as written (`3.25`).
+    pub duration_ms: Option<&'a str>,
 }
 
 /// One parsed line. A line without a timestamp of its own is a continuation of the record

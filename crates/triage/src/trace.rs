@@ -16,7 +16,13 @@ pub struct Hop {
     pub message: String,
     pub details: String,
     pub status: Option<u16>,
+    /// Access-log lines: the request and where it went.
+    pub method: Option<String>,
+    pub path: Option<String>,
+    pub pool: Option<String>,
     pub server: Option<String>,
+    pub upstream_status: Option<u16>,
+    pub duration_ms: Option<f64>,
     pub file: PathBuf,
     pub line: u64,
 }
@@ -33,6 +39,7 @@ impl Sink for Finder<'_> {
         let Some(ts) = line.ts_ms.filter(|_| matches) else {
             return;
         };
+        let access = line.access.as_ref();
         self.hops.push(Hop {
             ts: crate::analysis::findings::ms_to_time(ts),
             host: line.host.unwrap_or(&source.host).to_string(),
@@ -40,14 +47,47 @@ impl Sink for Finder<'_> {
             level: line.level,
             message: line.message.to_string(),
             details: record.details.to_string(),
-            status: line.access.as_ref().map(|a| a.status),
-            server: line
-                .access
-                .as_ref()
-                .and_then(|a| a.server.map(str::to_string)),
+            status: access.map(|a| a.status),
+            method: access.and_then(|a| a.method.map(str::to_string)),
+            path: access.and_then(|a| a.path.map(str::to_string)),
+            pool: access.and_then(|a| a.pool.map(str::to_string)),
+            server: access.and_then(|a| a.server.map(str::to_string)),
+            upstream_status: access.and_then(|a| a.upstream_status),
+            duration_ms: access.and_then(|a| a.duration_ms?.parse().ok()),
             file: source.path.clone(),
             line: record.line_no,
         });
+    }
+}
+
+impl Hop {
+    /// `GET /api/items/7 -> pool api, server api-3: upstream 404 in 3.2ms` for access-log
+    /// lines; the message otherwise.
+    pub fn describe(&self) -> String {
+        if self.method.is_none() && self.pool.is_none() && self.server.is_none() {
+            return self.message.clone();
+        }
+        let mut s = format!(
+            "{} {}",
+            self.method.as_deref().unwrap_or("-"),
+            self.path.as_deref().unwrap_or("-")
+        );
+        s.push_str(&format!(
+            " -> pool {}, server {}",
+            self.pool.as_deref().unwrap_or("-"),
+            self.server.as_deref().unwrap_or("-")
+        ));
+        match self.upstream_status {
+            Some(u) => s.push_str(&format!(": upstream {u}")),
+            None => s.push_str(": no upstream answer"),
+        }
+        if let Some(d) = self.duration_ms {
+            s.push_str(&format!(" in {d}ms"));
+        }
+        if !self.message.is_empty() {
+            s.push_str(&format!(" ({})", self.message));
+        }
+        s
     }
 }
 

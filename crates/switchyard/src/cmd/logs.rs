@@ -173,7 +173,7 @@ fn trace(id: &str, input: &InputArgs, g: &Global) -> anyhow::Result<()> {
             h.ts.format("%Y-%m-%d %H:%M:%S%.3f"),
             h.host,
             h.service,
-            h.message
+            h.describe()
         );
         for d in h.details.lines() {
             println!("{:>42}{d}", "");

@@ -18,6 +18,7 @@ pub struct Args {
     #[command(flatten)]
     input: InputArgs,
     /// Change files: JSON lines (ts, summary, kind, author, target) or `TIMESTAMP text` lines.
+    /// A `changes.jsonl` inside a walked directory is read as one without this.
     #[arg(long = "changes", value_name = "FILE")]
     changes: Vec<PathBuf>,
     /// Only records at or after this time (RFC 3339 or `YYYY-MM-DD HH:MM:SS`, UTC).
@@ -49,7 +50,14 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let bucket = switchyard_config::parse_duration(&args.bucket)
         .map_err(|e| anyhow::anyhow!("--bucket: {e}"))?;
     let mut all_changes = switchyard_changes(g)?;
-    for file in &args.changes {
+    // Change files given with --changes, and those found in the walked directories, once each.
+    let mut files: Vec<PathBuf> = args.changes.clone();
+    files.extend(switchyard_triage::input::change_files(&args.input.paths));
+    let mut seen = std::collections::HashSet::new();
+    for file in &files {
+        if !seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())) {
+            continue;
+        }
         let (mut c, _) = changes::read_file(file)?;
         all_changes.append(&mut c);
     }

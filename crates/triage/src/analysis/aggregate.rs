@@ -1,7 +1,7 @@
 //! The per-thread side of a triage run: every record lands in its time bucket overall and per
 //! host, service, pool and server; error messages are queued for the shared template book.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use crate::analysis::series::Series;
@@ -60,6 +60,12 @@ pub struct Aggregator {
     pub keys: [HashMap<String, Series>; 4],
     /// server -> pool, from access logs.
     pub server_pools: HashMap<String, String>,
+    /// Hosts and services that wrote access-log records: they are compared with each other,
+    /// not with the hosts and services of application logs (requests are not log lines).
+    pub access_sources: [HashSet<String>; 2],
+    /// The last (host, service) added to `access_sources`: a file's records share them, so
+    /// this spares two set lookups per request.
+    last_access_source: Option<(String, String)>,
     pending: Vec<Pending>,
     book: Option<Arc<Mutex<TemplateBook>>>,
 }
@@ -72,6 +78,8 @@ impl Aggregator {
             requests: Series::default(),
             keys: Default::default(),
             server_pools: HashMap::new(),
+            access_sources: Default::default(),
+            last_access_source: Default::default(),
             pending: Vec::new(),
             book: Some(book),
         }
@@ -113,6 +121,9 @@ impl Aggregator {
             }
         }
         self.server_pools.extend(other.server_pools);
+        for (mine, theirs) in self.access_sources.iter_mut().zip(other.access_sources) {
+            mine.extend(theirs);
+        }
     }
 }
 
@@ -141,6 +152,18 @@ impl Sink for Aggregator {
         bump(self.series(Dim::Host, host));
         bump(self.series(Dim::Service, service));
         if let Some(access) = &line.access {
+            let seen = self
+                .last_access_source
+                .as_ref()
+                .is_some_and(|(h, s)| h == host && s == service);
+            if !seen {
+                self.last_access_source = Some((host.to_string(), service.to_string()));
+                for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
+                    if !set.contains(key) {
+                        set.insert(key.to_string());
+                    }
+                }
+            }
             bump(&mut self.requests);
             if let Some(pool) = access.pool {
                 bump(self.series(Dim::Pool, pool));

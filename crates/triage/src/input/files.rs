@@ -21,6 +21,33 @@ fn hidden(name: &std::ffi::OsStr) -> bool {
         .is_some_and(|n| n.starts_with('.') && n != "." && n != "..")
 }
 
+/// A change history found in a walked directory (`changes.jsonl`, as `lab gen-logs` and
+/// operators write it): read as changes, not as a log.
+pub(crate) fn is_change_file(path: &Path) -> bool {
+    path.file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.eq_ignore_ascii_case("changes.jsonl"))
+}
+
+/// Change files inside the directories (and globbed directories) of `paths`.
+pub(crate) fn walked_change_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for path in paths.iter().filter(|p| p.is_dir()) {
+        for e in walkdir::WalkDir::new(path)
+            .follow_links(true)
+            .sort_by_file_name()
+            .into_iter()
+            .filter_entry(|e| e.depth() == 0 || !hidden(e.file_name()))
+            .flatten()
+        {
+            if e.file_type().is_file() && is_change_file(e.path()) {
+                out.push(e.into_path());
+            }
+        }
+    }
+    out
+}
+
 fn walkable(path: &Path) -> bool {
     let name = path.file_name().unwrap_or_default();
     if hidden(name) {
@@ -51,7 +78,7 @@ fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), InputError> {
                     }
                     continue;
                 }
-                if e.file_type().is_file() && walkable(e.path()) {
+                if e.file_type().is_file() && walkable(e.path()) && !is_change_file(e.path()) {
                     out.push(e.into_path());
                 }
             }

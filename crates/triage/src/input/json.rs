@@ -56,9 +56,10 @@ const POOL: usize = 9;
 const METHOD: usize = 10;
 const PATH: usize = 11;
 const ERROR: usize = 12;
+const DURATION: usize = 13;
 
 /// The first value seen for each field.
-type Fields = [Option<Value>; 13];
+type Fields = [Option<Value>; 14];
 
 /// Which field a key fills. Keys are told apart by length first, so a key triage does not
 /// read costs a compare or two.
@@ -120,6 +121,7 @@ fn slot(key: &[u8]) -> Option<usize> {
             b"request_id" => REQUEST_ID,
             _ => return None,
         },
+        11 if key == b"duration_ms" => DURATION,
         12 if key == b"service_name" => SERVICE,
         15 if key == b"upstream_status" => UPSTREAM_STATUS,
         _ => return None,
@@ -362,7 +364,7 @@ impl Parser for Json {
         _start: (),
         scratch: &'a mut String,
     ) -> Option<Line<'a>> {
-        let mut f: Fields = [None; 13];
+        let mut f: Fields = [None; 14];
         scan(line.as_bytes(), &mut f)?;
         let ts_ms = f[TS].and_then(|v| {
             let text = line.get(v.start..v.end)?;
@@ -391,15 +393,16 @@ impl Parser for Json {
         };
         let service = text(line, f[SERVICE], scratch);
         let error = text(line, f[ERROR], scratch);
-        let (method, path, pool, server) = if access_shape {
+        let (method, path, pool, server, duration) = if access_shape {
             (
                 text(line, f[METHOD], scratch),
                 text(line, f[PATH], scratch),
                 text(line, f[POOL], scratch),
                 text(line, f[SERVER], scratch),
+                text(line, f[DURATION], scratch),
             )
         } else {
-            (None, None, None, None)
+            (None, None, None, None, None)
         };
 
         let scratch: &'a String = scratch;
@@ -413,6 +416,7 @@ impl Parser for Json {
                 pool: resolve(pool, scratch),
                 server: resolve(server, scratch),
                 error,
+                duration_ms: resolve(duration, scratch),
             }),
             _ => None,
         };

@@ -223,8 +223,16 @@ impl Default for InputOptions {
 /// files and directories and files that are surely not logs (images, non-gzip archives,
 /// databases). A file listed twice is returned once. A PATH that does not exist, or a glob
 /// that matches nothing, is an error.
+///
+/// A `changes.jsonl` met while walking a directory is a change history, not a log: it is left
+/// out here and found by [`change_files`].
 pub fn expand(paths: &[PathBuf]) -> Result<Vec<PathBuf>, InputError> {
     files::expand(paths)
+}
+
+/// The `changes.jsonl` files inside the directories of `paths`, for reading as changes.
+pub fn change_files(paths: &[PathBuf]) -> Vec<PathBuf> {
+    files::walked_change_files(paths)
 }
 
 /// host/service from the layout: DIR/HOST/NAME.log -> (HOST, NAME); DIR/NAME.log -> (NAME, NAME).

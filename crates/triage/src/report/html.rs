@@ -28,10 +28,18 @@ pub fn render(f: &Findings) -> String {
             None => format!("No onset found; error rate {}.", pct(f.baseline_error_rate)),
         })
     );
+    if !f.onset_summary.is_empty() {
+        let _ = write!(out, "<p>Evidence: {}.</p>", esc(&f.onset_summary));
+    }
     out.push_str(&chart(f));
     out.push_str("<h2>Where the errors are</h2><ul>");
     for c in f.concentration.iter().take(5) {
-        let _ = write!(out, "<li>{}</li>", esc(&describe(c)));
+        let _ = write!(
+            out,
+            "<li>{}<br><small>{}</small></li>",
+            esc(&describe(c)),
+            esc(&c.evidence)
+        );
     }
     out.push_str("</ul><h2>Error messages</h2><table><tr><th></th><th>count</th><th>template</th><th>hosts</th><th>first seen</th></tr>");
     for t in f.templates.iter().take(10) {
@@ -53,7 +61,21 @@ pub fn render(f: &Findings) -> String {
             esc(&t.example)
         );
     }
-    out.push_str("<h2>Changes before the onset</h2><table><tr><th>score</th><th>time</th><th>source</th><th>change</th><th>why</th></tr>");
+    out.push_str("<h2>Changes before the onset</h2>");
+    if f.suspect_changes.is_empty() {
+        let why = if f.changes_given == 0 {
+            super::NO_CHANGES_GIVEN
+        } else if f.onset.is_none() {
+            "No onset, so no change to line up with it."
+        } else {
+            "No change in the hours before the onset."
+        };
+        let _ = write!(out, "<p>{}</p>", esc(why));
+    } else {
+        out.push_str(
+            "<table><tr><th>score</th><th>time</th><th>source</th><th>change</th><th>why</th></tr>",
+        );
+    }
     for s in f.suspect_changes.iter().take(10) {
         let _ = write!(
             out,
@@ -65,7 +87,9 @@ pub fn render(f: &Findings) -> String {
             esc(&s.why)
         );
     }
-    out.push_str("</table>");
+    if !f.suspect_changes.is_empty() {
+        out.push_str("</table>");
+    }
     if !f.suggestions.is_empty() {
         out.push_str("<h2>Suggestions (check before running)</h2><pre>");
         for s in &f.suggestions {

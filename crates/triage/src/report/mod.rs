@@ -28,7 +28,7 @@ pub fn render(findings: &Findings, format: Format, color: bool) -> String {
     }
 }
 
-/// `98% of errors through server inventory-4 (pool inventory), which carried 24% of requests`
+/// `98.0% of errors on server inventory-4 (pool inventory), which carried 24.0% of requests`
 pub fn describe(c: &Concentration) -> String {
     let what = match c.dimension {
         crate::analysis::Dim::Server | crate::analysis::Dim::Pool => "requests",
@@ -47,6 +47,9 @@ pub fn describe(c: &Concentration) -> String {
         pct(c.share_of_traffic)
     )
 }
+
+/// What to say when no change was given at all, and how to give them.
+pub const NO_CHANGES_GIVEN: &str = "No changes were given, so none can be lined up with the onset. Pass a change file with --changes FILE (JSON lines with ts and summary, or `TIMESTAMP text` lines such as git log output), or let triage read Switchyard's own versions with --state DIR or --admin URL.";
 
 pub fn pct(f: f64) -> String {
     if f > 0.0 && f < 0.01 {

@@ -49,6 +49,9 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
             );
         }
     }
+    if !f.onset_summary.is_empty() {
+        let _ = writeln!(out, "Evidence: {}.", f.onset_summary);
+    }
     if let Some(c) = &f.client_error_rate {
         let _ = writeln!(
             out,
@@ -87,6 +90,12 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
         let text = describe(c);
         let line = if i == 0 { paint("1", &text) } else { text };
         let _ = writeln!(out, "{} {line}", if markdown { "-" } else { " " });
+        let _ = writeln!(
+            out,
+            "{}{}",
+            if markdown { "  " } else { "    " },
+            c.evidence
+        );
     }
 
     out.push_str(&h("Error messages"));
@@ -136,7 +145,14 @@ pub fn render(f: &Findings, color: bool, markdown: bool) -> String {
 
     out.push_str(&h("Changes before the onset"));
     if f.suspect_changes.is_empty() {
-        out.push_str("No change in the hours before the onset.\n");
+        if f.changes_given == 0 {
+            out.push_str(super::NO_CHANGES_GIVEN);
+            out.push('\n');
+        } else if f.onset.is_none() {
+            out.push_str("No onset, so no change to line up with it.\n");
+        } else {
+            out.push_str("No change in the hours before the onset.\n");
+        }
     }
     for s in f.suspect_changes.iter().take(5) {
         let _ = writeln!(
