@@ -26,6 +26,8 @@ pub enum ApiError {
     Edit(#[from] EditError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
+    #[error("{detail}: these settings are read at start, so this change needs a restart; nothing was changed (apply the rest without them, then restart serve with the new config)")]
+    NeedsRestart { detail: String },
     #[error("the version store failed: {0}")]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
@@ -45,7 +47,7 @@ impl ApiError {
             ApiError::StaleVersion { .. }
             | ApiError::Edit(EditError::Unchanged { .. })
             | ApiError::Store(StoreError::Conflict { .. }) => StatusCode::CONFLICT,
-            ApiError::Apply(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Apply(_) | ApiError::NeedsRestart { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,7 +65,7 @@ impl ApiError {
                 "version_conflict"
             }
             ApiError::Edit(EditError::Unchanged { .. }) => "unchanged",
-            ApiError::Apply(_) => "needs_restart",
+            ApiError::Apply(_) | ApiError::NeedsRestart { .. } => "needs_restart",
             ApiError::Store(_) => "store_failed",
             ApiError::Internal(_) => "internal",
         }

@@ -2,17 +2,26 @@
 //!
 //! `DIR/switchyard.db` holds versions and events, `DIR/admin.token` (mode 0600) the bearer
 //! token made at first start, and `DIR/admin.url` the admin API's address, written by `serve`
-//! so that CLI verbs run in the same directory find it without flags.
+//! so that CLI verbs run in the same directory find it without flags. The directory is kept at
+//! mode 0700: it holds every config, webhook URLs included.
+//!
+//! The token is written atomically (a temporary file, fsync, then a link to the final name), so
+//! a crash or a full disk never leaves a partial token behind; `serve` refuses a token shorter
+//! than [`MIN_TOKEN_LEN`] and a token file that group or others can read.
 
 use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::Context;
 
 /// Default state directory, relative to the working directory.
 pub const DEFAULT_DIR: &str = "./switchyard-state";
+/// The shortest admin token `serve` accepts.
+pub const MIN_TOKEN_LEN: usize = 32;
 const TOKEN_FILE: &str = "admin.token";
+/// Where a new token is written before it is linked into place.
+const TOKEN_TEMP: &str = ".admin.token.tmp";
 const URL_FILE: &str = "admin.url";
 
 pub struct StateDir {
@@ -20,14 +29,26 @@ pub struct StateDir {
 }
 
 impl StateDir {
-    /// Opens `path`, creating it if needed.
+    /// Opens `path`, creating it if needed, with mode 0700.
     pub fn create(path: &Path) -> anyhow::Result<StateDir> {
-        std::fs::create_dir_all(path).with_context(|| {
-            format!(
-                "could not create the state directory {}: pass --state DIR with a writable directory",
-                path.display()
-            )
-        })?;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(path)
+            .with_context(|| {
+                format!(
+                    "could not create the state directory {}: pass --state DIR with a writable directory",
+                    path.display()
+                )
+            })?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o700)).with_context(
+            || {
+                format!(
+                    "could not make the state directory {} private (mode 0700): check that you own it",
+                    path.display()
+                )
+            },
+        )?;
         Ok(StateDir {
             path: path.to_path_buf(),
         })
@@ -40,25 +61,71 @@ impl StateDir {
         }
     }
 
-    /// The admin token, made (random, 256 bits, mode 0600) if there is none yet.
+    /// The admin token for `serve`: made (random, 256 bits, mode 0600) if there is none yet.
+    ///
+    /// Refuses a token file that group or others may read, and a token shorter than
+    /// [`MIN_TOKEN_LEN`] characters (an empty one included), each with how to fix it.
     pub fn token_or_create(&self) -> anyhow::Result<String> {
-        if let Some(token) = self.token()? {
-            return Ok(token);
-        }
-        let token = format!(
-            "{}{}",
-            uuid::Uuid::new_v4().simple(),
-            uuid::Uuid::new_v4().simple()
-        );
         let path = self.path.join(TOKEN_FILE);
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .mode(0o600)
-            .open(&path)
-            .with_context(|| format!("could not create {}", path.display()))?;
-        writeln!(file, "{token}").with_context(|| format!("could not write {}", path.display()))?;
+        let _ = std::fs::remove_file(self.path.join(TOKEN_TEMP));
+        if !path.exists() {
+            let token = format!(
+                "{}{}",
+                uuid::Uuid::new_v4().simple(),
+                uuid::Uuid::new_v4().simple()
+            );
+            self.write_token(&path, &token)?;
+        }
+        let mode = std::fs::metadata(&path)
+            .with_context(|| format!("could not read {}", path.display()))?
+            .permissions()
+            .mode();
+        if mode & 0o077 != 0 {
+            anyhow::bail!(
+                "the admin token file {} has mode {:o}, so other users can read it: run `chmod 600 {}` (and change the token if others may have read it)",
+                path.display(),
+                mode & 0o777,
+                path.display()
+            );
+        }
+        let token = self.token()?.unwrap_or_default();
+        if token.chars().count() < MIN_TOKEN_LEN {
+            anyhow::bail!(
+                "the admin token in {} has {} characters, fewer than the {MIN_TOKEN_LEN} required: delete the file and serve makes a new one, or write a token of at least {MIN_TOKEN_LEN} characters into it",
+                path.display(),
+                token.chars().count()
+            );
+        }
         Ok(token)
+    }
+
+    /// Writes `token` to a temporary file, syncs it, and links it to `path` (failing if `path`
+    /// appeared meanwhile), so `path` is either absent or whole.
+    fn write_token(&self, path: &Path, token: &str) -> anyhow::Result<()> {
+        let temp = self.path.join(TOKEN_TEMP);
+        let failed = || {
+            format!(
+                "could not write the admin token {}: check that the state directory has free space and is writable",
+                path.display()
+            )
+        };
+        let result = (|| -> std::io::Result<()> {
+            let mut file = std::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&temp)?;
+            writeln!(file, "{token}")?;
+            file.sync_all()?;
+            match std::fs::hard_link(&temp, path) {
+                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
+                _ => {}
+            }
+            std::fs::File::open(&self.path)?.sync_all()
+        })();
+        let _ = std::fs::remove_file(&temp);
+        result.with_context(failed)
     }
 
     /// The admin token, if the directory has one.
