@@ -63,6 +63,8 @@ pub struct ControlPlane {
     lock: Mutex<()>,
     /// Watches new versions while they bake (see [`crate::guard`]).
     pub(crate) guard: Guard,
+    /// The proxy's metrics, where the guard reads each server's answers.
+    registry: Option<Arc<prometheus_client::registry::Registry>>,
 }
 
 /// How often old events are pruned.
@@ -98,7 +100,19 @@ impl ControlPlane {
             proxy,
             lock: Mutex::new(()),
             guard: Guard::default(),
+            registry: None,
         }
+    }
+
+    /// Lets the guard read each server's answers from the proxy's metrics; without them it
+    /// never counts 4xx answers.
+    pub fn with_metrics(mut self, registry: Arc<prometheus_client::registry::Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    pub(crate) fn registry(&self) -> Option<&prometheus_client::registry::Registry> {
+        self.registry.as_deref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {

@@ -3,8 +3,10 @@
 //!
 //! The guard compares the touched pools' answers since the change with the 5 minutes before it
 //! (the proxy's per-second history). 5xx answers and failures of the proxy always count as
-//! errors; 4xx answers count too when their rate rose, since a server that suddenly answers 404
-//! is as broken as one that answers 500. Only the newest version bakes: a newer version cancels
+//! errors. 4xx answers count only from the servers the change added or changed, and only when
+//! those answer 4xx more often than the pools' other servers (or, without others, than the
+//! pools did before): a new server that answers 404 is as broken as one that answers 500, but
+//! clients asking for missing pages during a bake are nobody's fault. Only the newest version bakes: a newer version cancels
 //! the older bake. Everything runs on a task of its own, never on the request path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -19,6 +21,7 @@ use switchyard_config::{Change, Config, GuardConfig};
 use switchyard_proxy::ProxyHandle;
 use switchyard_store::NewEvent;
 
+use crate::answers::Answers;
 use crate::control::{ChangeMeta, ControlPlane};
 use crate::notify::{Notice, Notifier};
 use crate::AdminState;
@@ -31,7 +34,8 @@ const GUARDED_KINDS: [&str; 3] = ["apply", "server-add", "server-restore"];
 const BASELINE: Duration = Duration::from_secs(300);
 /// How often a bake looks at the numbers.
 const TICK: Duration = Duration::from_millis(500);
-/// 4xx answers count as errors once their share rose by more than this.
+/// 4xx answers of the changed servers count as errors once their share is this much above the
+/// reference share.
 const CLIENT_ERROR_RISE: f64 = 0.01;
 
 /// What `GET /api/v1/guard` answers.
@@ -77,7 +81,7 @@ pub(crate) struct Guard {
 /// What a version changed that the guard cares about.
 pub(crate) struct Touched {
     pub pools: Vec<String>,
-    /// Servers the version added or put back into rotation.
+    /// Servers the version added, changed or put back into rotation.
     pub servers: Vec<String>,
 }
 
@@ -164,11 +168,12 @@ pub(crate) fn touched(old: &Config, new: &Config, changes: &[Change]) -> Touched
     pools.retain(|p| new.pools.contains_key(p));
     pools.sort();
     pools.dedup();
-    let servers = changes
+    let mut servers: Vec<String> = changes
         .iter()
-        .filter(|c| c.change.starts_with("+ server") || c.change.ends_with("removed -> active"))
+        .filter(|c| !c.change.starts_with("- server") && !c.change.ends_with("-> removed"))
         .filter_map(|c| c.server.clone())
         .collect();
+    servers.dedup();
     Touched { pools, servers }
 }
 
@@ -219,18 +224,25 @@ pub(crate) struct Measure {
 }
 
 impl Measure {
-    pub(crate) fn new(before: Counts, since: Counts, guard: &GuardConfig) -> Measure {
-        let before_4xx = share(before.client_errors, before.requests);
-        let since_4xx = share(since.client_errors, since.requests);
-        let counted = since_4xx > before_4xx + CLIENT_ERROR_RISE;
-        let (errors, baseline) = if counted {
-            (
-                since.errors + since.client_errors,
-                share(before.errors + before.client_errors, before.requests),
-            )
+    /// `before` and `since`: the touched pools before and since the change; `changed` and
+    /// `others`: answers since the change of the servers the change added or changed, and of
+    /// the pools' other servers.
+    pub(crate) fn new(
+        before: Counts,
+        since: Counts,
+        changed: Answers,
+        others: Answers,
+        guard: &GuardConfig,
+    ) -> Measure {
+        let reference = if others.requests > 0 {
+            share(others.client_errors, others.requests)
         } else {
-            (since.errors, share(before.errors, before.requests))
+            share(before.client_errors, before.requests)
         };
+        let changed_4xx = share(changed.client_errors, changed.requests);
+        let counted = changed.client_errors > 0 && changed_4xx > reference + CLIENT_ERROR_RISE;
+        let errors = since.errors + if counted { changed.client_errors } else { 0 };
+        let baseline = share(before.errors, before.requests);
         let rate = share(errors, since.requests);
         Measure {
             requests: since.requests,
@@ -238,7 +250,7 @@ impl Measure {
             rate,
             baseline,
             client_errors_counted: counted,
-            client_rates: (before_4xx, since_4xx),
+            client_rates: (reference, changed_4xx),
             over_limit: rate > guard.max_error_rate.0,
             over_increase: rate > baseline + guard.max_increase.0,
         }
@@ -267,9 +279,9 @@ impl Measure {
         );
         if self.client_errors_counted {
             text.push_str(&format!(
-                ", counting 4xx answers, which rose from {} to {}",
-                percent(self.client_rates.0),
-                percent(self.client_rates.1)
+                ", counting 4xx answers of the servers the change added or changed, which answered {} 4xx against {} elsewhere",
+                percent(self.client_rates.1),
+                percent(self.client_rates.0)
             ));
         }
         text
@@ -341,6 +353,7 @@ impl Bake {
         );
         // Answers of the change's own second so far came before the change.
         let head_start = Counts::of(&proxy, pools, start, start);
+        let servers_at_start = self.server_answers();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::time::sleep(left.min(TICK)).await;
@@ -350,9 +363,12 @@ impl Bake {
                     .update(self.version, |b| b.verdict = "superseded".into());
                 return;
             }
+            let (changed, others) = self.split(&servers_at_start, &self.server_answers());
             let m = Measure::new(
                 before,
                 Counts::of(&proxy, pools, start, unix_now()).minus(head_start),
+                changed,
+                others,
                 &self.guard,
             );
             self.control.guard.update(self.version, |b| {
@@ -369,6 +385,32 @@ impl Bake {
                 return self.keep(m).await;
             }
         }
+    }
+
+    /// Every server's answers in the touched pools so far.
+    fn server_answers(&self) -> crate::answers::ByServer {
+        match self.control.registry() {
+            Some(r) => crate::answers::snapshot(r, &self.touched.pools),
+            None => Default::default(),
+        }
+    }
+
+    /// Answers since `start`: of the servers the change added or changed, and of the others.
+    fn split(
+        &self,
+        start: &crate::answers::ByServer,
+        now: &crate::answers::ByServer,
+    ) -> (Answers, Answers) {
+        let (mut changed, mut others) = (Answers::default(), Answers::default());
+        for (key, answers) in now {
+            let since = answers.minus(start.get(key).copied().unwrap_or_default());
+            if self.touched.servers.contains(&key.1) {
+                changed.add(since);
+            } else {
+                others.add(since);
+            }
+        }
+        (changed, others)
     }
 
     async fn keep(&self, m: Measure) {
@@ -518,35 +560,88 @@ mod tests {
         }
     }
 
+    fn answers(requests: u64, client_errors: u64) -> Answers {
+        Answers {
+            requests,
+            client_errors,
+        }
+    }
+
+    const NONE: Answers = Answers {
+        requests: 0,
+        client_errors: 0,
+    };
+
     #[test]
-    fn a_sudden_404_counts_as_errors() {
-        let m = Measure::new(counts(1000, 1, 0), counts(1204, 0, 401), &guard());
+    fn a_new_server_answering_404_counts_as_errors() {
+        let m = Measure::new(
+            counts(1000, 1, 0),
+            counts(1204, 0, 401),
+            answers(401, 401),
+            answers(803, 0),
+            &guard(),
+        );
         assert!(m.client_errors_counted);
         assert!(m.bad(&guard()));
         assert_eq!(
             m.describe(&["inventory".into()], &guard()),
-            "error rate 33.3% (baseline 0.1%, limit 2% + baseline) in pool inventory over 1,204 requests, counting 4xx answers, which rose from 0.0% to 33.3%"
+            "error rate 33.3% (baseline 0.1%, limit 2% + baseline) in pool inventory over 1,204 requests, counting 4xx answers of the servers the change added or changed, which answered 100.0% 4xx against 0.0% elsewhere"
         );
     }
 
     #[test]
+    fn clients_asking_for_missing_pages_are_not_the_change() {
+        // Every server answers a third of its requests with 404, the new one included.
+        let m = Measure::new(
+            counts(1000, 0, 0),
+            counts(900, 0, 300),
+            answers(300, 100),
+            answers(600, 200),
+            &guard(),
+        );
+        assert!(!m.client_errors_counted && !m.bad(&guard()));
+        // A change that added no server never counts 4xx.
+        let m = Measure::new(
+            counts(1000, 0, 0),
+            counts(900, 0, 300),
+            NONE,
+            answers(900, 300),
+            &guard(),
+        );
+        assert!(!m.client_errors_counted && !m.bad(&guard()));
+    }
+
+    #[test]
     fn steady_4xx_do_not_count() {
-        let m = Measure::new(counts(1000, 0, 100), counts(500, 0, 52), &guard());
+        let m = Measure::new(
+            counts(1000, 0, 100),
+            counts(500, 0, 52),
+            answers(500, 52),
+            NONE,
+            &guard(),
+        );
         assert!(!m.client_errors_counted);
         assert!(!m.bad(&guard()));
     }
 
     #[test]
     fn no_verdict_on_few_requests() {
-        let m = Measure::new(counts(0, 0, 0), counts(99, 50, 0), &guard());
+        let m = Measure::new(counts(0, 0, 0), counts(99, 50, 0), NONE, NONE, &guard());
         assert!(m.over_limit && !m.bad(&guard()));
-        assert!(Measure::new(counts(0, 0, 0), counts(100, 50, 0), &guard()).bad(&guard()));
+        let m = Measure::new(counts(0, 0, 0), counts(100, 50, 0), NONE, NONE, &guard());
+        assert!(m.bad(&guard()));
     }
 
     #[test]
     fn increase_over_baseline() {
         // 4% is under the 5% limit but 3 points over a 1% baseline.
-        let m = Measure::new(counts(1000, 10, 0), counts(1000, 40, 0), &guard());
+        let m = Measure::new(
+            counts(1000, 10, 0),
+            counts(1000, 40, 0),
+            NONE,
+            NONE,
+            &guard(),
+        );
         assert!(!m.over_limit && m.over_increase && m.bad(&guard()));
     }
 

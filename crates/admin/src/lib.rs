@@ -9,6 +9,7 @@
 //! [`ControlPlane`]: validated, stored as a new version, then swapped into the proxy. The data
 //! path itself lives in `switchyard-proxy`; this crate only drives it through its handle.
 
+mod answers;
 mod api;
 mod auth;
 mod control;

@@ -117,6 +117,8 @@ async fn serve(
     store: Arc<dyn Store>,
     stop_on_stdin_close: bool,
 ) -> anyhow::Result<()> {
+    // Before anything is bound or announced: a client that sees the address finds the token.
+    let token = state.token_or_create()?;
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let access_log = open_access_log(&config.admin.access_log, &metrics)?;
@@ -146,13 +148,14 @@ async fn serve(
     }
     let admin_url = admin_url(&config.admin, admin_addr);
     state.write_admin_url(&admin_url)?;
-    let control = Arc::new(ControlPlane::new(store, proxy.handle()));
+    let registry = Arc::new(registry);
+    let control = Arc::new(ControlPlane::new(store, proxy.handle()).with_metrics(registry.clone()));
     tokio::spawn(control.clone().record_events(event_rx));
     tokio::spawn(control.clone().prune_events());
     let router = switchyard_admin::router(AdminState {
-        registry: Arc::new(registry),
+        registry,
         control,
-        token: state.token_or_create()?.into(),
+        token: token.into(),
     });
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
     let admin = tokio::spawn(switchyard_admin::serve(
