@@ -35,8 +35,10 @@ const BASELINE: Duration = Duration::from_secs(300);
 /// How often a bake looks at the numbers.
 const TICK: Duration = Duration::from_millis(500);
 /// 4xx answers of the changed servers count as errors once their share is this much above the
-/// reference share.
+/// reference share...
 const CLIENT_ERROR_RISE: f64 = 0.01;
+/// ...and that many standard errors above it, so that chance does not decide.
+const CLIENT_ERROR_Z: f64 = 3.0;
 
 /// What `GET /api/v1/guard` answers.
 #[derive(Debug, Clone, Serialize)]
@@ -235,12 +237,21 @@ impl Measure {
         guard: &GuardConfig,
     ) -> Measure {
         let reference = if others.requests > 0 {
-            share(others.client_errors, others.requests)
+            others
         } else {
-            share(before.client_errors, before.requests)
+            Answers {
+                requests: before.requests,
+                client_errors: before.client_errors,
+            }
         };
-        let changed_4xx = share(changed.client_errors, changed.requests);
-        let counted = changed.client_errors > 0 && changed_4xx > reference + CLIENT_ERROR_RISE;
+        let (changed_4xx, reference_4xx) = (
+            share(changed.client_errors, changed.requests),
+            share(reference.client_errors, reference.requests),
+        );
+        let counted = changed.client_errors > 0
+            && changed_4xx > reference_4xx + CLIENT_ERROR_RISE
+            && z_score(changed, reference) > CLIENT_ERROR_Z;
+        let reference = reference_4xx;
         let errors = since.errors + if counted { changed.client_errors } else { 0 };
         let baseline = share(before.errors, before.requests);
         let rate = share(errors, since.requests);
@@ -286,6 +297,27 @@ impl Measure {
         }
         text
     }
+}
+
+/// How many standard errors `a`'s 4xx share lies above `b`'s (two-proportion z-test with a
+/// pooled share); infinite when neither varies but `a` is higher.
+fn z_score(a: Answers, b: Answers) -> f64 {
+    let (pa, pb) = (
+        share(a.client_errors, a.requests),
+        share(b.client_errors, b.requests),
+    );
+    if a.requests == 0 {
+        return 0.0;
+    }
+    if b.requests == 0 {
+        return f64::INFINITY;
+    }
+    let pooled = share(a.client_errors + b.client_errors, a.requests + b.requests);
+    let se = (pooled * (1.0 - pooled) * (1.0 / a.requests as f64 + 1.0 / b.requests as f64)).sqrt();
+    if se == 0.0 {
+        return if pa > pb { f64::INFINITY } else { 0.0 };
+    }
+    (pa - pb) / se
 }
 
 fn share(n: u64, of: u64) -> f64 {
@@ -609,6 +641,22 @@ mod tests {
             &guard(),
         );
         assert!(!m.client_errors_counted && !m.bad(&guard()));
+    }
+
+    #[test]
+    fn a_small_difference_on_few_requests_is_chance() {
+        // 57.9% against 46.6% over 96 and 192 requests: under 2 standard errors.
+        let m = Measure::new(
+            counts(1000, 0, 0),
+            counts(288, 0, 145),
+            answers(95, 55),
+            answers(193, 90),
+            &guard(),
+        );
+        assert!(!m.client_errors_counted, "{m:?}");
+        assert!(z_score(answers(95, 55), answers(193, 90)) < 2.0);
+        assert!(z_score(answers(10, 10), answers(20, 0)) > 3.0);
+        assert_eq!(z_score(answers(10, 10), NONE), f64::INFINITY);
     }
 
     #[test]
