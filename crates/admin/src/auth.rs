@@ -1,4 +1,5 @@
-//! Bearer-token check for everything under `/api`, compared in constant time.
+//! Bearer-token check for everything under `/api/`, compared in constant time, before any
+//! other answer (a 405 for a wrong method included).
 
 use axum::extract::{Request, State};
 use axum::http::header::AUTHORIZATION;
@@ -15,7 +16,7 @@ pub(crate) async fn require_token(
     req: Request,
     next: Next,
 ) -> Response {
-    if authorized(&state, req.headers()) {
+    if !req.uri().path().starts_with("/api/") || authorized(&state, req.headers()) {
         next.run(req).await
     } else {
         ApiError::Unauthorized.into_response()

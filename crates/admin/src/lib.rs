@@ -75,11 +75,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/events", get(api::events))
         .route("/guard", get(guard::view))
         .route("/series", get(dashboard::series))
-        .fallback(auth::not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .fallback(auth::not_found);
     Router::new()
         .nest("/api/v1", api)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -87,6 +83,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/", get(dashboard::index))
         .route("/dashboard.js", get(dashboard::script))
         .route("/dashboard.css", get(dashboard::style))
+        // Outermost, so that no answer (405 included) comes before the token check.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .with_state(state)
 }
 

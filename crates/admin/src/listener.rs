@@ -26,7 +26,7 @@ use tower_http::timeout::RequestBodyTimeoutLayer;
 /// Time to receive a whole request head (and to finish a TLS handshake). Not configurable.
 pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest pause between two parts of a request body. Not configurable.
-pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(30);
+pub const BODY_IDLE_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long accepting pauses after a failed accept.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 /// At most one "accept failed" line per this time.
