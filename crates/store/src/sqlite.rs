@@ -245,6 +245,11 @@ fn insert_event(conn: &Connection, ts: DateTime<Utc>, event: NewEvent) -> rusqli
     })
 }
 
+/// SQLite's LIMIT takes a signed integer; anything past it means "all".
+fn limit_param(limit: usize) -> i64 {
+    i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -269,9 +274,4 @@ mod tests {
         );
         assert!(!plan.iter().any(|step| step.contains("SCAN")), "{plan:?}");
     }
-}
-
-/// SQLite's LIMIT takes a signed integer; anything past it means "all".
-fn limit_param(limit: usize) -> i64 {
-    i64::try_from(limit).unwrap_or(i64::MAX)
 }
