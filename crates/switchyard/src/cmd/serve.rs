@@ -248,7 +248,17 @@ fn load_tls(config: &Config) -> anyhow::Result<HashMap<String, TlsMaterial>> {
 
 async fn wait_for_signal(stdin_too: bool) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| {
+            tracing::error!("could not install a SIGTERM handler ({e}): stop serve with Ctrl-C")
+        })
+        .ok();
+    let term_recv = async {
+        match term.as_mut() {
+            Some(t) => t.recv().await,
+            None => std::future::pending().await,
+        }
+    };
     let stdin_closed = async {
         if !stdin_too {
             return std::future::pending().await;
@@ -261,7 +271,7 @@ async fn wait_for_signal(stdin_too: bool) -> &'static str {
         let _ = rx.await;
     };
     tokio::select! {
-        _ = term.recv() => "SIGTERM",
+        _ = term_recv => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = stdin_closed => "stdin closed",
     }
