@@ -5,8 +5,8 @@
 //! so that CLI verbs run in the same directory find it without flags. The directory is kept at
 //! mode 0700: it holds every config, webhook URLs included.
 //!
-//! The token is written atomically (a temporary file, fsync, then a link to the final name), so
-//! a crash or a full disk never leaves a partial token behind; `serve` refuses a token shorter
+//! The token is written atomically (an unnamed temporary file, fsync, then a link to the final
+//! name), so a crash or a full disk never leaves a partial token behind; `serve` refuses a token shorter
 //! than [`MIN_TOKEN_LEN`] and a token file that group or others can read.
 
 use std::io::Write;
@@ -99,33 +99,47 @@ impl StateDir {
         Ok(token)
     }
 
-    /// Writes `token` to a temporary file, syncs it, and links it to `path` (failing if `path`
-    /// appeared meanwhile), so `path` is either absent or whole.
+    /// Writes `token` to an unnamed temporary file, syncs it, and links it to `path` (failing
+    /// if `path` appeared meanwhile), so `path` is either absent or whole, and a crash at any
+    /// point leaves no partial file behind. Where the file system has no unnamed files
+    /// (`O_TMPFILE`), a named temporary file stands in and is removed at the next start.
     fn write_token(&self, path: &Path, token: &str) -> anyhow::Result<()> {
-        let temp = self.path.join(TOKEN_TEMP);
         let failed = || {
             format!(
                 "could not write the admin token {}: check that the state directory has free space and is writable",
                 path.display()
             )
         };
-        let result = (|| -> std::io::Result<()> {
-            let mut file = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&temp)?;
+        let write = |file: &mut std::fs::File| -> std::io::Result<()> {
             writeln!(file, "{token}")?;
-            file.sync_all()?;
-            match std::fs::hard_link(&temp, path) {
-                Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => return Err(e),
-                _ => {}
+            file.sync_all()
+        };
+        let linked = match std::fs::OpenOptions::new()
+            .write(true)
+            .mode(0o600)
+            .custom_flags(libc::O_TMPFILE)
+            .open(&self.path)
+        {
+            Ok(mut file) => write(&mut file).and_then(|()| link_unnamed(&file, path)),
+            Err(_) => {
+                let temp = self.path.join(TOKEN_TEMP);
+                let result = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&temp)
+                    .and_then(|mut file| write(&mut file))
+                    .and_then(|()| std::fs::hard_link(&temp, path));
+                let _ = std::fs::remove_file(&temp);
+                result
             }
-            std::fs::File::open(&self.path)?.sync_all()
-        })();
-        let _ = std::fs::remove_file(&temp);
-        result.with_context(failed)
+        };
+        match linked {
+            Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists => Err(e),
+            _ => std::fs::File::open(&self.path)?.sync_all(),
+        }
+        .with_context(failed)
     }
 
     /// The admin token, if the directory has one.
@@ -141,6 +155,30 @@ impl StateDir {
 
     pub fn admin_url(&self) -> anyhow::Result<Option<String>> {
         read_trimmed(&self.path.join(URL_FILE))
+    }
+}
+
+/// Gives the unnamed (`O_TMPFILE`) `file` the name `path`.
+fn link_unnamed(file: &std::fs::File, path: &Path) -> std::io::Result<()> {
+    use std::ffi::CString;
+    use std::os::unix::ffi::OsStrExt;
+    use std::os::unix::io::AsRawFd;
+    let from = CString::new(format!("/proc/self/fd/{}", file.as_raw_fd()))?;
+    let to = CString::new(path.as_os_str().as_bytes())?;
+    // SAFETY: both are valid NUL-terminated strings that outlive the call.
+    let rc = unsafe {
+        libc::linkat(
+            libc::AT_FDCWD,
+            from.as_ptr(),
+            libc::AT_FDCWD,
+            to.as_ptr(),
+            libc::AT_SYMLINK_FOLLOW,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(std::io::Error::last_os_error())
     }
 }
 
