@@ -1,5 +1,6 @@
 //! Handlers of the JSON API under `/api/v1`.
 
+use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
@@ -172,13 +173,31 @@ pub async fn pools(
         }
     }
     let removed = |state: &str| state == "removed" || state == "draining";
-    let any_removed = status
+    // Who removed each removed server: one indexed look-up per removed server.
+    let wanted: Vec<(String, String)> = status
         .iter()
-        .any(|p| p.servers.iter().any(|sv| removed(sv.state)));
-    let events = if any_removed {
-        s.control.blocking(|st| st.events(None, 100_000)).await?
+        .filter(|p| q.pool.as_ref().is_none_or(|want| want == &p.name))
+        .flat_map(|p| {
+            p.servers
+                .iter()
+                .filter(|sv| removed(sv.state))
+                .map(|sv| (p.name.clone(), sv.name.clone()))
+        })
+        .collect();
+    let removals: HashMap<(String, String), Event> = if wanted.is_empty() {
+        HashMap::new()
     } else {
-        Vec::new()
+        s.control
+            .blocking(move |st| {
+                let mut found = HashMap::new();
+                for (pool, server) in wanted {
+                    if let Some(e) = st.last_version_event(&pool, &server, "server-remove")? {
+                        found.insert((pool, server), e);
+                    }
+                }
+                Ok(found)
+            })
+            .await?
     };
     let views = status
         .into_iter()
@@ -189,7 +208,7 @@ pub async fn pools(
                 .into_iter()
                 .map(|sv| {
                     let removal = removed(sv.state)
-                        .then(|| last_removal(&events, &p.name, &sv.name))
+                        .then(|| removals.get(&(p.name.clone(), sv.name.clone())))
                         .flatten();
                     ServerView {
                         pool: p.name.clone(),
@@ -205,15 +224,6 @@ pub async fn pools(
         })
         .collect();
     Ok(Json(views))
-}
-
-fn last_removal<'a>(events: &'a [Event], pool: &str, server: &str) -> Option<&'a Event> {
-    events.iter().rev().find(|e| {
-        e.kind == "version"
-            && e.details["kind"] == "server-remove"
-            && e.pool.as_deref() == Some(pool)
-            && e.server.as_deref() == Some(server)
-    })
 }
 
 fn detail(e: &Event, key: &str) -> String {

@@ -63,6 +63,31 @@ pub struct ControlPlane {
     lock: Mutex<()>,
     /// Watches new versions while they bake (see [`crate::guard`]).
     pub(crate) guard: Guard,
+    /// The proxy's metrics, where the guard reads each server's answers.
+    registry: Option<Arc<prometheus_client::registry::Registry>>,
+}
+
+/// How often old events are pruned.
+pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Settings that apply live although they sit in `[admin]` or `[runtime]`: retention is read
+/// at every pruning, the shutdown timeout at shutdown.
+const LIVE_SETTINGS: [&str; 2] = ["admin.event_retention", "runtime.shutdown_timeout"];
+
+/// The changes to `[admin]` and `[runtime]` that only take effect at a restart (the admin
+/// listener, the access log and the worker threads are set up at start), as
+/// `admin.bind 127.0.0.1:9901 -> 127.0.0.1:9902`.
+pub(crate) fn needs_restart(changes: &[Change]) -> Vec<String> {
+    changes
+        .iter()
+        .filter(|c| c.scope == "admin" || c.scope == "runtime")
+        .map(|c| format!("{}.{}", c.scope, c.change))
+        .filter(|text| {
+            !LIVE_SETTINGS
+                .iter()
+                .any(|live| text.starts_with(&format!("{live} ")))
+        })
+        .collect()
 }
 
 /// Label used in error messages for configs sent through the API.
@@ -75,7 +100,19 @@ impl ControlPlane {
             proxy,
             lock: Mutex::new(()),
             guard: Guard::default(),
+            registry: None,
         }
+    }
+
+    /// Lets the guard read each server's answers from the proxy's metrics; without them it
+    /// never counts 4xx answers.
+    pub fn with_metrics(mut self, registry: Arc<prometheus_client::registry::Registry>) -> Self {
+        self.registry = Some(registry);
+        self
+    }
+
+    pub(crate) fn registry(&self) -> Option<&prometheus_client::registry::Registry> {
+        self.registry.as_deref()
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -222,6 +259,35 @@ impl ControlPlane {
         self.guard.notifier.send(Some(notify), notice);
     }
 
+    /// Deletes runtime events older than the running config's `[admin] event_retention` now and
+    /// then every [`PRUNE_EVERY`], for as long as the process runs. Versions are never deleted.
+    pub async fn prune_events(self: Arc<Self>) {
+        loop {
+            if let Err(e) = self.prune_once().await {
+                tracing::warn!("could not delete old events: {e}");
+            }
+            tokio::time::sleep(PRUNE_EVERY).await;
+        }
+    }
+
+    /// One pruning pass; returns how many events were deleted.
+    pub async fn prune_once(&self) -> Result<u64, ApiError> {
+        let retention = self.proxy.config().admin.event_retention;
+        let before = chrono::Duration::from_std(retention)
+            .ok()
+            .and_then(|keep| chrono::Utc::now().checked_sub_signed(keep))
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MIN_UTC);
+        let deleted = self.blocking(move |s| s.prune_events(before)).await?;
+        if deleted > 0 {
+            tracing::info!(
+                deleted,
+                "deleted {deleted} events older than {} (admin.event_retention); versions are kept",
+                switchyard_config::format_duration(retention)
+            );
+        }
+        Ok(deleted)
+    }
+
     /// Waits for a removed server's requests (bounded by `timeout`) and records how it went.
     pub async fn drain(&self, pool: &str, server: &str, timeout: Duration) -> DrainOutcome {
         let outcome = self.proxy.drain(pool, server, timeout).await;
@@ -267,6 +333,12 @@ impl ControlPlane {
             });
         }
         self.proxy.check(&next)?;
+        let restart = needs_restart(&changes);
+        if !restart.is_empty() {
+            return Err(ApiError::NeedsRestart {
+                detail: restart.join(", "),
+            });
+        }
         let touched = crate::guard::touched(&current, &next, &changes);
         let guard = next.guard.clone();
         details["changes"] = views.iter().map(|c| c.text.clone()).collect();

@@ -26,7 +26,9 @@ pub enum ApiError {
     Edit(#[from] EditError),
     #[error(transparent)]
     Apply(#[from] ApplyError),
-    #[error("the version store failed: {0}")]
+    #[error("{detail}: these settings are read at start, so this change needs a restart; nothing was changed (apply the rest without them, then restart serve with the new config)")]
+    NeedsRestart { detail: String },
+    #[error("{}", store_reason(.0))]
     Store(#[from] StoreError),
     #[error("internal error: {0}")]
     Internal(String),
@@ -45,7 +47,8 @@ impl ApiError {
             ApiError::StaleVersion { .. }
             | ApiError::Edit(EditError::Unchanged { .. })
             | ApiError::Store(StoreError::Conflict { .. }) => StatusCode::CONFLICT,
-            ApiError::Apply(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Apply(_) | ApiError::NeedsRestart { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Store(e) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
             ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -63,7 +66,8 @@ impl ApiError {
                 "version_conflict"
             }
             ApiError::Edit(EditError::Unchanged { .. }) => "unchanged",
-            ApiError::Apply(_) => "needs_restart",
+            ApiError::Apply(_) | ApiError::NeedsRestart { .. } => "needs_restart",
+            ApiError::Store(e) if e.is_disk_full() => "disk_full",
             ApiError::Store(_) => "store_failed",
             ApiError::Internal(_) => "internal",
         }
@@ -106,5 +110,13 @@ impl IntoResponse for ApiError {
             tracing::error!(status = status.as_u16(), "admin API: {self}");
         }
         (status, Json(body)).into_response()
+    }
+}
+
+fn store_reason(e: &StoreError) -> String {
+    if e.is_disk_full() {
+        format!("the version store failed: {e}: the disk that holds the state directory is full; nothing was changed: free some space and retry")
+    } else {
+        format!("the version store failed: {e}")
     }
 }

@@ -1,18 +1,22 @@
 //! Switchyard's admin HTTP API: versions, diffs, apply and rollback, pools and servers, events,
 //! and `/metrics`.
 //!
-//! Everything under `/api/v1` needs `Authorization: Bearer <token>`; `/metrics` and the
+//! Everything under `/api/v1` needs `Authorization: Bearer <token>` (a request without it gets
+//! 401 before anything else is looked at, a wrong method included); `/metrics` and the
 //! dashboard's page at `/` (which holds no data of its own) stay open. The listener binds to
-//! loopback unless the config says otherwise. Changes go through
+//! loopback unless the config says otherwise, and then only with TLS or an explicit
+//! `allow_insecure_remote`; [`listener`] keeps slow clients from holding its connections. Changes go through
 //! [`ControlPlane`]: validated, stored as a new version, then swapped into the proxy. The data
 //! path itself lives in `switchyard-proxy`; this crate only drives it through its handle.
 
+mod answers;
 mod api;
 mod auth;
 mod control;
 mod dashboard;
 mod error;
 mod guard;
+pub mod listener;
 mod notify;
 
 use std::net::SocketAddr;
@@ -71,11 +75,7 @@ pub fn router(state: AdminState) -> Router {
         .route("/events", get(api::events))
         .route("/guard", get(guard::view))
         .route("/series", get(dashboard::series))
-        .fallback(auth::not_found)
-        .route_layer(axum::middleware::from_fn_with_state(
-            state.clone(),
-            auth::require_token,
-        ));
+        .fallback(auth::not_found);
     Router::new()
         .nest("/api/v1", api)
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
@@ -83,6 +83,11 @@ pub fn router(state: AdminState) -> Router {
         .route("/", get(dashboard::index))
         .route("/dashboard.js", get(dashboard::script))
         .route("/dashboard.css", get(dashboard::style))
+        // Outermost, so that no answer (405 included) comes before the token check.
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ))
         .with_state(state)
 }
 
@@ -93,15 +98,15 @@ pub async fn bind(addr: SocketAddr) -> Result<TcpListener, AdminError> {
         .map_err(|source| AdminError::Bind { addr, source })
 }
 
-/// Serves `router` on `listener` until `shutdown` resolves.
+/// Serves `router` on `listener` (over TLS when `tls` is given) until `shutdown` resolves; see
+/// [`listener`] for the limits on each connection.
 pub async fn serve(
     listener: TcpListener,
     router: Router,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     shutdown: impl std::future::Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, router)
-        .with_graceful_shutdown(shutdown)
-        .await
+    listener::serve(listener, router, tls, shutdown).await
 }
 
 async fn metrics(State(state): State<AdminState>) -> Response {

@@ -31,6 +31,9 @@ pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Default time in-flight requests get to finish at shutdown.
 pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default time runtime events (health, ejections, drains, guard verdicts) are kept; versions
+/// and their events are kept for ever.
+pub const DEFAULT_EVENT_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// Default limit on the size of a request's header section.
 pub const DEFAULT_MAX_HEADER_BYTES: usize = 64 * 1024;
 /// Time a new client connection gets to finish its TLS handshake and send a complete request
@@ -62,6 +65,23 @@ pub struct AdminConfig {
     pub bind: SocketAddr,
     /// Where access-log lines go. Default: standard output.
     pub access_log: AccessLog,
+    /// Serve the admin API over TLS; required (or `allow_insecure_remote`) for a bind address
+    /// that is not loopback.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsConfig>,
+    /// Lets a non-loopback `bind` serve the token and configs over plain HTTP. Default false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub allow_insecure_remote: bool,
+    /// How long runtime events are kept; versions are never deleted. Default 30 days.
+    #[serde(serialize_with = "ser_duration")]
+    pub event_retention: Duration,
+}
+
+impl AdminConfig {
+    /// Whether the admin API would serve the token and configs in cleartext beyond this host.
+    pub fn exposed_in_cleartext(&self) -> bool {
+        !self.bind.ip().is_loopback() && self.tls.is_none()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

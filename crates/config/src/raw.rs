@@ -49,6 +49,9 @@ pub(crate) struct RawNotify {
 pub(crate) struct RawAdmin {
     pub bind: Option<S<String>>,
     pub access_log: Option<S<String>>,
+    pub tls: Option<S<RawTls>>,
+    pub allow_insecure_remote: Option<S<bool>>,
+    pub event_retention: Option<S<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -68,8 +68,8 @@ impl Validator<'_> {
     fn admin(&mut self, raw: Option<S<RawAdmin>>) -> AdminConfig {
         let raw = raw.map(S::into_inner).unwrap_or_default();
         let default_bind = DEFAULT_ADMIN_BIND.parse().expect("valid default");
-        let bind = raw.bind.map_or(default_bind, |b| {
-            self.socket_addr(&b, "admin.bind", default_bind)
+        let bind = raw.bind.as_ref().map_or(default_bind, |b| {
+            self.socket_addr(b, "admin.bind", default_bind)
         });
         let access_log = match raw.access_log {
             None => AccessLog::Stdout,
@@ -86,7 +86,58 @@ impl Validator<'_> {
                 path => AccessLog::File(PathBuf::from(path)),
             },
         };
-        AdminConfig { bind, access_log }
+        let tls = raw.tls.map(|t| self.tls(t, "admin"));
+        let allow_insecure_remote = raw.allow_insecure_remote.map(S::into_inner);
+        if let Some(b) = raw.bind.as_ref() {
+            if !bind.ip().is_loopback() && tls.is_none() && allow_insecure_remote != Some(true) {
+                self.err(
+                    b.span(),
+                    format!(
+                        "admin.bind {bind} is not a loopback address, and the admin API would send \
+                         the token and every config over plain HTTP: add [admin.tls] with cert and key, \
+                         bind to 127.0.0.1, or set admin.allow_insecure_remote = true to accept the risk"
+                    ),
+                );
+            }
+        }
+        let event_retention = self.duration(
+            raw.event_retention.as_ref(),
+            "admin.event_retention",
+            DEFAULT_EVENT_RETENTION,
+        );
+        AdminConfig {
+            bind,
+            access_log,
+            tls,
+            allow_insecure_remote: allow_insecure_remote.unwrap_or(false),
+            event_retention,
+        }
+    }
+
+    /// `tls = { cert, key }` of a listener (`owner` "listener \"web\"") or of the admin API.
+    fn tls(&mut self, raw: S<RawTls>, owner: &str) -> TlsConfig {
+        let tspan = raw.span();
+        let t = raw.into_inner();
+        let mut path = |p: Option<S<String>>, key: &str| match p {
+            Some(p) if !p.get_ref().trim().is_empty() => PathBuf::from(p.into_inner()),
+            Some(p) => {
+                self.err(
+                    p.span(),
+                    format!("{owner} tls.{key} is empty: give a PEM file path"),
+                );
+                PathBuf::new()
+            }
+            None => {
+                self.err(
+                    tspan.clone(),
+                    format!("{owner} tls has no {key}: give a PEM file path"),
+                );
+                PathBuf::new()
+            }
+        };
+        let cert = path(t.cert, "cert");
+        let key = path(t.key, "key");
+        TlsConfig { cert, key }
     }
 
     fn runtime(&mut self, raw: Option<S<RawRuntime>>) -> RuntimeConfig {
@@ -147,30 +198,7 @@ impl Validator<'_> {
                     self.err(s, format!("listener \"{name}\" binds {bind}, which listeners[{first}] already binds"));
                 }
             }
-            let tls = l.tls.map(|t| {
-                let tspan = t.span();
-                let t = t.into_inner();
-                let mut path = |p: Option<S<String>>, key: &str| match p {
-                    Some(p) if !p.get_ref().trim().is_empty() => PathBuf::from(p.into_inner()),
-                    Some(p) => {
-                        self.err(
-                            p.span(),
-                            format!("listener \"{name}\" tls.{key} is empty: give a PEM file path"),
-                        );
-                        PathBuf::new()
-                    }
-                    None => {
-                        self.err(
-                            tspan.clone(),
-                            format!("listener \"{name}\" tls has no {key}: give a PEM file path"),
-                        );
-                        PathBuf::new()
-                    }
-                };
-                let cert = path(t.cert, "cert");
-                let key = path(t.key, "key");
-                TlsConfig { cert, key }
-            });
+            let tls = l.tls.map(|t| self.tls(t, &format!("listener \"{name}\"")));
             let max_header_bytes = l.max_header_bytes.map_or(DEFAULT_MAX_HEADER_BYTES, |m| {
                 self.int(
                     &m,

@@ -11,7 +11,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::header::{CONTENT_TYPE, USER_AGENT};
 use http::Request;
-use http_body_util::{BodyExt, Empty, Limited};
+use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
@@ -191,15 +191,19 @@ pub(crate) async fn probe(
             expectation(hc)
         ))
     };
-    let req = Request::get(format!("http://{}{}", server.address, hc.path))
+    // Validation keeps unusable paths out of configs; should one get here anyway, the check
+    // fails with the reason instead of taking the checker down.
+    let req = match Request::get(format!("http://{}{}", server.address, hc.path))
         .header(USER_AGENT, "switchyard-health-check")
         .body(Empty::new())
-        .expect("valid request");
+    {
+        Ok(req) => req,
+        Err(e) => return fail(format!("no request: GET {:?} cannot be sent: {e}", hc.path)),
+    };
     let answer = tokio::time::timeout(hc.timeout, async {
         let resp = client.request(req).await?;
         let (parts, body) = resp.into_parts();
-        let body = Limited::new(body, BODY_LIMIT).collect().await;
-        Ok::<_, hyper_util::client::legacy::Error>((parts, body.map(|b| b.to_bytes()).ok()))
+        Ok::<_, hyper_util::client::legacy::Error>((parts, first_bytes(body, BODY_LIMIT).await))
     })
     .await;
     let (parts, body) = match answer {
@@ -248,6 +252,29 @@ pub(crate) async fn probe(
     Ok(())
 }
 
+/// The first `limit` bytes of `body` (all of a shorter one); the rest is left unread. `None`
+/// when the body failed before `limit` bytes came.
+async fn first_bytes<B: http_body::Body + Unpin>(mut body: B, limit: usize) -> Option<Bytes>
+where
+    B::Data: bytes::Buf,
+{
+    let mut out = bytes::BytesMut::new();
+    while out.len() < limit {
+        let Some(frame) = body.frame().await else {
+            break;
+        };
+        if let Ok(mut data) = frame.ok()?.into_data() {
+            while bytes::Buf::has_remaining(&data) && out.len() < limit {
+                let chunk = bytes::Buf::chunk(&data);
+                let take = chunk.len().min(limit - out.len());
+                out.extend_from_slice(&chunk[..take]);
+                bytes::Buf::advance(&mut data, take);
+            }
+        }
+    }
+    Some(out.freeze())
+}
+
 /// `200 with content-type application/json and a body containing "ok"`
 fn expectation(hc: &HealthConfig) -> String {
     let mut out = describe_statuses(&hc.expect_status);
@@ -288,6 +315,15 @@ fn snippet(body: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn only_the_first_bytes_of_a_long_body_are_read() {
+        let body = http_body_util::Full::new(Bytes::from(vec![b'x'; 100 * 1024]));
+        let got = first_bytes(body, BODY_LIMIT).await.unwrap();
+        assert_eq!(got.len(), BODY_LIMIT);
+        let short = http_body_util::Full::new(Bytes::from_static(b"ok"));
+        assert_eq!(first_bytes(short, BODY_LIMIT).await.unwrap(), "ok");
+    }
 
     #[test]
     fn snippets_read_like_text() {

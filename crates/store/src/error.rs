@@ -51,6 +51,17 @@ pub enum StoreError {
     },
 }
 
+impl StoreError {
+    /// Whether the write failed for want of disk space (nothing was written).
+    pub fn is_disk_full(&self) -> bool {
+        matches!(
+            self,
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::DiskFull
+        )
+    }
+}
+
 fn expected_head(head: &Option<u64>) -> String {
     match head {
         Some(n) => format!("current version v{n}"),

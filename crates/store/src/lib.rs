@@ -116,4 +116,17 @@ pub trait Store: Send + Sync {
     /// Events oldest first (by `ts`, then `id`), with `ts >= since` when given; the newest `limit`
     /// of them.
     fn events(&self, since: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<Event>, StoreError>;
+
+    /// The newest `"version"` event of version kind `version_kind` (say `"server-remove"`)
+    /// about `server` in `pool`, found through an index, never by reading the log.
+    fn last_version_event(
+        &self,
+        pool: &str,
+        server: &str,
+        version_kind: &str,
+    ) -> Result<Option<Event>, StoreError>;
+
+    /// Deletes events older than `before`, except those of kind `"version"`: versions and their
+    /// events are never deleted. Returns how many were deleted.
+    fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError>;
 }

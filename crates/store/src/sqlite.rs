@@ -28,7 +28,8 @@ impl SqliteStore {
     pub const FILE_NAME: &'static str = "switchyard.db";
 
     /// Opens `dir/switchyard.db`, creating `dir` and the file if needed, and brings the schema
-    /// up to date. Fails with [`StoreError::Open`] naming the file.
+    /// up to date. The file is made mode 0600 whatever the umask (SQLite gives its WAL and
+    /// shared-memory files the same mode): it holds every config, webhook URLs included. Fails with [`StoreError::Open`] naming the file.
     pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
         let path = dir.join(Self::FILE_NAME);
         let failed = |source| StoreError::Open {
@@ -39,6 +40,15 @@ impl SqliteStore {
             failed(rusqlite::Error::SqliteFailure(
                 ffi::Error::new(ffi::SQLITE_CANTOPEN),
                 Some(format!("could not create directory {}: {e}", dir.display())),
+            ))
+        })?;
+        private_file(&path).map_err(|e| {
+            failed(rusqlite::Error::SqliteFailure(
+                ffi::Error::new(ffi::SQLITE_CANTOPEN),
+                Some(format!(
+                    "could not make {} private (mode 0600): {e}",
+                    path.display()
+                )),
             ))
         })?;
         let mut conn = Connection::open(&path).map_err(failed)?;
@@ -171,6 +181,46 @@ impl Store for SqliteStore {
             .collect::<rusqlite::Result<Vec<_>>>()?;
         Ok(events)
     }
+
+    fn last_version_event(
+        &self,
+        pool: &str,
+        server: &str,
+        version_kind: &str,
+    ) -> Result<Option<Event>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare_cached(&format!("{LAST_VERSION_EVENT} LIMIT 1"))?;
+        Ok(stmt
+            .query_row(params![pool, server, version_kind], rows::event)
+            .optional()?)
+    }
+
+    fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
+        let conn = self.conn();
+        let deleted = conn.execute(
+            "DELETE FROM events WHERE ts < ?1 AND kind != 'version'",
+            [rows::ts_text(before)],
+        )?;
+        Ok(deleted as u64)
+    }
+}
+
+/// A server's newest version event of one kind; walks `events_by_server` backwards.
+const LAST_VERSION_EVENT: &str = "SELECT id, ts, kind, pool, server, details FROM events
+     WHERE pool = ?1 AND server = ?2 AND kind = 'version'
+       AND json_extract(details, '$.kind') = ?3
+     ORDER BY id DESC";
+
+/// Creates `path` with mode 0600 if it is missing, and takes group and other access away if not.
+fn private_file(path: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .mode(0o600)
+        .open(path)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
 }
 
 fn insert_event(conn: &Connection, ts: DateTime<Utc>, event: NewEvent) -> rusqlite::Result<Event> {
@@ -198,4 +248,30 @@ fn insert_event(conn: &Connection, ts: DateTime<Utc>, event: NewEvent) -> rusqli
 /// SQLite's LIMIT takes a signed integer; anything past it means "all".
 fn limit_param(limit: usize) -> i64 {
     i64::try_from(limit).unwrap_or(i64::MAX)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_removal_is_found_through_the_index() {
+        let store = SqliteStore::open_in_memory().unwrap();
+        let conn = store.conn();
+        let plan: Vec<String> = conn
+            .prepare(&format!("EXPLAIN QUERY PLAN {LAST_VERSION_EVENT}"))
+            .unwrap()
+            .query_map(params!["p", "s", "server-remove"], |r| {
+                r.get::<_, String>(3)
+            })
+            .unwrap()
+            .collect::<rusqlite::Result<_>>()
+            .unwrap();
+        assert!(
+            plan.iter()
+                .any(|step| step.contains("USING INDEX events_by_server")),
+            "{plan:?}"
+        );
+        assert!(!plan.iter().any(|step| step.contains("SCAN")), "{plan:?}");
+    }
 }

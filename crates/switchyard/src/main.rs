@@ -100,7 +100,10 @@ fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("switchyard: {e:#}");
+            eprintln!(
+                "switchyard: {}",
+                cmd::output::clean(&format!("{e:#}"), false)
+            );
             std::process::ExitCode::FAILURE
         }
     }

@@ -38,7 +38,24 @@ impl Validator<'_> {
         let raw = raw.into_inner();
         let what = |key: &str| format!("pool \"{pool}\" health.{key}");
         let path = match raw.path {
-            Some(p) if p.get_ref().starts_with('/') => p.into_inner(),
+            Some(p)
+                if p.get_ref().starts_with('/')
+                    && p.get_ref().parse::<http::uri::PathAndQuery>().is_ok() =>
+            {
+                p.into_inner()
+            }
+            Some(p) if p.get_ref().starts_with('/') => {
+                self.err(
+                    p.span(),
+                    format!(
+                        "{} {:?} is not a valid URI path and query: write spaces as %20 and leave \
+                         out control characters, e.g. \"/health%20check\"",
+                        what("path"),
+                        p.get_ref()
+                    ),
+                );
+                "/".into()
+            }
             Some(p) => {
                 self.err(
                     p.span(),

@@ -31,6 +31,8 @@ const MIGRATIONS: &[&str] = &[
         details TEXT NOT NULL
     ) STRICT;
     CREATE INDEX events_by_ts ON events (ts, id);",
+    // 2: a server's events, newest first (who removed it, when, why) without a scan.
+    "CREATE INDEX events_by_server ON events (pool, server, kind, id);",
 ];
 
 /// Settings for a file store.

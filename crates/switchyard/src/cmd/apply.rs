@@ -103,7 +103,10 @@ pub fn report(applied: &Value, g: &Global, verb: &str) -> anyhow::Result<()> {
         if changes.len() == 1 { "" } else { "s" }
     );
     for c in changes {
-        println!("  {}", c["text"].as_str().unwrap_or_default());
+        println!(
+            "  {}",
+            output::clean_line(c["text"].as_str().unwrap_or_default())
+        );
     }
     Ok(())
 }

@@ -34,7 +34,10 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             };
             match g.output {
                 Output::Json => output::json(&v),
-                Output::Text => print!("{}", v["config"].as_str().unwrap_or_default()),
+                Output::Text => print!(
+                    "{}",
+                    output::clean(v["config"].as_str().unwrap_or_default(), false)
+                ),
             }
         }
         Command::Diff { a, b, text } => {
@@ -42,14 +45,20 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             let d = client.get(&format!("/diff?from={a}{to}"))?;
             match (g.output, text) {
                 (Output::Json, _) => output::json(&d),
-                (Output::Text, true) => print!("{}", d["text"].as_str().unwrap_or_default()),
+                (Output::Text, true) => print!(
+                    "{}",
+                    output::clean(d["text"].as_str().unwrap_or_default(), false)
+                ),
                 (Output::Text, false) => {
                     let changes = d["changes"].as_array().cloned().unwrap_or_default();
                     if changes.is_empty() {
                         println!("v{} and v{} have the same config", d["from"], d["to"]);
                     }
                     for c in changes {
-                        println!("{}", c["text"].as_str().unwrap_or_default());
+                        println!(
+                            "{}",
+                            output::clean_line(c["text"].as_str().unwrap_or_default())
+                        );
                     }
                 }
             }

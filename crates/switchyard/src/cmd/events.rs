@@ -57,7 +57,7 @@ fn summary(d: &serde_json::Value) -> String {
         );
     }
     if let Some(reason) = d["reason"].as_str() {
-        return reason.to_string();
+        return output::clean_line(reason);
     }
     if let Some(drained) = d["drained"].as_bool() {
         let secs = d["waited_ms"].as_f64().unwrap_or(0.0) / 1000.0;

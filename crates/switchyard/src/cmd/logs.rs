@@ -172,11 +172,11 @@ fn trace(id: &str, input: &InputArgs, g: &Global) -> anyhow::Result<()> {
             "{}  {:<14} {}{level}{status}: {}",
             h.ts.format("%Y-%m-%d %H:%M:%S%.3f"),
             h.host,
-            h.service,
-            h.describe()
+            output::clean_line(&h.service),
+            output::clean_line(&h.describe())
         );
         for d in h.details.lines() {
-            println!("{:>42}{d}", "");
+            println!("{:>42}{}", "", output::clean_line(d));
         }
     }
     Ok(())

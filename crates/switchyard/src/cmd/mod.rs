@@ -10,7 +10,7 @@ pub mod events;
 pub mod history;
 pub mod lab;
 pub mod logs;
-mod output;
+pub mod output;
 pub mod serve;
 pub mod servers;
 pub mod triage;

@@ -108,13 +108,20 @@ async fn serve(
     store: Arc<dyn Store>,
     stop_on_stdin_close: bool,
 ) -> anyhow::Result<()> {
+    // Before anything is bound or announced: a client that sees the address finds the token.
+    let token = state.token_or_create()?;
     let mut registry = Registry::default();
     let metrics = Metrics::register(&mut registry);
     let access_log = open_access_log(&config.admin.access_log, &metrics)?;
     let tls = load_tls(&config)?;
+    let admin_tls = config
+        .admin
+        .tls
+        .as_ref()
+        .map(|t| switchyard_admin::listener::tls_acceptor(&t.cert, &t.key))
+        .transpose()?;
     let admin_listener = switchyard_admin::bind(config.admin.bind).await?;
     let admin_addr = admin_listener.local_addr()?;
-    let shutdown_timeout = config.runtime.shutdown_timeout;
     let (events, event_rx) = EventSink::channel();
     let proxy = Proxy::start(
         config.clone(),
@@ -130,21 +137,30 @@ async fn serve(
         let addr = proxy.local_addr(&l.name).expect("every listener is bound");
         tracing::info!(listener = %l.name, addr = %addr, tls = l.tls.is_some(), "listening on {addr}");
     }
-    tracing::info!(addr = %admin_addr, "admin API and /metrics on http://{admin_addr}");
-    state.write_admin_url(&format!("http://{admin_addr}"))?;
-    let control = Arc::new(ControlPlane::new(store, proxy.handle()));
+    let admin_url = admin_url(&config.admin, admin_addr);
+    state.write_admin_url(&admin_url)?;
+    let registry = Arc::new(registry);
+    let control = Arc::new(ControlPlane::new(store, proxy.handle()).with_metrics(registry.clone()));
     tokio::spawn(control.clone().record_events(event_rx));
+    tokio::spawn(control.clone().prune_events());
     let router = switchyard_admin::router(AdminState {
-        registry: Arc::new(registry),
+        registry,
         control,
-        token: state.token_or_create()?.into(),
+        token: token.into(),
     });
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
-    let admin = tokio::spawn(switchyard_admin::serve(admin_listener, router, async {
-        let _ = admin_stopped.await;
-    }));
+    let admin = tokio::spawn(switchyard_admin::serve(
+        admin_listener,
+        router,
+        admin_tls,
+        async {
+            let _ = admin_stopped.await;
+        },
+    ));
 
     let signal = wait_for_signal(stop_on_stdin_close).await;
+    // Read now: the shutdown timeout is one of the settings a change applies live.
+    let shutdown_timeout = proxy.handle().config().runtime.shutdown_timeout;
     tracing::info!(
         signal,
         "stopping: no new connections; waiting up to {shutdown_timeout:?} for requests in flight"
@@ -158,6 +174,23 @@ async fn serve(
         tracing::warn!("stopped with requests still in flight after {shutdown_timeout:?}");
     }
     Ok(())
+}
+
+/// The admin API's URL, after saying at start how it is exposed.
+fn admin_url(admin: &switchyard_config::AdminConfig, addr: std::net::SocketAddr) -> String {
+    let scheme = if admin.tls.is_some() { "https" } else { "http" };
+    let url = format!("{scheme}://{addr}");
+    if admin.exposed_in_cleartext() {
+        tracing::warn!(
+            addr = %addr,
+            "admin API and /metrics on {url}: NOT loopback and NOT encrypted (admin.allow_insecure_remote = true): the token and every config cross the network in cleartext"
+        );
+    } else if admin.bind.ip().is_loopback() {
+        tracing::info!(addr = %addr, tls = admin.tls.is_some(), "admin API and /metrics on {url} (loopback only)");
+    } else {
+        tracing::info!(addr = %addr, tls = true, "admin API and /metrics on {url} (remote, over TLS)");
+    }
+    url
 }
 
 fn open_access_log(target: &AccessLogTarget, metrics: &Metrics) -> anyhow::Result<AccessLog> {
@@ -206,7 +239,17 @@ fn load_tls(config: &Config) -> anyhow::Result<HashMap<String, TlsMaterial>> {
 
 async fn wait_for_signal(stdin_too: bool) -> &'static str {
     use tokio::signal::unix::{signal, SignalKind};
-    let mut term = signal(SignalKind::terminate()).expect("installing a SIGTERM handler");
+    let mut term = signal(SignalKind::terminate())
+        .map_err(|e| {
+            tracing::error!("could not install a SIGTERM handler ({e}): stop serve with Ctrl-C")
+        })
+        .ok();
+    let term_recv = async {
+        match term.as_mut() {
+            Some(t) => t.recv().await,
+            None => std::future::pending().await,
+        }
+    };
     let stdin_closed = async {
         if !stdin_too {
             return std::future::pending().await;
@@ -219,7 +262,7 @@ async fn wait_for_signal(stdin_too: bool) -> &'static str {
         let _ = rx.await;
     };
     tokio::select! {
-        _ = term.recv() => "SIGTERM",
+        _ = term_recv => "SIGTERM",
         _ = tokio::signal::ctrl_c() => "SIGINT",
         _ = stdin_closed => "stdin closed",
     }

@@ -89,7 +89,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     match &args.out {
         Some(path) => std::fs::write(path, text)
             .with_context(|| format!("could not write the report to {}", path.display()))?,
-        None => print!("{text}"),
+        None => print!("{}", super::output::clean(&text, color)),
     }
     Ok(())
 }

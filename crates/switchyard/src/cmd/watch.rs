@@ -9,7 +9,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 
 use super::client::Client;
-use super::output::Output;
+use super::output::{self, Output};
 use crate::Global;
 
 /// How often the bake's state is read.
@@ -27,9 +27,9 @@ pub fn follow(client: &Client, applied: &Value, g: &Global) -> anyhow::Result<()
     let version = applied["version"]["version"].as_u64().unwrap_or_default();
     let say = |line: String| {
         if g.output == Output::Text {
-            println!("{line}");
+            println!("{}", output::clean(&line, false));
         } else {
-            eprintln!("{line}");
+            eprintln!("{}", output::clean(&line, false));
         }
     };
     let first = client.get("/guard")?;
@@ -156,9 +156,9 @@ impl Progress {
             None => {
                 if self.last_line.is_none_or(|t| t.elapsed() >= LINE_EVERY) {
                     if self.to_stdout {
-                        println!("{text}");
+                        println!("{}", output::clean(&text, false));
                     } else {
-                        eprintln!("{text}");
+                        eprintln!("{}", output::clean(&text, false));
                     }
                     self.last_line = Some(Instant::now());
                 }

@@ -544,7 +544,12 @@ pub struct Admin {
 
 impl Admin {
     pub fn of(dir: &Dir, serve: &Serve) -> Admin {
-        let token = std::fs::read_to_string(dir.path().join("switchyard-state/admin.token"))
+        Admin::of_state(&dir.path().join("switchyard-state"), serve)
+    }
+
+    /// For a serve whose state directory is `state`.
+    pub fn of_state(state: &Path, serve: &Serve) -> Admin {
+        let token = std::fs::read_to_string(state.join("admin.token"))
             .expect("serve writes its admin token")
             .trim()
             .to_string();

@@ -3,9 +3,11 @@
 //!
 //! The guard compares the touched pools' answers since the change with the 5 minutes before it
 //! (the proxy's per-second history). 5xx answers and failures of the proxy always count as
-//! errors; 4xx answers count too when their rate rose, since a server that suddenly answers 404
-//! is as broken as one that answers 500. Only the newest version bakes: a newer version cancels
-//! the older bake. Everything runs on a task of its own, never on the request path.
+//! errors. 4xx answers count only from the servers the change added or changed, and only when
+//! those answer 4xx more often than the pools' other servers (or, without others, than the
+//! pools did before): a new server that answers 404 is as broken as one that answers 500, but
+//! clients asking for missing pages during a bake are nobody's fault ([`measure`]). Only the
+//! newest version bakes: a newer version cancels the older bake. Everything runs on a task of its own, never on the request path.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, Weak};
@@ -16,12 +18,16 @@ use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use switchyard_config::{Change, Config, GuardConfig};
-use switchyard_proxy::ProxyHandle;
 use switchyard_store::NewEvent;
 
+use crate::answers::Answers;
 use crate::control::{ChangeMeta, ControlPlane};
 use crate::notify::{Notice, Notifier};
 use crate::AdminState;
+
+mod measure;
+
+pub(crate) use measure::{Counts, Measure};
 
 /// The author of the guard's rollbacks.
 pub const GUARD_AUTHOR: &str = "switchyard-guard";
@@ -31,8 +37,6 @@ const GUARDED_KINDS: [&str; 3] = ["apply", "server-add", "server-restore"];
 const BASELINE: Duration = Duration::from_secs(300);
 /// How often a bake looks at the numbers.
 const TICK: Duration = Duration::from_millis(500);
-/// 4xx answers count as errors once their share rose by more than this.
-const CLIENT_ERROR_RISE: f64 = 0.01;
 
 /// What `GET /api/v1/guard` answers.
 #[derive(Debug, Clone, Serialize)]
@@ -77,7 +81,7 @@ pub(crate) struct Guard {
 /// What a version changed that the guard cares about.
 pub(crate) struct Touched {
     pub pools: Vec<String>,
-    /// Servers the version added or put back into rotation.
+    /// Servers the version added, changed or put back into rotation.
     pub servers: Vec<String>,
 }
 
@@ -164,147 +168,13 @@ pub(crate) fn touched(old: &Config, new: &Config, changes: &[Change]) -> Touched
     pools.retain(|p| new.pools.contains_key(p));
     pools.sort();
     pools.dedup();
-    let servers = changes
+    let mut servers: Vec<String> = changes
         .iter()
-        .filter(|c| c.change.starts_with("+ server") || c.change.ends_with("removed -> active"))
+        .filter(|c| !c.change.starts_with("- server") && !c.change.ends_with("-> removed"))
         .filter_map(|c| c.server.clone())
         .collect();
+    servers.dedup();
     Touched { pools, servers }
-}
-
-/// Answers of some pools over some seconds.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub(crate) struct Counts {
-    pub requests: u64,
-    /// 5xx and proxy failures.
-    pub errors: u64,
-    /// 4xx.
-    pub client_errors: u64,
-}
-
-impl Counts {
-    fn minus(self, earlier: Counts) -> Counts {
-        Counts {
-            requests: self.requests.saturating_sub(earlier.requests),
-            errors: self.errors.saturating_sub(earlier.errors),
-            client_errors: self.client_errors.saturating_sub(earlier.client_errors),
-        }
-    }
-
-    fn of(proxy: &ProxyHandle, pools: &[String], from: u64, to: u64) -> Counts {
-        let mut c = Counts::default();
-        for pool in pools {
-            for s in proxy.history(pool, from, to).unwrap_or_default() {
-                c.requests += u64::from(s.requests);
-                c.errors += u64::from(s.errors);
-                c.client_errors += u64::from(s.client_errors);
-            }
-        }
-        c
-    }
-}
-
-/// The bake's numbers against the limits.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Measure {
-    pub requests: u64,
-    pub errors: u64,
-    pub rate: f64,
-    pub baseline: f64,
-    pub client_errors_counted: bool,
-    /// 4xx share before and since the change.
-    pub client_rates: (f64, f64),
-    pub over_limit: bool,
-    pub over_increase: bool,
-}
-
-impl Measure {
-    pub(crate) fn new(before: Counts, since: Counts, guard: &GuardConfig) -> Measure {
-        let before_4xx = share(before.client_errors, before.requests);
-        let since_4xx = share(since.client_errors, since.requests);
-        let counted = since_4xx > before_4xx + CLIENT_ERROR_RISE;
-        let (errors, baseline) = if counted {
-            (
-                since.errors + since.client_errors,
-                share(before.errors + before.client_errors, before.requests),
-            )
-        } else {
-            (since.errors, share(before.errors, before.requests))
-        };
-        let rate = share(errors, since.requests);
-        Measure {
-            requests: since.requests,
-            errors,
-            rate,
-            baseline,
-            client_errors_counted: counted,
-            client_rates: (before_4xx, since_4xx),
-            over_limit: rate > guard.max_error_rate.0,
-            over_increase: rate > baseline + guard.max_increase.0,
-        }
-    }
-
-    /// Enough requests, and a limit crossed.
-    pub(crate) fn bad(&self, guard: &GuardConfig) -> bool {
-        self.requests >= guard.min_requests && (self.over_limit || self.over_increase)
-    }
-
-    /// "error rate 21.3% (baseline 0.1%, limit 2% + baseline) in pool inventory over 1,204
-    /// requests"
-    pub(crate) fn describe(&self, pools: &[String], guard: &GuardConfig) -> String {
-        let limit = if self.over_increase {
-            format!("limit {} + baseline", limit(guard.max_increase.0))
-        } else {
-            format!("limit {}", limit(guard.max_error_rate.0))
-        };
-        let mut text = format!(
-            "error rate {} (baseline {}, {limit}) in pool{} {} over {} requests",
-            percent(self.rate),
-            percent(self.baseline),
-            if pools.len() == 1 { "" } else { "s" },
-            pools.join(", "),
-            thousands(self.requests)
-        );
-        if self.client_errors_counted {
-            text.push_str(&format!(
-                ", counting 4xx answers, which rose from {} to {}",
-                percent(self.client_rates.0),
-                percent(self.client_rates.1)
-            ));
-        }
-        text
-    }
-}
-
-fn share(n: u64, of: u64) -> f64 {
-    if of == 0 {
-        0.0
-    } else {
-        n as f64 / of as f64
-    }
-}
-
-/// `21.3%`
-fn percent(f: f64) -> String {
-    format!("{:.1}%", f * 100.0)
-}
-
-/// `2%`, `2.5%`
-fn limit(f: f64) -> String {
-    let text = format!("{:.1}", f * 100.0);
-    format!("{}%", text.trim_end_matches(".0"))
-}
-
-/// `1,204`
-fn thousands(n: u64) -> String {
-    let digits = n.to_string();
-    let groups: Vec<&str> = digits
-        .as_bytes()
-        .rchunks(3)
-        .rev()
-        .map(|g| std::str::from_utf8(g).unwrap_or_default())
-        .collect();
-    groups.join(",")
 }
 
 fn unix_now() -> u64 {
@@ -341,6 +211,7 @@ impl Bake {
         );
         // Answers of the change's own second so far came before the change.
         let head_start = Counts::of(&proxy, pools, start, start);
+        let servers_at_start = self.server_answers();
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             tokio::time::sleep(left.min(TICK)).await;
@@ -350,9 +221,12 @@ impl Bake {
                     .update(self.version, |b| b.verdict = "superseded".into());
                 return;
             }
+            let (changed, others) = self.split(&servers_at_start, &self.server_answers());
             let m = Measure::new(
                 before,
                 Counts::of(&proxy, pools, start, unix_now()).minus(head_start),
+                changed,
+                others,
                 &self.guard,
             );
             self.control.guard.update(self.version, |b| {
@@ -369,6 +243,32 @@ impl Bake {
                 return self.keep(m).await;
             }
         }
+    }
+
+    /// Every server's answers in the touched pools so far.
+    fn server_answers(&self) -> crate::answers::ByServer {
+        match self.control.registry() {
+            Some(r) => crate::answers::snapshot(r, &self.touched.pools),
+            None => Default::default(),
+        }
+    }
+
+    /// Answers since `start`: of the servers the change added or changed, and of the others.
+    fn split(
+        &self,
+        start: &crate::answers::ByServer,
+        now: &crate::answers::ByServer,
+    ) -> (Answers, Answers) {
+        let (mut changed, mut others) = (Answers::default(), Answers::default());
+        for (key, answers) in now {
+            let since = answers.minus(start.get(key).copied().unwrap_or_default());
+            if self.touched.servers.contains(&key.1) {
+                changed.add(since);
+            } else {
+                others.add(since);
+            }
+        }
+        (changed, others)
     }
 
     async fn keep(&self, m: Measure) {
@@ -499,64 +399,5 @@ impl Bake {
                 self.version
             );
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn guard() -> GuardConfig {
-        GuardConfig::default()
-    }
-
-    fn counts(requests: u64, errors: u64, client_errors: u64) -> Counts {
-        Counts {
-            requests,
-            errors,
-            client_errors,
-        }
-    }
-
-    #[test]
-    fn a_sudden_404_counts_as_errors() {
-        let m = Measure::new(counts(1000, 1, 0), counts(1204, 0, 401), &guard());
-        assert!(m.client_errors_counted);
-        assert!(m.bad(&guard()));
-        assert_eq!(
-            m.describe(&["inventory".into()], &guard()),
-            "error rate 33.3% (baseline 0.1%, limit 2% + baseline) in pool inventory over 1,204 requests, counting 4xx answers, which rose from 0.0% to 33.3%"
-        );
-    }
-
-    #[test]
-    fn steady_4xx_do_not_count() {
-        let m = Measure::new(counts(1000, 0, 100), counts(500, 0, 52), &guard());
-        assert!(!m.client_errors_counted);
-        assert!(!m.bad(&guard()));
-    }
-
-    #[test]
-    fn no_verdict_on_few_requests() {
-        let m = Measure::new(counts(0, 0, 0), counts(99, 50, 0), &guard());
-        assert!(m.over_limit && !m.bad(&guard()));
-        assert!(Measure::new(counts(0, 0, 0), counts(100, 50, 0), &guard()).bad(&guard()));
-    }
-
-    #[test]
-    fn increase_over_baseline() {
-        // 4% is under the 5% limit but 3 points over a 1% baseline.
-        let m = Measure::new(counts(1000, 10, 0), counts(1000, 40, 0), &guard());
-        assert!(!m.over_limit && m.over_increase && m.bad(&guard()));
-    }
-
-    #[test]
-    fn numbers_read_well() {
-        assert_eq!(thousands(1204), "1,204");
-        assert_eq!(thousands(999), "999");
-        assert_eq!(thousands(1_000_000), "1,000,000");
-        assert_eq!(limit(0.02), "2%");
-        assert_eq!(limit(0.025), "2.5%");
-        assert_eq!(percent(0.213), "21.3%");
     }
 }
