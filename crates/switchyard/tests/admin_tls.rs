@@ -7,11 +7,6 @@ use std::process::Command;
 
 use util::*;
 
-fn have(program: &str) -> bool {
-    // `openssl version`, `curl version`: what matters is that the program starts.
-    Command::new(program).arg("version").output().is_ok()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_api_over_tls() {
     if !have("openssl") || !have("curl") {
@@ -19,14 +14,7 @@ async fn the_admin_api_over_tls() {
         return;
     }
     let dir = Dir::new();
-    let mut openssl = Command::new("openssl");
-    openssl
-        .current_dir(dir.path())
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
-        .args(["-keyout", "key.pem", "-out", "cert.pem", "-days", "1"])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]);
-    run_ok(&mut openssl);
+    self_signed_cert(&dir);
     let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let config = serve_config("off", "", &[("a", dead.local_addr().unwrap())]).replacen(
         "[admin]\n",

@@ -10,18 +10,7 @@ use std::process::Command;
 use std::time::Duration;
 
 use switchyard_lab::Backend;
-use util::{poll, run_ok, run_with_timeout, Dir, Serve};
-
-fn have(program: &str) -> bool {
-    Command::new(program)
-        .arg("--version")
-        .output()
-        .is_ok_and(|o| o.status.success())
-        || Command::new(program)
-            .arg("version")
-            .output()
-            .is_ok_and(|o| o.status.success())
-}
+use util::{have, poll, run_with_timeout, self_signed_cert, Dir, Serve};
 
 #[tokio::test]
 async fn sigterm_drains_requests_in_flight_on_a_tls_listener() {
@@ -30,14 +19,7 @@ async fn sigterm_drains_requests_in_flight_on_a_tls_listener() {
         return;
     }
     let dir = Dir::new();
-    let mut openssl = Command::new("openssl");
-    openssl
-        .current_dir(dir.path())
-        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
-        .args(["-keyout", "key.pem", "-out", "cert.pem", "-days", "1"])
-        .args(["-subj", "/CN=localhost"])
-        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]);
-    run_ok(&mut openssl);
+    self_signed_cert(&dir);
 
     let backend = Backend::start("inventory-1").await.unwrap();
     let config = dir.write(

@@ -42,7 +42,7 @@ pub(crate) async fn forward<T: Transport>(
     loop {
         let (index, lease) = match pool.acquire(&tried).await {
             Ok(found) => found,
-            Err(e) => return fail(client, view, head, pool, e, &failures, out).await,
+            Err(e) => return client.fail(view, head, Some(pool), e, &failures, out).await,
         };
         let server = &pool.servers[index].state;
         let Some(request) = build(up_head, &server.authority) else {
@@ -109,51 +109,14 @@ pub(crate) async fn forward<T: Transport>(
                         .any(|(i, s)| s.in_rotation && !tried.contains(&i)),
                 };
                 if !policy.retry_elsewhere(&err, at) {
-                    return fail(client, view, head, pool, err, &failures, out).await;
+                    return client
+                        .fail(view, head, Some(pool), err, &failures, out)
+                        .await;
                 }
                 outcome::retrying(client.shared, pool, index, &err, view);
                 failures.push(err.to_string());
             }
         }
-    }
-}
-
-async fn fail<T: Transport>(
-    client: &mut Client<'_, T>,
-    view: &RequestView<'_>,
-    head: &RequestHead,
-    pool: &Arc<Pool>,
-    err: crate::error::ProxyError,
-    earlier: &[String],
-    out: &mut Out,
-) -> After {
-    let explained = outcome::explain(client.shared, view, Some(pool), &err, earlier);
-    let keep_alive = head.keep_alive && head.framing == Framing::Empty && !client.draining;
-    client.log(
-        view,
-        &Ending {
-            status: explained.status.as_u16(),
-            pool: Some(pool.name()),
-            server: err.server(),
-            bytes_sent: explained.body.len() as u64,
-            attempts: earlier.len() as u32 + u32::from(err.server().is_some()),
-            error: Some(explained.code),
-            ..Ending::default()
-        },
-    );
-    let written = client
-        .local(
-            out,
-            explained.status,
-            &explained.body,
-            keep_alive,
-            view.request_id,
-        )
-        .await;
-    if written.is_ok() && keep_alive {
-        After::KeepAlive
-    } else {
-        After::Close
     }
 }
 

@@ -452,7 +452,7 @@ impl<T: Transport> Client<'_, T> {
     }
 
     /// Answers with the proxy's own explained error.
-    async fn fail(
+    pub async fn fail(
         &mut self,
         view: &RequestView<'_>,
         head: &RequestHead,

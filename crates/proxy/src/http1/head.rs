@@ -641,20 +641,11 @@ pub(crate) fn write_response(
     ClientFraming { body, keep_alive }
 }
 
-/// Headers that describe one connection and are never forwarded (RFC 9110 7.6.1).
+/// Headers that describe one connection and are never forwarded.
 pub(crate) fn is_hop_by_hop(name: &str) -> bool {
-    const HOP_BY_HOP: &[&str] = &[
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-        "upgrade",
-    ];
-    HOP_BY_HOP.iter().any(|h| h.eq_ignore_ascii_case(name))
+    crate::headers::HOP_BY_HOP
+        .iter()
+        .any(|h| h.eq_ignore_ascii_case(name))
 }
 
 fn is_forwarding(name: &str) -> bool {

@@ -773,3 +773,25 @@ pub fn assert_fields(actual: &Value, expected: Value) {
         assert_eq!(&actual[key], want, "field {key:?} of {actual:#}");
     }
 }
+
+/// Whether `program` runs (`program --version`, or `program version` as openssl wants).
+pub fn have(program: &str) -> bool {
+    ["--version", "version"].iter().any(|arg| {
+        Command::new(program)
+            .arg(arg)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    })
+}
+
+/// Writes `cert.pem` and `key.pem` for localhost and 127.0.0.1 into `dir` (openssl).
+pub fn self_signed_cert(dir: &Dir) {
+    let mut openssl = Command::new("openssl");
+    openssl
+        .current_dir(dir.path())
+        .args(["req", "-x509", "-newkey", "rsa:2048", "-nodes"])
+        .args(["-keyout", "key.pem", "-out", "cert.pem", "-days", "1"])
+        .args(["-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]);
+    run_ok(&mut openssl);
+}
