@@ -14,7 +14,6 @@ use super::buf::{Out, ReadBuf};
 use super::client::Transport;
 use super::head::{
     parse_response, write_response, BodyOut, Framing, RequestHead, ResponseContext, ResponseHead,
-    ResponseHeaders,
 };
 use super::pump::{pump, Encode, PumpError};
 use super::upstream::{self, UpstreamConn};
@@ -99,7 +98,6 @@ pub(crate) enum After {
 struct Answer {
     conn: UpstreamConn,
     response: ResponseHead,
-    headers: ResponseHeaders,
     lease: crate::server::Lease,
     attempts: u32,
 }
@@ -176,7 +174,7 @@ impl<T: Transport> Client<'_, T> {
                 Err(e) => return self.fail(&view, head, Some(&pool), e, &failures, out).await,
             };
             let attempt = self.attempt(&pool, index, head, up_head, body).await;
-            let (conn, response, headers) = match attempt {
+            let (conn, response) = match attempt {
                 Ok(answer) => answer,
                 Err(AttemptError {
                     err,
@@ -215,7 +213,6 @@ impl<T: Transport> Client<'_, T> {
             let answer = Answer {
                 conn,
                 response,
-                headers,
                 lease,
                 attempts,
             };
@@ -233,7 +230,7 @@ impl<T: Transport> Client<'_, T> {
         head: &RequestHead,
         up_head: &[u8],
         body: &mut Vec<u8>,
-    ) -> Result<(UpstreamConn, ResponseHead, ResponseHeaders), AttemptError> {
+    ) -> Result<(UpstreamConn, ResponseHead), AttemptError> {
         let state = &pool.servers[index].state;
         let timeouts = &pool.config.timeouts;
         let untouched = |err| AttemptError {
@@ -265,7 +262,7 @@ impl<T: Transport> Client<'_, T> {
                 }
             };
             let failure = match result {
-                Ok((response, headers)) => return Ok((conn, response, headers)),
+                Ok(response) => return Ok((conn, response)),
                 Err(f) => f,
             };
             if conn.reused && resend && failure.before_any_answer() {
@@ -339,7 +336,6 @@ impl<T: Transport> Client<'_, T> {
         let Answer {
             mut conn,
             response,
-            headers,
             lease,
             attempts,
         } = answer;
@@ -352,7 +348,7 @@ impl<T: Transport> Client<'_, T> {
             request_id: view.request_id.as_bytes(),
         };
         out.clear();
-        let framing = write_response(out, conn.buf.filled(), &response, &headers, &ctx);
+        let framing = write_response(out, conn.buf.filled(), &response, &conn.headers, &ctx);
         conn.buf.consume(response.len);
         let mut end = Ending {
             status,
@@ -571,11 +567,11 @@ async fn read_response(
     conn: &mut UpstreamConn,
     head: &RequestHead,
     deadline: tokio::time::Instant,
-) -> Result<(ResponseHead, ResponseHeaders), Failure> {
+) -> Result<ResponseHead, Failure> {
     let mut interim = false;
     loop {
-        match parse_response(conn.buf.filled(), &head.method) {
-            Ok(Some((response, headers))) => {
+        match parse_response(conn.buf.filled(), &head.method, &mut conn.headers) {
+            Ok(Some(response)) => {
                 if (100..200).contains(&response.status) && response.status != 101 {
                     conn.buf.consume(response.len);
                     interim = true;
@@ -586,7 +582,7 @@ async fn read_response(
                         "101 Switching Protocols to a request that asked for no upgrade",
                     ));
                 }
-                return Ok((response, headers));
+                return Ok(response);
             }
             Ok(None) => {}
             Err(bad) => return Err(Failure::Invalid(bad.0)),

@@ -472,11 +472,15 @@ pub(crate) enum BodyOut {
     UntilClose,
 }
 
-/// Parses the response head at the start of `buf`. `Ok(None)`: not complete yet.
+/// Parses the response head at the start of `buf`, its end-to-end headers into `kept` (reused
+/// from response to response). `Ok(None)`: not complete yet.
 pub(crate) fn parse_response(
     buf: &[u8],
     method: &Method,
-) -> Result<Option<(ResponseHead, ResponseHeaders)>, BadResponse> {
+    kept: &mut ResponseHeaders,
+) -> Result<Option<ResponseHead>, BadResponse> {
+    kept.lines.clear();
+    kept.upgrade = None;
     let mut slots = [const { MaybeUninit::<httparse::Header<'_>>::uninit() }; MAX_HEADERS];
     let mut resp = httparse::Response::new(&mut []);
     let len = match httparse::ParserConfig::default()
@@ -499,7 +503,6 @@ pub(crate) fn parse_response(
     let mut te = false;
     let mut close = minor == 0;
     let mut keep_alive_token = false;
-    let mut kept = ResponseHeaders::default();
     let mut named: Vec<&str> = Vec::new();
     for h in resp.headers.iter() {
         if h.name.eq_ignore_ascii_case("content-length") {
@@ -574,15 +577,12 @@ pub(crate) fn parse_response(
             .push((name..name + h.name.len(), value..value + h.value.len()));
     }
     let keep_alive = !close && framing != Framing::UntilClose;
-    Ok(Some((
-        ResponseHead {
-            status,
-            len,
-            framing,
-            keep_alive,
-        },
-        kept,
-    )))
+    Ok(Some(ResponseHead {
+        status,
+        len,
+        framing,
+        keep_alive,
+    }))
 }
 
 /// The end-to-end headers of a response: ranges of the server's head.

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
 use super::buf::ReadBuf;
+use super::head::ResponseHeaders;
 use crate::error::{ProxyError, ServerRef};
 
 /// Idle connections kept per server address and worker.
@@ -22,6 +23,8 @@ const IDLE_PER_SERVER: usize = 256;
 pub(crate) struct UpstreamConn {
     pub io: TcpStream,
     pub buf: ReadBuf,
+    /// The last response's end-to-end headers, as ranges of `buf` (memory reused).
+    pub headers: ResponseHeaders,
     /// It served an earlier request: a failure before any answer may just mean the server
     /// closed it while idle.
     pub reused: bool,
@@ -118,6 +121,7 @@ pub(crate) async fn connect(
     Ok(UpstreamConn {
         io,
         buf: ReadBuf::default(),
+        headers: ResponseHeaders::default(),
         reused: false,
         idle_since: Instant::now(),
     })

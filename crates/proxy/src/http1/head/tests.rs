@@ -82,7 +82,10 @@ fn refusals_carry_their_status() {
 #[test]
 fn responses_are_framed_and_cleaned() {
     let raw = b"HTTP/1.1 200 OK\r\nContent-Length: 3\r\nConnection: close, x-hop\r\nx-hop: 1\r\nx-keep: 2\r\nx-request-id: theirs\r\n\r\nabc";
-    let (head, headers) = parse_response(raw, &Method::GET).unwrap().unwrap();
+    let mut headers = ResponseHeaders::default();
+    let head = parse_response(raw, &Method::GET, &mut headers)
+        .unwrap()
+        .unwrap();
     assert_eq!(head.framing, Framing::Length(3));
     assert!(!head.keep_alive);
     let mut out = Out::default();
@@ -97,17 +100,22 @@ fn responses_are_framed_and_cleaned() {
         String::from_utf8(out.bytes).unwrap(),
         "HTTP/1.1 200 OK\r\nx-keep: 2\r\ncontent-length: 3\r\nx-request-id: mine\r\n\r\n"
     );
-    let (head, _) = parse_response(b"HTTP/1.1 200 OK\r\n\r\n", &Method::GET)
+    let head = parse_response(b"HTTP/1.1 200 OK\r\n\r\n", &Method::GET, &mut headers)
         .unwrap()
         .unwrap();
     assert_eq!(head.framing, Framing::UntilClose);
-    let (head, _) = parse_response(b"HTTP/1.1 204 No Content\r\n\r\n", &Method::GET)
-        .unwrap()
-        .unwrap();
+    let head = parse_response(
+        b"HTTP/1.1 204 No Content\r\n\r\n",
+        &Method::GET,
+        &mut headers,
+    )
+    .unwrap()
+    .unwrap();
     assert_eq!(head.framing, Framing::Empty);
     assert!(parse_response(
         b"HTTP/1.1 200 OK\r\ncontent-length: 1\r\ntransfer-encoding: chunked\r\n\r\n",
-        &Method::GET
+        &Method::GET,
+        &mut headers
     )
     .is_err());
 }
