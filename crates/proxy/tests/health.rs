@@ -10,15 +10,6 @@ use switchyard_lab::Backend;
 
 const CHECK: &str = "\n[pools.pool.health]\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"100ms\"\nexpect_status = [200]\nrise = 2\nfall = 3\n";
 
-fn status_of(p: &TestProxy, server: &str) -> switchyard_proxy::ServerStatus {
-    p.handle
-        .status()
-        .into_iter()
-        .flat_map(|pool| pool.servers)
-        .find(|s| s.name == server)
-        .unwrap()
-}
-
 async fn wait_state(p: &TestProxy, server: &str, state: &str) {
     for _ in 0..300 {
         if status_of(p, server).state == state {

@@ -10,15 +10,6 @@ use support::*;
 use switchyard_lab::Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-fn status_of(p: &TestProxy, server: &str) -> switchyard_proxy::ServerStatus {
-    p.handle
-        .status()
-        .into_iter()
-        .flat_map(|pool| pool.servers)
-        .find(|s| s.name == server)
-        .unwrap()
-}
-
 async fn wait_for(
     p: &TestProxy,
     server: &str,

@@ -6,7 +6,6 @@
 mod util;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -77,34 +76,6 @@ impl Hook {
     }
 }
 
-/// Clients sending GETs through the proxy, a few milliseconds apart, until dropped.
-struct Load(Arc<AtomicBool>);
-
-impl Load {
-    fn start(web: SocketAddr, clients: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        for _ in 0..clients {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let client = http_client();
-                while !stop.load(Ordering::Relaxed) {
-                    if let Ok(r) = client.get(format!("http://{web}/items")).send().await {
-                        let _ = r.bytes().await;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            });
-        }
-        Load(stop)
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
-}
-
 /// Runs a CLI verb off the async threads, so the load keeps going meanwhile.
 async fn cli(dir: &Dir, line: &str) -> (std::process::Command, std::process::Output) {
     let mut cmd = dir.cli(argv(line));
@@ -135,7 +106,7 @@ async fn guard_rolls_back_a_404_server_and_keeps_a_weight_change() {
     let config = dir.write("switchyard.toml", &format!("{base}{GUARD}{notify}"));
     let serve = Serve::start(&dir, &config).await;
     let admin = Admin::of(&dir, &serve);
-    let _load = Load::start(serve.listener("web"), 3);
+    let _load = Load::start(serve.listener("web"), 3, "/items");
     tokio::time::sleep(Duration::from_millis(1500)).await;
 
     // The bad change: inventory-4 answers 404 to everything.

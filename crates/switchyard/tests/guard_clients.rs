@@ -4,8 +4,6 @@
 mod util;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -50,34 +48,6 @@ async fn site_server() -> SocketAddr {
         }
     });
     addr
-}
-
-/// Clients sending GETs for `path` through the proxy until dropped.
-struct Load(Arc<AtomicBool>);
-
-impl Load {
-    fn start(web: SocketAddr, clients: usize, path: &'static str) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        for _ in 0..clients {
-            let stop = stop.clone();
-            tokio::spawn(async move {
-                let client = http_client();
-                while !stop.load(Ordering::Relaxed) {
-                    if let Ok(r) = client.get(format!("http://{web}{path}")).send().await {
-                        let _ = r.bytes().await;
-                    }
-                    tokio::time::sleep(Duration::from_millis(5)).await;
-                }
-            });
-        }
-        Load(stop)
-    }
-}
-
-impl Drop for Load {
-    fn drop(&mut self) {
-        self.0.store(true, Ordering::Relaxed);
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]

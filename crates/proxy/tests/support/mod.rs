@@ -168,3 +168,13 @@ pub async fn raw_exchange(addr: SocketAddr, request: &[u8]) -> String {
     let _ = tokio::time::timeout(Duration::from_secs(2), s.read_to_end(&mut out)).await;
     String::from_utf8_lossy(&out).into_owned()
 }
+
+/// What the proxy reports about `server` now.
+pub fn status_of(p: &TestProxy, server: &str) -> switchyard_proxy::ServerStatus {
+    p.handle
+        .status()
+        .into_iter()
+        .flat_map(|pool| pool.servers)
+        .find(|s| s.name == server)
+        .unwrap()
+}

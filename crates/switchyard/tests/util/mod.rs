@@ -795,3 +795,32 @@ pub fn self_signed_cert(dir: &Dir) {
         .args(["-addext", "subjectAltName=DNS:localhost,IP:127.0.0.1"]);
     run_ok(&mut openssl);
 }
+
+/// Clients sending GETs for `path` through the proxy at `web`, a few milliseconds apart, until
+/// dropped.
+pub struct Load(Arc<AtomicBool>);
+
+impl Load {
+    pub fn start(web: SocketAddr, clients: usize, path: &'static str) -> Load {
+        let stop = Arc::new(AtomicBool::new(false));
+        for _ in 0..clients {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let client = http_client();
+                while !stop.load(Ordering::Relaxed) {
+                    if let Ok(r) = client.get(format!("http://{web}{path}")).send().await {
+                        let _ = r.bytes().await;
+                    }
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            });
+        }
+        Load(stop)
+    }
+}
+
+impl Drop for Load {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
+}
