@@ -202,6 +202,11 @@ pub(crate) fn parse_request(
         out.extend_from_slice(h.value);
         out.extend_from_slice(b"\r\n");
     }
+    if host.is_none() {
+        // HTTP/1.1 upstream needs a Host: an HTTP/1.0 request without one gets an empty value,
+        // as RFC 9112 3.2 asks for a target without an authority.
+        out.extend_from_slice(b"host: \r\n");
+    }
     let request_id = match request_id {
         Some(r) => r,
         None => {

@@ -43,8 +43,11 @@ fn a_sane_client_request_id_is_kept() {
 
 #[test]
 fn http10_closes_unless_asked_and_bodies_are_framed() {
-    let (head, _) = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap();
+    let (head, out) = parse(b"GET / HTTP/1.0\r\n\r\n").unwrap();
     assert!(!head.keep_alive);
+    // Forwarded as HTTP/1.1, which needs a Host: an empty one (RFC 9112 3.2).
+    assert!(out.contains("\r\nhost: \r\n"), "{out}");
+    assert!(head.host.is_none());
     let (head, _) = parse(b"GET / HTTP/1.0\r\nconnection: keep-alive\r\n\r\n").unwrap();
     assert!(head.keep_alive);
     let (head, out) = parse(b"POST / HTTP/1.1\r\nhost: a\r\ncontent-length: 12\r\n\r\n").unwrap();
@@ -118,4 +121,57 @@ fn responses_are_framed_and_cleaned() {
         &mut headers
     )
     .is_err());
+}
+
+mod arbitrary_bytes {
+    //! Any bytes from a client or a server give an answer or a refusal, never a panic, and
+    //! whatever is forwarded is a head that parses back with the same framing.
+    use super::*;
+    use proptest::prelude::*;
+
+    fn heads() -> impl Strategy<Value = Vec<u8>> {
+        let line = prop_oneof![
+            Just(b"GET / HTTP/1.1\r\n".to_vec()),
+            Just(b"POST /x?y=1 HTTP/1.0\r\n".to_vec()),
+            Just(b"host: a\r\n".to_vec()),
+            Just(b"content-length: 5\r\n".to_vec()),
+            Just(b"transfer-encoding: chunked\r\n".to_vec()),
+            Just(b"x-request-id: abc\r\n".to_vec()),
+            Just(b"connection: close, x\r\n".to_vec()),
+            Just(b"\r\n".to_vec()),
+            proptest::collection::vec(any::<u8>(), 0..40),
+        ];
+        proptest::collection::vec(line, 0..12).prop_map(|parts| parts.concat())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(2000))]
+
+        #[test]
+        fn requests_never_panic_and_forward_what_parses(raw in heads()) {
+            let mut out = Vec::new();
+            if let Ok(Some(head)) = parse_request(&raw, &ctx(), &mut out) {
+                let mut again = Vec::new();
+                let forwarded = parse_request(&out, &ctx(), &mut again);
+                let forwarded = forwarded.expect("the forwarded head parses").expect("complete");
+                prop_assert_eq!(forwarded.framing, head.framing);
+                prop_assert!(is_sane_request_id(&out[head.request_id.clone()]));
+            }
+        }
+
+        #[test]
+        fn responses_never_panic(raw in heads(), head_request in any::<bool>()) {
+            let method = if head_request { Method::HEAD } else { Method::GET };
+            let mut headers = ResponseHeaders::default();
+            let mut fixed = b"HTTP/1.1 200 OK\r\n".to_vec();
+            fixed.extend_from_slice(&raw);
+            for input in [&raw[..], &fixed[..]] {
+                if let Ok(Some(head)) = parse_response(input, &method, &mut headers) {
+                    let mut out = Out::default();
+                    let ctx = ResponseContext { client_minor: 1, client_keep_alive: true, request_id: b"id" };
+                    write_response(&mut out, input, &head, &headers, &ctx);
+                }
+            }
+        }
+    }
 }
