@@ -81,7 +81,8 @@ pub(crate) fn request_id(headers: &HeaderMap) -> String {
     }
 }
 
-fn is_sane_request_id(id: &[u8]) -> bool {
+/// A request id is kept from the client when it is visible ASCII, 1 to 128 bytes.
+pub(crate) fn is_sane_request_id(id: &[u8]) -> bool {
     !id.is_empty() && id.len() <= MAX_REQUEST_ID_LEN && id.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 

@@ -9,6 +9,7 @@ use std::ops::Range;
 use http::Method;
 
 use super::buf::{write_u64, Out};
+pub(crate) use crate::headers::is_sane_request_id;
 
 /// Most header lines accepted in one head.
 pub(crate) const MAX_HEADERS: usize = 128;
@@ -658,13 +659,6 @@ fn is_forwarding(name: &str) -> bool {
         || name.eq_ignore_ascii_case("x-forwarded-proto")
         || name.eq_ignore_ascii_case("x-forwarded-host")
         || name.eq_ignore_ascii_case("forwarded")
-}
-
-/// A request id is kept from the client when it is visible ASCII, 1 to 128 bytes.
-pub(crate) fn is_sane_request_id(id: &[u8]) -> bool {
-    !id.is_empty()
-        && id.len() <= crate::headers::MAX_REQUEST_ID_LEN
-        && id.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
 /// Digits only: no sign, no spaces inside, no overflow. A list of equal values (`5, 5`) is
