@@ -43,6 +43,9 @@ pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub const DEFAULT_CLIENT_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 /// Open client connections per listener before new ones are refused.
 pub const DEFAULT_LISTENER_MAX_CONNECTIONS: usize = 20_000;
+/// Memory a listener's client read buffers may hold beyond their usual 16 KiB each, all
+/// connections together (request heads over 16 KiB, large bodies in flight).
+pub const DEFAULT_MAX_BUFFER_MEMORY: usize = 64 << 20;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
@@ -127,6 +130,8 @@ pub struct ListenerConfig {
     pub idle_timeout: Duration,
     /// See [`DEFAULT_LISTENER_MAX_CONNECTIONS`].
     pub max_connections: usize,
+    /// See [`DEFAULT_MAX_BUFFER_MEMORY`]; a request head that needs more gets 503.
+    pub max_buffer_memory: usize,
     /// Peers (CIDRs) whose `X-Forwarded-For`/`X-Forwarded-Proto`/`Forwarded` headers are kept
     /// and appended to; from anyone else they are replaced. Default: none.
     #[serde(skip_serializing_if = "Vec::is_empty")]

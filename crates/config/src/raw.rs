@@ -71,6 +71,7 @@ pub(crate) struct RawListener {
     pub handshake_timeout: Option<S<String>>,
     pub idle_timeout: Option<S<String>>,
     pub max_connections: Option<S<i64>>,
+    pub max_buffer_memory: Option<S<i64>>,
     pub trusted_proxies: Option<Vec<S<String>>>,
 }
 

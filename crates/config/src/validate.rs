@@ -229,6 +229,15 @@ impl Validator<'_> {
                         DEFAULT_LISTENER_MAX_CONNECTIONS as i64,
                     ) as usize
                 });
+            let max_buffer_memory = l.max_buffer_memory.map_or(DEFAULT_MAX_BUFFER_MEMORY, |m| {
+                self.int(
+                    &m,
+                    "max_buffer_memory",
+                    0,
+                    1 << 40,
+                    DEFAULT_MAX_BUFFER_MEMORY as i64,
+                ) as usize
+            });
             let mut trusted_proxies = Vec::new();
             for cidr in l.trusted_proxies.unwrap_or_default() {
                 match cidr.get_ref().parse::<Cidr>() {
@@ -247,6 +256,7 @@ impl Validator<'_> {
                 handshake_timeout,
                 idle_timeout,
                 max_connections,
+                max_buffer_memory,
                 trusted_proxies,
             });
         }

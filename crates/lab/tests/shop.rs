@@ -45,6 +45,7 @@ async fn start_shop_with(tune: impl FnOnce(&mut LabOptions)) -> Shop {
             access_log: AccessLog::off(),
             tls: Default::default(),
             events: EventSink::none(),
+            release_memory: None,
         },
     )
     .await

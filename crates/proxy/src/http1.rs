@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use tokio::io::AsyncRead;
 
-pub(crate) use buf::ReadBuf;
+pub(crate) use buf::{BufferBudget, ReadBuf};
 pub(crate) use client::serve;
 
 /// The client-connection preface of HTTP/2 (RFC 9113 3.4).

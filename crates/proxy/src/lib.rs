@@ -77,6 +77,10 @@ pub struct ProxyOptions {
     pub tls: HashMap<String, TlsMaterial>,
     /// Where health transitions, ejections and saturation changes are reported.
     pub events: EventSink,
+    /// Called on each worker thread about once a second while its connections are closing,
+    /// for an allocator that gives freed memory back to the system only when asked (such as
+    /// mimalloc's `mi_collect`).
+    pub release_memory: Option<fn()>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +212,7 @@ impl Proxy {
                 shared.clone(),
                 tracker.clone(),
                 phase_rx.clone(),
+                options.release_memory,
             )
             .map_err(|source| StartError::Worker { index, source })?;
             threads.push(thread);

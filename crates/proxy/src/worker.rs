@@ -16,7 +16,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
-use crate::http1::{self, ReadBuf};
+use crate::http1::{self, BufferBudget, ReadBuf};
 use crate::metrics::ListenerLabels;
 use crate::{h2, Shared};
 
@@ -28,6 +28,8 @@ pub(crate) struct Limits {
     pub max_header_bytes: usize,
     pub max_connections: usize,
     pub trusted_proxies: Vec<Cidr>,
+    /// What the listener's client buffers may hold past their usual size, together.
+    pub buffers: Arc<BufferBudget>,
 }
 
 impl Limits {
@@ -38,6 +40,7 @@ impl Limits {
             max_header_bytes: l.max_header_bytes,
             max_connections: l.max_connections,
             trusted_proxies: l.trusted_proxies.clone(),
+            buffers: Arc::new(BufferBudget::new(l.max_buffer_memory)),
         }
     }
 }
@@ -144,6 +147,7 @@ pub(crate) fn spawn(
     shared: Arc<Shared>,
     tracker: Arc<Tracker>,
     phase: watch::Receiver<Phase>,
+    release_memory: Option<fn()>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -152,7 +156,10 @@ pub(crate) fn spawn(
         .name(format!("switchyard-worker-{index}"))
         .spawn(move || {
             let local = tokio::task::LocalSet::new();
-            local.block_on(&runtime, run(listeners, shared, tracker, phase));
+            local.block_on(
+                &runtime,
+                run(listeners, shared, tracker, phase, release_memory),
+            );
         })
 }
 
@@ -161,6 +168,7 @@ async fn run(
     shared: Arc<Shared>,
     tracker: Arc<Tracker>,
     mut phase: watch::Receiver<Phase>,
+    release_memory: Option<fn()>,
 ) {
     for l in listeners {
         match TcpListener::from_std(l.socket.try_clone().expect("listening socket")) {
@@ -176,10 +184,25 @@ async fn run(
             Err(e) => tracing::error!(listener = %l.name, "could not serve the listener: {e}"),
         }
     }
-    tokio::task::spawn_local(async {
+    tokio::task::spawn_local(async move {
+        let mut ticks = 0u64;
+        let mut closed_before = 0;
+        let mut was_closing = false;
         loop {
-            tokio::time::sleep(Duration::from_secs(5)).await;
-            http1::expire_idle_upstreams(Duration::from_secs(300));
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            ticks += 1;
+            if ticks.is_multiple_of(5) {
+                http1::expire_idle_upstreams(Duration::from_secs(300));
+            }
+            // Once more the tick after the last close: the allocator may hold freed pages
+            // back for a moment before it can return them.
+            let closed = CLOSED.get();
+            let closing = closed != closed_before;
+            if let Some(release) = release_memory.filter(|_| closing || was_closing) {
+                release();
+            }
+            closed_before = closed;
+            was_closing = closing;
         }
     });
     while *phase.borrow_and_update() != Phase::Stopped {
@@ -288,7 +311,7 @@ async fn cleartext(
 ) {
     let accepted = Instant::now();
     let deadline = tokio::time::Instant::from_std(accepted + info.limits.handshake_timeout);
-    let mut buf = ReadBuf::default();
+    let mut buf = ReadBuf::bounded(info.limits.buffers.clone());
     match http1::sniff_h2(&mut stream, &mut buf, deadline).await {
         Some(true) => {
             Box::pin(h2::serve(
@@ -319,8 +342,14 @@ async fn encrypted(
     if tls.get_ref().1.alpn_protocol() == Some(b"h2") {
         Box::pin(h2::serve(tls, info, shared, drain)).await;
     } else {
-        http1::serve(tls, ReadBuf::default(), &info, &shared, drain, accepted).await;
+        let buf = ReadBuf::bounded(info.limits.buffers.clone());
+        http1::serve(tls, buf, &info, &shared, drain, accepted).await;
     }
+}
+
+thread_local! {
+    /// Connections this worker has closed, so that it knows when memory was freed.
+    static CLOSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Counts a connection as open for its listener and for shutdown, until dropped.
@@ -347,6 +376,7 @@ impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
         self.gauge.dec();
+        CLOSED.set(CLOSED.get().wrapping_add(1));
         if self.tracker.open.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.tracker.idle.notify_waiters();
         }

@@ -112,3 +112,43 @@ async fn a_listener_at_max_connections_refuses_new_ones_until_some_leave() {
     let r = client().get(p.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 200);
 }
+
+/// A request head of about 40 KB, complete or not.
+fn large_head(complete: bool) -> Vec<u8> {
+    let mut head = b"GET / HTTP/1.1\r\nhost: a\r\nx-pad: ".to_vec();
+    head.extend(std::iter::repeat_n(b'a', 40_000));
+    head.extend_from_slice(if complete { b"\r\n\r\n" } else { b"\r\n" });
+    head
+}
+
+#[tokio::test]
+async fn large_request_heads_share_the_listeners_buffer_memory() {
+    let b = Backend::start("b").await.unwrap();
+    // Room for one head to grow from 16 KiB to 64 KiB, not for two.
+    let p = start(&limited("max_buffer_memory = 49152", b.addr)).await;
+
+    let mut first = TcpStream::connect(p.addr).await.unwrap();
+    first.write_all(&large_head(false)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+
+    let mut second = TcpStream::connect(p.addr).await.unwrap();
+    second.write_all(&large_head(false)).await.unwrap();
+    let (got, _) = until_closed(&mut second, Duration::from_secs(5)).await;
+    let got = String::from_utf8_lossy(&got);
+    assert!(got.starts_with("HTTP/1.1 503"), "{got}");
+    assert!(got.contains("max_buffer_memory"), "{got}");
+
+    // Requests with usual heads need nothing from it.
+    let r = client().get(p.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    // Once the first client leaves, its share is back.
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let mut third = TcpStream::connect(p.addr).await.unwrap();
+    third.write_all(&large_head(true)).await.unwrap();
+    let mut answer = vec![0u8; 4096];
+    let n = third.read(&mut answer).await.unwrap();
+    let answer = String::from_utf8_lossy(&answer[..n]);
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+}

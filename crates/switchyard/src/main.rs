@@ -9,6 +9,13 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+/// Gives the memory this thread freed back to the system now: mimalloc otherwise returns it
+/// only while the thread keeps allocating, and an idle proxy worker does not.
+pub(crate) fn release_memory() {
+    // SAFETY: mi_collect only walks and purges the calling thread's own heap.
+    unsafe { libmimalloc_sys::mi_collect(false) }
+}
+
 #[derive(Parser)]
 #[command(
     name = "switchyard",

@@ -1,9 +1,11 @@
 //! Buffers of the HTTP/1 engine: a read buffer taken from a per-thread free list only while a
-//! connection has bytes to hold (an idle keep-alive connection holds none), and the writer of
-//! message heads.
+//! connection has bytes to hold (an idle keep-alive connection holds none), the budget that
+//! bounds what client buffers may grow to beyond that size, and the writer of message heads.
 
 use std::cell::RefCell;
 use std::io;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 
 use tokio::io::{AsyncRead, AsyncReadExt};
 
@@ -36,15 +38,96 @@ fn give_vec(v: Vec<u8>) {
     });
 }
 
+/// Memory that a listener's client read buffers may hold beyond [`BUF_SIZE`] each, all
+/// connections together: request heads over 16 KiB and large bodies in flight draw from it.
+/// With it, what clients can make the proxy hold is at most `max_connections` buffers of
+/// [`BUF_SIZE`] plus this budget, however they split their bytes.
+#[derive(Debug)]
+pub(crate) struct BufferBudget {
+    used: AtomicUsize,
+    limit: usize,
+}
+
+impl BufferBudget {
+    pub fn new(limit: usize) -> Self {
+        BufferBudget {
+            used: AtomicUsize::new(0),
+            limit,
+        }
+    }
+
+    /// Bytes drawn now.
+    #[cfg(test)]
+    pub fn used(&self) -> usize {
+        self.used.load(Ordering::Relaxed)
+    }
+
+    fn reserve(&self, n: usize) -> bool {
+        self.used
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |u| {
+                u.checked_add(n).filter(|t| *t <= self.limit)
+            })
+            .is_ok()
+    }
+
+    fn release(&self, n: usize) {
+        self.used.fetch_sub(n, Ordering::AcqRel);
+    }
+}
+
 /// Bytes read from a peer and not yet used: `data[start..end]`.
 #[derive(Default)]
 pub(crate) struct ReadBuf {
     data: Vec<u8>,
     start: usize,
     end: usize,
+    /// Where growth past [`BUF_SIZE`] is drawn from (client connections); none: unbounded
+    /// (upstream connections, whose answers the proxy asked for).
+    budget: Option<Arc<BufferBudget>>,
+    /// Bytes of `data` past [`BUF_SIZE`] drawn from `budget`.
+    drawn: usize,
 }
 
 impl ReadBuf {
+    /// A buffer whose growth past [`BUF_SIZE`] draws from `budget`.
+    pub fn bounded(budget: Arc<BufferBudget>) -> Self {
+        ReadBuf {
+            data: Vec::new(),
+            start: 0,
+            end: 0,
+            budget: Some(budget),
+            drawn: 0,
+        }
+    }
+
+    /// Resizes `data` to `len`, drawing from or returning to the budget what lies past
+    /// [`BUF_SIZE`]; false (and nothing changed) when the budget cannot give it.
+    fn resize(&mut self, len: usize) -> bool {
+        let past = len.saturating_sub(BUF_SIZE);
+        if let Some(budget) = &self.budget {
+            if past > self.drawn {
+                if !budget.reserve(past - self.drawn) {
+                    return false;
+                }
+            } else {
+                budget.release(self.drawn - past);
+            }
+            self.drawn = past;
+        }
+        self.data.resize(len, 0);
+        true
+    }
+
+    /// Hands the memory to the free list (or the allocator) and returns what it drew.
+    fn give_back(&mut self) {
+        if let Some(budget) = &self.budget {
+            budget.release(std::mem::take(&mut self.drawn));
+        }
+        give_vec(std::mem::take(&mut self.data));
+        self.start = 0;
+        self.end = 0;
+    }
+
     /// The unread bytes.
     pub fn filled(&self) -> &[u8] {
         &self.data[self.start..self.end]
@@ -71,15 +154,14 @@ impl ReadBuf {
     /// Gives the memory back when nothing is held: an idle connection costs no buffer.
     pub fn release_if_empty(&mut self) {
         if self.is_empty() && !self.data.is_empty() {
-            give_vec(std::mem::take(&mut self.data));
-            self.start = 0;
-            self.end = 0;
+            self.give_back();
         }
     }
 
     /// Reads once from `io` into free space, growing the buffer up to `limit` bytes of
     /// content. Returns the bytes read (0: the peer closed), or `Ok(None)` when the buffer is
-    /// full at `limit`.
+    /// full at `limit`; an error of kind `OutOfMemory` when it must grow and the budget is
+    /// spent.
     pub async fn read_from<R: AsyncRead + Unpin>(
         &mut self,
         io: &mut R,
@@ -95,7 +177,12 @@ impl ReadBuf {
                 self.start = 0;
             } else if self.data.len() < limit {
                 let grown = (self.data.len() * 2).min(limit.max(BUF_SIZE));
-                self.data.resize(grown, 0);
+                if !self.resize(grown) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::OutOfMemory,
+                        "the listener's max_buffer_memory is in use",
+                    ));
+                }
             } else {
                 return Ok(None);
             }
@@ -114,10 +201,11 @@ impl ReadBuf {
         }
     }
 
-    /// Makes room for larger reads while a large body passes through.
+    /// Makes room for larger reads while a large body passes through, when the budget allows
+    /// (otherwise reads stay at the usual size).
     pub fn grow_for_body(&mut self) {
         if !self.data.is_empty() && self.data.len() < BODY_BUF_SIZE {
-            self.data.resize(BODY_BUF_SIZE, 0);
+            self.resize(BODY_BUF_SIZE);
         }
     }
 
@@ -127,7 +215,7 @@ impl ReadBuf {
             self.data.copy_within(self.start..self.end, 0);
             self.end -= self.start;
             self.start = 0;
-            self.data.truncate(BUF_SIZE);
+            self.resize(BUF_SIZE);
             self.data.shrink_to_fit();
         }
     }
@@ -136,7 +224,7 @@ impl ReadBuf {
 impl Drop for ReadBuf {
     fn drop(&mut self) {
         if !self.data.is_empty() {
-            give_vec(std::mem::take(&mut self.data));
+            self.give_back();
         }
     }
 }
@@ -254,5 +342,42 @@ mod tests {
         assert_eq!(buf.len(), 32 * 1024);
         buf.consume(32 * 1024);
         assert!(buf.is_empty());
+    }
+
+    /// Reads `src` into `buf` until it ends or `buf` stops taking more.
+    async fn fill(buf: &mut ReadBuf, mut src: &[u8]) -> io::Result<()> {
+        loop {
+            match buf.read_from(&mut src, 4 * BUF_SIZE).await? {
+                Some(n) if n > 0 => {}
+                _ => return Ok(()),
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn growth_past_the_usual_size_draws_from_the_budget_and_returns_to_it() {
+        let budget = Arc::new(BufferBudget::new(BODY_BUF_SIZE - BUF_SIZE));
+        let data = vec![b'a'; 4 * BUF_SIZE];
+        // The first buffer grows to four times the usual size and draws the whole budget.
+        let mut first = ReadBuf::bounded(budget.clone());
+        fill(&mut first, &data).await.unwrap();
+        assert_eq!(first.len(), 4 * BUF_SIZE);
+        assert_eq!(budget.used(), 3 * BUF_SIZE);
+        // A second one may fill its usual size but not grow.
+        let mut second = ReadBuf::bounded(budget.clone());
+        let err = fill(&mut second, &data).await.unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::OutOfMemory);
+        assert_eq!(second.len(), BUF_SIZE);
+        // Bodies only grow when the budget allows.
+        second.grow_for_body();
+        assert_eq!(budget.used(), 3 * BUF_SIZE);
+        // Emptied and dropped buffers give their share back.
+        first.consume(4 * BUF_SIZE);
+        first.release_if_empty();
+        assert_eq!(budget.used(), 0);
+        second.grow_for_body();
+        assert_eq!(budget.used(), BODY_BUF_SIZE - BUF_SIZE);
+        drop(second);
+        assert_eq!(budget.used(), 0);
     }
 }

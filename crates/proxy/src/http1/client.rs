@@ -100,6 +100,14 @@ pub(crate) async fn serve<T: Transport>(
                     Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
                     return;
                 }
+                Ok(Err(e)) if e.kind() == io::ErrorKind::OutOfMemory => {
+                    let refusal = Refusal {
+                        status: 503,
+                        reason: "request heads over 16 KiB are holding all of the listener's max_buffer_memory",
+                    };
+                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
+                    return;
+                }
                 Err(_) if !buf.is_empty() => {
                     let refusal = Refusal {
                         status: 408,

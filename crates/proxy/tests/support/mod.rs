@@ -49,6 +49,7 @@ pub async fn start_with_tls(
             access_log: log,
             tls,
             events,
+            release_memory: None,
         },
     )
     .await

@@ -130,6 +130,7 @@ async fn serve(
             access_log,
             tls,
             events,
+            release_memory: Some(crate::release_memory),
         },
     )
     .await?;
