@@ -46,6 +46,9 @@ pub const DEFAULT_LISTENER_MAX_CONNECTIONS: usize = 20_000;
 /// Memory a listener's client read buffers may hold beyond their usual 16 KiB each, all
 /// connections together (request heads over 16 KiB, large bodies in flight).
 pub const DEFAULT_MAX_BUFFER_MEMORY: usize = 64 << 20;
+/// Bytes per second a client must average, after the first 10 s, while it sends a request body
+/// or reads an answer; slower ones are cut off.
+pub const DEFAULT_MIN_DATA_RATE: u64 = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Config {
@@ -132,6 +135,8 @@ pub struct ListenerConfig {
     pub max_connections: usize,
     /// See [`DEFAULT_MAX_BUFFER_MEMORY`]; a request head that needs more gets 503.
     pub max_buffer_memory: usize,
+    /// See [`DEFAULT_MIN_DATA_RATE`]; 0 turns it off.
+    pub min_data_rate: u64,
     /// Peers (CIDRs) whose `X-Forwarded-For`/`X-Forwarded-Proto`/`Forwarded` headers are kept
     /// and appended to; from anyone else they are replaced. Default: none.
     #[serde(skip_serializing_if = "Vec::is_empty")]

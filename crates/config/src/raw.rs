@@ -72,6 +72,7 @@ pub(crate) struct RawListener {
     pub idle_timeout: Option<S<String>>,
     pub max_connections: Option<S<i64>>,
     pub max_buffer_memory: Option<S<i64>>,
+    pub min_data_rate: Option<S<i64>>,
     pub trusted_proxies: Option<Vec<S<String>>>,
 }
 

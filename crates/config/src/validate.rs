@@ -238,6 +238,15 @@ impl Validator<'_> {
                     DEFAULT_MAX_BUFFER_MEMORY as i64,
                 ) as usize
             });
+            let min_data_rate = l.min_data_rate.map_or(DEFAULT_MIN_DATA_RATE, |m| {
+                self.int(
+                    &m,
+                    "min_data_rate",
+                    0,
+                    1 << 30,
+                    DEFAULT_MIN_DATA_RATE as i64,
+                ) as u64
+            });
             let mut trusted_proxies = Vec::new();
             for cidr in l.trusted_proxies.unwrap_or_default() {
                 match cidr.get_ref().parse::<Cidr>() {
@@ -257,6 +266,7 @@ impl Validator<'_> {
                 idle_timeout,
                 max_connections,
                 max_buffer_memory,
+                min_data_rate,
                 trusted_proxies,
             });
         }

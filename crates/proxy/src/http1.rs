@@ -10,6 +10,7 @@ mod client;
 mod exchange;
 mod head;
 mod pump;
+mod rate;
 mod upstream;
 
 use std::time::Duration;

@@ -28,6 +28,8 @@ pub(crate) struct Limits {
     pub max_header_bytes: usize,
     pub max_connections: usize,
     pub trusted_proxies: Vec<Cidr>,
+    /// Bytes/s a client must average while it moves a body (0: no minimum).
+    pub min_data_rate: u64,
     /// What the listener's client buffers may hold past their usual size, together.
     pub buffers: Arc<BufferBudget>,
 }
@@ -40,6 +42,7 @@ impl Limits {
             max_header_bytes: l.max_header_bytes,
             max_connections: l.max_connections,
             trusted_proxies: l.trusted_proxies.clone(),
+            min_data_rate: l.min_data_rate,
             buffers: Arc::new(BufferBudget::new(l.max_buffer_memory)),
         }
     }

@@ -152,3 +152,78 @@ async fn large_request_heads_share_the_listeners_buffer_memory() {
     let answer = String::from_utf8_lossy(&answer[..n]);
     assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
 }
+
+/// A connection whose receive window is small, so that what the proxy sends waits on reads.
+async fn narrow_connection(addr: std::net::SocketAddr) -> TcpStream {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+#[tokio::test]
+async fn clients_that_move_bodies_too_slowly_are_cut_off_after_the_grace_period() {
+    let b = Backend::start("b").await.unwrap();
+    let p = start(&limited("min_data_rate = 1000000", b.addr)).await;
+
+    // Reads an 8 MB answer at about 20 KB/s: 8 s of it would need 0.5 MB/s.
+    let slow_reader = async {
+        let mut s = narrow_connection(p.addr).await;
+        s.write_all(b"GET /bytes/8000000 HTTP/1.1\r\nhost: a\r\n\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut got = 0usize;
+        let mut piece = [0u8; 2048];
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            match tokio::time::timeout(Duration::from_secs(30), s.read(&mut piece)).await {
+                Ok(Ok(n)) if n > 0 => got += n,
+                _ => break,
+            }
+        }
+        (got, started.elapsed())
+    };
+    // Sends a 1 MB body at about 200 bytes/s.
+    let slow_sender = async {
+        let mut s = TcpStream::connect(p.addr).await.unwrap();
+        s.write_all(b"POST /echo HTTP/1.1\r\nhost: a\r\ncontent-length: 1000000\r\n\r\n")
+            .await
+            .unwrap();
+        let started = Instant::now();
+        let mut answer = Vec::new();
+        loop {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+            if s.write_all(&[b'x'; 20]).await.is_err() {
+                break;
+            }
+            let mut piece = [0u8; 1024];
+            match tokio::time::timeout(Duration::from_millis(1), s.read(&mut piece)).await {
+                Ok(Ok(0)) | Ok(Err(_)) => break,
+                Ok(Ok(n)) => answer.extend_from_slice(&piece[..n]),
+                Err(_) => {}
+            }
+            if started.elapsed() > Duration::from_secs(30) {
+                break;
+            }
+        }
+        (
+            String::from_utf8_lossy(&answer).into_owned(),
+            started.elapsed(),
+        )
+    };
+    let ((got, read_for), (answer, sent_for)) = tokio::join!(slow_reader, slow_sender);
+    assert!(got < 8_000_000, "the slow reader got the whole answer");
+    assert!(
+        read_for >= Duration::from_secs(9) && read_for < Duration::from_secs(20),
+        "the slow reader was cut off after {read_for:?}"
+    );
+    assert!(
+        sent_for >= Duration::from_secs(9) && sent_for < Duration::from_secs(20),
+        "the slow sender was cut off after {sent_for:?}: {answer}"
+    );
+    // The server connections they held are given up.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(b.control.in_flight(), 0);
+    let r = client().get(p.url("/")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+}

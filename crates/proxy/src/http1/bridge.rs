@@ -11,13 +11,13 @@ use http::uri::{PathAndQuery, Scheme};
 use http::{Request, Uri};
 use http_body::Frame;
 use http_body_util::{BodyExt, Empty, StreamBody};
-use tokio::io::AsyncWriteExt;
 
 use super::buf::Out;
 use super::client::Transport;
 use super::exchange::{After, Client};
 use super::head::{is_hop_by_hop, Framing, RequestHead};
-use super::pump::{pump, Encode};
+use super::pump::{pump, Encode, Paced};
+use super::rate::{self, Pace};
 use crate::body::BoxError;
 use crate::outcome::{self, Ending, RequestView};
 use crate::pool::Pool;
@@ -162,6 +162,7 @@ async fn feed<T: Transport>(
         b"",
         &mut scratch,
         client.body_timeout,
+        Paced::Source(client.info.limits.min_data_rate),
         &mut |_| {},
     )
     .await;
@@ -212,8 +213,14 @@ async fn write_back<T: Transport>(
         out.header(b"connection", b"close");
     }
     out.end_head();
-    let write_err = |_: io::Error| "response_incomplete";
-    client.io.write_all(&out.bytes).await.map_err(write_err)?;
+    let write_err = |e: io::Error| match e.kind() {
+        io::ErrorKind::TimedOut => "client_too_slow",
+        _ => "response_incomplete",
+    };
+    let mut pace = Pace::start(client.info.limits.min_data_rate);
+    rate::write_all(client.io, &out.bytes, pace.as_mut())
+        .await
+        .map_err(write_err)?;
     let mut sent = 0u64;
     if !bodiless {
         while let Some(frame) = body.frame().await {
@@ -232,13 +239,13 @@ async fn write_back<T: Transport>(
             if chunked {
                 out.bytes.extend_from_slice(b"\r\n");
             }
-            client.io.write_all(&out.bytes).await.map_err(write_err)?;
+            rate::write_all(client.io, &out.bytes, pace.as_mut())
+                .await
+                .map_err(write_err)?;
             sent += data.len() as u64;
         }
         if chunked {
-            client
-                .io
-                .write_all(super::chunked::LAST_CHUNK)
+            rate::write_all(client.io, super::chunked::LAST_CHUNK, pace.as_mut())
                 .await
                 .map_err(write_err)?;
         }

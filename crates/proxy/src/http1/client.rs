@@ -24,17 +24,29 @@ pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
     /// Waits until the peer has sent something, without holding a buffer, where the transport
     /// allows it (plain TCP); otherwise returns at once.
     fn wait_readable(&self) -> impl Future<Output = io::Result<()>>;
+
+    /// Makes closing reset the connection, so that what is still queued for the peer is
+    /// dropped rather than delivered.
+    fn reset_on_close(&self);
 }
 
 impl Transport for TcpStream {
     fn wait_readable(&self) -> impl Future<Output = io::Result<()>> {
         self.readable()
     }
+
+    fn reset_on_close(&self) {
+        let _ = socket2::SockRef::from(self).set_linger(Some(std::time::Duration::ZERO));
+    }
 }
 
 impl Transport for TlsStream<TcpStream> {
     async fn wait_readable(&self) -> io::Result<()> {
         Ok(())
+    }
+
+    fn reset_on_close(&self) {
+        self.get_ref().0.reset_on_close();
     }
 }
 
@@ -132,6 +144,10 @@ pub(crate) async fn serve<T: Transport>(
         };
         // Boxed: the exchange's state exists only while a request is in flight.
         let after = Box::pin(client.exchange(&head, &mut scratch, started, log_time(shared))).await;
+        if after == After::Abort {
+            io.reset_on_close();
+            return;
+        }
         if after == After::Close || Phase::closing(&drain) {
             let _ = io.shutdown().await;
             return;

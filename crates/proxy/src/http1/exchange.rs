@@ -15,7 +15,7 @@ use super::client::Transport;
 use super::head::{
     parse_response, write_response, BodyOut, Framing, RequestHead, ResponseContext, ResponseHead,
 };
-use super::pump::{pump, Encode, PumpError};
+use super::pump::{pump, Encode, Paced, PumpError};
 use super::upstream::{self, UpstreamConn};
 use crate::access_log::Timestamp;
 use crate::error::ProxyError;
@@ -92,6 +92,8 @@ pub(crate) struct Client<'a, T> {
 pub(crate) enum After {
     KeepAlive,
     Close,
+    /// The client broke a limit: reset the connection, dropping what is still queued for it.
+    Abort,
 }
 
 /// A server's answer, ready to be passed on.
@@ -310,6 +312,7 @@ impl<T: Transport> Client<'_, T> {
             up_head,
             scratch,
             self.body_timeout,
+            Paced::Source(self.info.limits.min_data_rate),
             &mut |_| {},
         )
         .await
@@ -384,6 +387,7 @@ impl<T: Transport> Client<'_, T> {
             &out.bytes,
             scratch,
             pool.config.timeouts.request,
+            Paced::Sink(self.info.limits.min_data_rate),
             &mut |bytes| {
                 lease.take();
                 end.bytes_sent = bytes;
@@ -404,6 +408,10 @@ impl<T: Transport> Client<'_, T> {
                 } else {
                     After::Close
                 }
+            }
+            Err(PumpError::Write(e)) if e.kind() == io::ErrorKind::TimedOut => {
+                end.error = Some("client_too_slow");
+                After::Abort
             }
             Err(PumpError::Write(_)) => {
                 end.error = Some("response_incomplete");

@@ -4,11 +4,21 @@
 use std::io;
 use std::time::Duration;
 
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::buf::{ReadBuf, BODY_BUF_SIZE};
 use super::chunked::{self, ChunkError, Decoder};
 use super::head::Framing;
+use super::rate::{self, Pace};
+
+/// Which end of a copy is the client, held to a minimum data rate in bytes/s (0: none).
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Paced {
+    /// The client sends the body.
+    Source(u64),
+    /// The client reads it.
+    Sink(u64),
+}
 
 /// Where a body copy went wrong.
 #[derive(Debug, thiserror::Error)]
@@ -48,19 +58,24 @@ pub(crate) async fn pump<R, W>(
     prefix: &[u8],
     scratch: &mut Vec<u8>,
     read_timeout: Duration,
+    paced: Paced,
     source_done: &mut dyn FnMut(u64),
 ) -> Result<u64, PumpError>
 where
     R: AsyncRead + Unpin,
     W: AsyncWrite + Unpin,
 {
+    let (mut src_pace, mut dst_pace) = match paced {
+        Paced::Source(rate) => (Pace::start(rate), None),
+        Paced::Sink(rate) => (None, Pace::start(rate)),
+    };
     scratch.clear();
     scratch.extend_from_slice(prefix);
     let mut sent: u64 = 0;
     let mut left = match framing {
         Framing::Empty => {
             source_done(0);
-            finish(dst, scratch, Encode::Raw).await?;
+            finish(dst, scratch, Encode::Raw, dst_pace.as_mut()).await?;
             return Ok(0);
         }
         Framing::Length(n) => n,
@@ -81,7 +96,7 @@ where
                 buf.consume(step.consumed);
                 if d.is_done() {
                     source_done(sent);
-                    finish(dst, scratch, encode).await?;
+                    finish(dst, scratch, encode, dst_pace.as_mut()).await?;
                     return Ok(sent);
                 }
                 if step.consumed == 0 {
@@ -102,27 +117,34 @@ where
                 }
                 if left == 0 {
                     source_done(sent);
-                    finish(dst, scratch, encode).await?;
+                    finish(dst, scratch, encode, dst_pace.as_mut()).await?;
                     return Ok(sent);
                 }
             }
         }
         if progressed || !scratch.is_empty() {
-            dst.write_all(scratch).await.map_err(PumpError::Write)?;
+            rate::write_all(dst, scratch, dst_pace.as_mut())
+                .await
+                .map_err(PumpError::Write)?;
             scratch.clear();
         }
         // Read more; a read that fills the buffer asks for a larger one next time.
         let room = buf.room();
-        let read = tokio::time::timeout(read_timeout, buf.read_from(src, BODY_BUF_SIZE)).await;
+        let idle = tokio::time::Instant::now() + read_timeout;
+        let deadline = src_pace.as_ref().map_or(idle, |p| idle.min(p.deadline(1)));
+        let read = tokio::time::timeout_at(deadline, buf.read_from(src, BODY_BUF_SIZE)).await;
         if matches!(read, Ok(Ok(Some(n))) if n == room) {
             buf.grow_for_body();
         }
         match read {
             Err(_) => {
-                return Err(PumpError::Read(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("no body bytes for {read_timeout:?}"),
-                )))
+                return Err(PumpError::Read(match &src_pace {
+                    Some(pace) if deadline < idle => pace.too_slow(),
+                    _ => io::Error::new(
+                        io::ErrorKind::TimedOut,
+                        format!("no body bytes for {read_timeout:?}"),
+                    ),
+                }))
             }
             Ok(Err(e)) => return Err(PumpError::Read(e)),
             Ok(Ok(None)) => {
@@ -131,7 +153,7 @@ where
             Ok(Ok(Some(0))) => {
                 if framing == Framing::UntilClose {
                     source_done(sent);
-                    finish(dst, scratch, encode).await?;
+                    finish(dst, scratch, encode, dst_pace.as_mut()).await?;
                     return Ok(sent);
                 }
                 return Err(PumpError::Read(io::Error::new(
@@ -139,7 +161,11 @@ where
                     "closed before the end of the body",
                 )));
             }
-            Ok(Ok(Some(_))) => {}
+            Ok(Ok(Some(n))) => {
+                if let Some(pace) = src_pace.as_mut() {
+                    pace.moved(n);
+                }
+            }
         }
     }
 }
@@ -161,12 +187,15 @@ async fn finish<W: AsyncWrite + Unpin>(
     dst: &mut W,
     scratch: &mut Vec<u8>,
     encode: Encode,
+    pace: Option<&mut Pace>,
 ) -> Result<(), PumpError> {
     if encode == Encode::Chunked {
         scratch.extend_from_slice(chunked::LAST_CHUNK);
     }
     if !scratch.is_empty() {
-        dst.write_all(scratch).await.map_err(PumpError::Write)?;
+        rate::write_all(dst, scratch, pace)
+            .await
+            .map_err(PumpError::Write)?;
         scratch.clear();
     }
     if scratch.capacity() > 2 * BODY_BUF_SIZE {
