@@ -162,7 +162,7 @@ async fn feed<T: Transport>(
         b"",
         &mut scratch,
         client.body_timeout,
-        Paced::Source(client.info.limits.min_data_rate),
+        Paced::Source(client.pace.as_mut()),
         &mut |_| {},
     )
     .await;

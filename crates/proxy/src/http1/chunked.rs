@@ -180,6 +180,27 @@ pub(crate) fn chunk_head(out: &mut Vec<u8>, len: usize) {
 /// The end of a chunked body (no trailers).
 pub(crate) const LAST_CHUNK: &[u8] = b"0\r\n\r\n";
 
+/// Whether `input` holds a whole chunked body (or one malformed enough that reading on is
+/// pointless: the copy reports it).
+pub(crate) fn complete(input: &[u8]) -> bool {
+    let mut decoder = Decoder::default();
+    let mut at = 0;
+    loop {
+        match decoder.step(&input[at..]) {
+            Err(_) => return true,
+            Ok(step) => {
+                at += step.consumed;
+                if decoder.is_done() {
+                    return true;
+                }
+                if step.consumed == 0 {
+                    return false;
+                }
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -141,6 +141,7 @@ pub(crate) async fn serve<T: Transport>(
             info,
             body_timeout: limits.idle_timeout,
             draining: Phase::closing(&drain),
+            pace: None,
         };
         // Boxed: the exchange's state exists only while a request is in flight.
         let after = Box::pin(client.exchange(&head, &mut scratch, started, log_time(shared))).await;
@@ -185,6 +186,7 @@ async fn refuse<T: Transport>(
         info,
         body_timeout: info.limits.idle_timeout,
         draining: true,
+        pace: None,
     };
     let status =
         http::StatusCode::from_u16(refusal.status).unwrap_or(http::StatusCode::BAD_REQUEST);

@@ -10,12 +10,14 @@ use std::time::{Duration, Instant};
 use http::StatusCode;
 use tokio::io::AsyncWriteExt;
 
-use super::buf::{Out, ReadBuf};
+use super::buf::{Out, ReadBuf, BUF_SIZE};
+use super::chunked;
 use super::client::Transport;
 use super::head::{
     parse_response, write_response, BodyOut, Framing, RequestHead, ResponseContext, ResponseHead,
 };
 use super::pump::{pump, Encode, Paced, PumpError};
+use super::rate::Pace;
 use super::upstream::{self, UpstreamConn};
 use crate::access_log::Timestamp;
 use crate::error::ProxyError;
@@ -75,6 +77,9 @@ impl Scratch {
     }
 }
 
+/// Request body bytes (or all of a smaller body) read before a server is chosen.
+const PREREAD: usize = 8 * 1024;
+
 /// The client side of an exchange.
 pub(crate) struct Client<'a, T> {
     pub io: &'a mut T,
@@ -85,6 +90,8 @@ pub(crate) struct Client<'a, T> {
     pub body_timeout: Duration,
     /// The proxy is shutting down: answer this request, then close.
     pub draining: bool,
+    /// The request body's account against the listener's `min_data_rate`.
+    pub pace: Option<Pace>,
 }
 
 /// What the client connection does after an exchange.
@@ -162,6 +169,17 @@ impl<T: Transport> Client<'_, T> {
             };
             return self.fail(&view, head, None, err, &[], out).await;
         };
+        if head.framing != Framing::Empty {
+            self.pace = Pace::start(self.info.limits.min_data_rate);
+            if let Err(source) = self.preread(head).await {
+                let abort = source.kind() == io::ErrorKind::TimedOut;
+                let err = ProxyError::ClientBody { source };
+                let done = self.fail(&view, head, Some(&pool), err, &[], out).await;
+                let _ = done;
+                // Part of the body was read: nothing after it can be trusted.
+                return if abort { After::Abort } else { After::Close };
+            }
+        }
         if pool.config.protocol == switchyard_config::UpstreamProtocol::H2c {
             return super::bridge::forward(self, head, up_head, &pool, &view, out).await;
         }
@@ -222,6 +240,50 @@ impl<T: Transport> Client<'_, T> {
                 .respond(&pool, index, head, &view, answer, out, body)
                 .await;
         }
+    }
+
+    /// Waits for the start of the request body (all of it, or [`PREREAD`] bytes) before a
+    /// server is chosen, so that a client sending its body slowly holds no server connection
+    /// while it does (HAProxy's `http-buffer-request`).
+    async fn preread(&mut self, head: &RequestHead) -> io::Result<()> {
+        let want = match head.framing {
+            Framing::Length(n) => n.min(PREREAD as u64) as usize,
+            _ => PREREAD,
+        };
+        if head.expect_continue && self.buf.is_empty() {
+            self.io.write_all(b"HTTP/1.1 100 Continue\r\n\r\n").await?;
+        }
+        while self.buf.len() < want
+            && !(head.framing == Framing::Chunked && chunked::complete(self.buf.filled()))
+        {
+            let now = tokio::time::Instant::now();
+            let idle = now + self.body_timeout;
+            let deadline = self
+                .pace
+                .as_ref()
+                .map_or(idle, |p| idle.min(p.deadline(now, 1)));
+            let read = tokio::time::timeout_at(deadline, self.buf.read_from(self.io, BUF_SIZE));
+            match read.await {
+                Ok(Ok(Some(0))) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Ok(Ok(Some(n))) => {
+                    if let Some(pace) = self.pace.as_mut() {
+                        pace.moved(n, now.elapsed());
+                    }
+                }
+                Ok(Ok(None)) => break,
+                Ok(Err(e)) => return Err(e),
+                Err(_) => {
+                    return Err(match &self.pace {
+                        Some(pace) if deadline < idle => pace.too_slow(),
+                        _ => io::Error::new(
+                            io::ErrorKind::TimedOut,
+                            format!("no body bytes for {:?}", self.body_timeout),
+                        ),
+                    })
+                }
+            }
+        }
+        Ok(())
     }
 
     /// Sends the request to server `index` and reads its response head.
@@ -312,7 +374,7 @@ impl<T: Transport> Client<'_, T> {
             up_head,
             scratch,
             self.body_timeout,
-            Paced::Source(self.info.limits.min_data_rate),
+            Paced::Source(self.pace.as_mut()),
             &mut |_| {},
         )
         .await
@@ -378,6 +440,7 @@ impl<T: Transport> Client<'_, T> {
         let mut lease = Some(lease);
         let mut logged = false;
         let log = self.shared.access_log.clone();
+        let mut pace = Pace::start(self.info.limits.min_data_rate);
         let copied = pump(
             &mut conn.io,
             &mut conn.buf,
@@ -387,7 +450,7 @@ impl<T: Transport> Client<'_, T> {
             &out.bytes,
             scratch,
             pool.config.timeouts.request,
-            Paced::Sink(self.info.limits.min_data_rate),
+            Paced::Sink(pace.as_mut()),
             &mut |bytes| {
                 lease.take();
                 end.bytes_sent = bytes;

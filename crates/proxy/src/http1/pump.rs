@@ -11,13 +11,12 @@ use super::chunked::{self, ChunkError, Decoder};
 use super::head::Framing;
 use super::rate::{self, Pace};
 
-/// Which end of a copy is the client, held to a minimum data rate in bytes/s (0: none).
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Paced {
+/// Which end of a copy is the client, held to its minimum data rate when it has one.
+pub(crate) enum Paced<'a> {
     /// The client sends the body.
-    Source(u64),
+    Source(Option<&'a mut Pace>),
     /// The client reads it.
-    Sink(u64),
+    Sink(Option<&'a mut Pace>),
 }
 
 /// Where a body copy went wrong.
@@ -58,7 +57,7 @@ pub(crate) async fn pump<R, W>(
     prefix: &[u8],
     scratch: &mut Vec<u8>,
     read_timeout: Duration,
-    paced: Paced,
+    paced: Paced<'_>,
     source_done: &mut dyn FnMut(u64),
 ) -> Result<u64, PumpError>
 where
@@ -66,8 +65,8 @@ where
     W: AsyncWrite + Unpin,
 {
     let (mut src_pace, mut dst_pace) = match paced {
-        Paced::Source(rate) => (Pace::start(rate), None),
-        Paced::Sink(rate) => (None, Pace::start(rate)),
+        Paced::Source(pace) => (pace, None),
+        Paced::Sink(pace) => (None, pace),
     };
     scratch.clear();
     scratch.extend_from_slice(prefix);
@@ -75,7 +74,7 @@ where
     let mut left = match framing {
         Framing::Empty => {
             source_done(0);
-            finish(dst, scratch, Encode::Raw, dst_pace.as_mut()).await?;
+            finish(dst, scratch, Encode::Raw, dst_pace.as_deref_mut()).await?;
             return Ok(0);
         }
         Framing::Length(n) => n,
@@ -96,7 +95,7 @@ where
                 buf.consume(step.consumed);
                 if d.is_done() {
                     source_done(sent);
-                    finish(dst, scratch, encode, dst_pace.as_mut()).await?;
+                    finish(dst, scratch, encode, dst_pace.as_deref_mut()).await?;
                     return Ok(sent);
                 }
                 if step.consumed == 0 {
@@ -117,21 +116,24 @@ where
                 }
                 if left == 0 {
                     source_done(sent);
-                    finish(dst, scratch, encode, dst_pace.as_mut()).await?;
+                    finish(dst, scratch, encode, dst_pace.as_deref_mut()).await?;
                     return Ok(sent);
                 }
             }
         }
         if progressed || !scratch.is_empty() {
-            rate::write_all(dst, scratch, dst_pace.as_mut())
+            rate::write_all(dst, scratch, dst_pace.as_deref_mut())
                 .await
                 .map_err(PumpError::Write)?;
             scratch.clear();
         }
         // Read more; a read that fills the buffer asks for a larger one next time.
         let room = buf.room();
-        let idle = tokio::time::Instant::now() + read_timeout;
-        let deadline = src_pace.as_ref().map_or(idle, |p| idle.min(p.deadline(1)));
+        let now = tokio::time::Instant::now();
+        let idle = now + read_timeout;
+        let deadline = src_pace
+            .as_ref()
+            .map_or(idle, |p| idle.min(p.deadline(now, 1)));
         let read = tokio::time::timeout_at(deadline, buf.read_from(src, BODY_BUF_SIZE)).await;
         if matches!(read, Ok(Ok(Some(n))) if n == room) {
             buf.grow_for_body();
@@ -153,7 +155,7 @@ where
             Ok(Ok(Some(0))) => {
                 if framing == Framing::UntilClose {
                     source_done(sent);
-                    finish(dst, scratch, encode, dst_pace.as_mut()).await?;
+                    finish(dst, scratch, encode, dst_pace.as_deref_mut()).await?;
                     return Ok(sent);
                 }
                 return Err(PumpError::Read(io::Error::new(
@@ -162,8 +164,8 @@ where
                 )));
             }
             Ok(Ok(Some(n))) => {
-                if let Some(pace) = src_pace.as_mut() {
-                    pace.moved(n);
+                if let Some(pace) = src_pace.as_deref_mut() {
+                    pace.moved(n, now.elapsed());
                 }
             }
         }

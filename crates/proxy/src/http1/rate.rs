@@ -1,8 +1,9 @@
-//! The slowest a client may move a body: a request body it sends, or an answer it reads, must
-//! average at least the listener's `min_data_rate` once a grace period has passed. This is
-//! what ends slow-read and slow-body attacks (a client that takes an answer a few bytes at a
-//! time would otherwise hold the server connection serving it for as long as it likes); the
-//! same rule as Kestrel's minimum data rates.
+//! The slowest a client may move a body: while the proxy waits on a client that sends a
+//! request body or reads an answer, the client must keep up an average of the listener's
+//! `min_data_rate`, after a short grace. Only time spent waiting on the client counts, so a
+//! server that answers slowly (a stream of events, say) never makes its client look slow.
+//! This is what ends slow-read and slow-body attacks, which would otherwise hold a server
+//! connection for as long as they like; the rule is Kestrel's minimum data rates.
 
 use std::future::{poll_fn, Future};
 use std::io;
@@ -13,36 +14,38 @@ use std::time::Duration;
 use tokio::io::AsyncWrite;
 use tokio::time::{Instant, Sleep};
 
-/// Time a body has before its average rate counts.
-pub(crate) const GRACE: Duration = Duration::from_secs(10);
+/// Waiting a client may cost before its average counts.
+pub(crate) const GRACE: Duration = Duration::from_secs(2);
 
-/// The clock of one body: when it began and how much of it moved.
+/// One body's account: bytes the client moved and time spent waiting on it.
 #[derive(Debug)]
 pub(crate) struct Pace {
     bytes_per_sec: u64,
-    started: Instant,
     moved: u64,
+    waited: Duration,
 }
 
 impl Pace {
-    /// A body starting now, held to `bytes_per_sec`; none when that is 0 (no minimum).
+    /// A new body held to `bytes_per_sec`; none when that is 0 (no minimum).
     pub fn start(bytes_per_sec: u64) -> Option<Pace> {
-        (bytes_per_sec > 0).then(|| Pace {
+        (bytes_per_sec > 0).then_some(Pace {
             bytes_per_sec,
-            started: Instant::now(),
             moved: 0,
+            waited: Duration::ZERO,
         })
     }
 
-    /// When `more` bytes must have moved, on top of those that did, to keep the average.
-    pub fn deadline(&self, more: usize) -> Instant {
-        let due =
+    /// How long, from `now`, the proxy may wait on the client for `more` bytes.
+    pub fn deadline(&self, now: Instant, more: usize) -> Instant {
+        let earned =
             Duration::from_secs_f64((self.moved + more as u64) as f64 / self.bytes_per_sec as f64);
-        self.started + due.max(GRACE)
+        now + earned.max(GRACE).saturating_sub(self.waited)
     }
 
-    pub fn moved(&mut self, n: usize) {
+    /// Records `n` bytes moved after waiting `waited` for them.
+    pub fn moved(&mut self, n: usize, waited: Duration) {
         self.moved += n as u64;
+        self.waited += waited;
     }
 
     /// The error for a client that fell behind.
@@ -57,8 +60,8 @@ impl Pace {
     }
 }
 
-/// Writes all of `bytes`, within the pace when there is one. A timer is set only when a write
-/// has to wait, so a client that keeps up costs nothing.
+/// Writes all of `bytes`, within the pace when there is one. The clock is read and a timer
+/// set only when a write has to wait, so a client that keeps up costs nothing.
 pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     dst: &mut W,
     bytes: &[u8],
@@ -67,9 +70,8 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     let Some(pace) = pace else {
         return tokio::io::AsyncWriteExt::write_all(dst, bytes).await;
     };
-    let deadline = pace.deadline(bytes.len());
     let mut written = 0;
-    let mut timer: Option<Pin<Box<Sleep>>> = None;
+    let mut waiting: Option<(Instant, Pin<Box<Sleep>>)> = None;
     poll_fn(|cx| {
         while written < bytes.len() {
             match Pin::new(&mut *dst).poll_write(cx, &bytes[written..]) {
@@ -77,8 +79,11 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
                 Poll::Ready(Ok(n)) => written += n,
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    let timer =
-                        timer.get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+                    let (_, timer) = waiting.get_or_insert_with(|| {
+                        let now = Instant::now();
+                        let deadline = pace.deadline(now, bytes.len() - written);
+                        (now, Box::pin(tokio::time::sleep_until(deadline)))
+                    });
                     if timer.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Err(pace.too_slow()));
                     }
@@ -89,21 +94,24 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
         Poll::Ready(Ok(()))
     })
     .await?;
-    pace.moved(bytes.len());
+    let waited = waiting.map_or(Duration::ZERO, |(since, _)| since.elapsed());
+    pace.moved(bytes.len(), waited);
     Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use tokio::io::AsyncReadExt;
 
     #[test]
-    fn the_average_counts_only_after_the_grace_period() {
+    fn waiting_is_allowed_by_what_the_client_moved() {
+        let now = Instant::now();
         let mut pace = Pace::start(100).unwrap();
-        assert_eq!(pace.deadline(500), pace.started + GRACE);
-        assert_eq!(pace.deadline(2_000), pace.started + Duration::from_secs(20));
-        pace.moved(1_000);
-        assert_eq!(pace.deadline(1_000), pace.started + Duration::from_secs(20));
+        assert_eq!(pace.deadline(now, 50), now + GRACE);
+        assert_eq!(pace.deadline(now, 1_000), now + Duration::from_secs(10));
+        pace.moved(1_000, Duration::from_secs(4));
+        assert_eq!(pace.deadline(now, 1_000), now + Duration::from_secs(16));
         assert!(Pace::start(0).is_none());
     }
 
@@ -111,20 +119,17 @@ mod tests {
     async fn a_reader_that_falls_behind_is_cut_off() {
         let (mut near, mut far) = tokio::io::duplex(64);
         let mut pace = Pace::start(100).unwrap();
-        // The far end reads 10 bytes a second: 1,000 bytes need 100 s, allowed 10.
+        // The far end reads 10 bytes a second: 1,000 bytes would need 100 s.
         let reader = tokio::spawn(async move {
             let mut got = [0u8; 10];
             loop {
                 tokio::time::sleep(Duration::from_secs(1)).await;
-                if tokio::io::AsyncReadExt::read(&mut far, &mut got)
-                    .await
-                    .unwrap_or(0)
-                    == 0
-                {
+                if far.read(&mut got).await.unwrap_or(0) == 0 {
                     break;
                 }
             }
         });
+        let started = Instant::now();
         let err = write_all(&mut near, &[b'x'; 1_000], Some(&mut pace))
             .await
             .unwrap_err();
@@ -133,18 +138,25 @@ mod tests {
             err.to_string().contains("min_data_rate (100 bytes/s)"),
             "{err}"
         );
-        assert_eq!(pace.started.elapsed(), GRACE);
+        // 64 bytes went at once into the pipe; the other 936 had 9.36 s.
+        assert_eq!(started.elapsed(), Duration::from_millis(9_360));
         drop(near);
         reader.await.unwrap();
-        // One that keeps up is not.
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn time_spent_on_other_things_does_not_count() {
         let (mut near, mut far) = tokio::io::duplex(4096);
         let mut pace = Pace::start(100).unwrap();
-        write_all(&mut near, &[b'x'; 1_000], Some(&mut pace))
-            .await
-            .unwrap();
-        let mut got = vec![0u8; 1_000];
-        tokio::io::AsyncReadExt::read_exact(&mut far, &mut got)
-            .await
-            .unwrap();
+        // A body that trickles in from the server for a minute, to a client that keeps up.
+        for _ in 0..60 {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            write_all(&mut near, b"event\n", Some(&mut pace))
+                .await
+                .unwrap();
+            let mut got = [0u8; 6];
+            far.read_exact(&mut got).await.unwrap();
+        }
+        assert_eq!(pace.waited, Duration::ZERO);
     }
 }
