@@ -20,6 +20,9 @@ use crate::http1::{self, BufferBudget, ReadBuf};
 use crate::metrics::ListenerLabels;
 use crate::{h2, Shared};
 
+/// Unsent bytes the kernel may queue for one client connection (`TCP_NOTSENT_LOWAT`).
+const NOTSENT_LOWAT: u32 = 128 * 1024;
+
 /// The limits of a listener, as its connections apply them.
 #[derive(Debug, Clone)]
 pub(crate) struct Limits {
@@ -298,6 +301,10 @@ async fn connection(
     drain: watch::Receiver<Phase>,
 ) {
     let _ = stream.set_nodelay(true);
+    // The kernel queues at most this much unsent data for a client: one that reads slowly
+    // makes the proxy wait (and `min_data_rate` cut it off) instead of piling up megabytes of
+    // socket buffer; what is in flight is still governed by TCP alone.
+    let _ = socket2::SockRef::from(&stream).set_tcp_notsent_lowat(NOTSENT_LOWAT);
     // Boxed where rarer or larger: a waiting cleartext HTTP/1 connection carries only the
     // state of its own path, not that of a TLS handshake or an HTTP/2 connection.
     match tls {

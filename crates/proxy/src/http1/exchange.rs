@@ -261,7 +261,7 @@ impl<T: Transport> Client<'_, T> {
             let deadline = self
                 .pace
                 .as_ref()
-                .map_or(idle, |p| idle.min(p.deadline(now, 1)));
+                .map_or(idle, |p| idle.min(p.deadline(now)));
             let read = tokio::time::timeout_at(deadline, self.buf.read_from(self.io, BUF_SIZE));
             match read.await {
                 Ok(Ok(Some(0))) => return Err(io::ErrorKind::UnexpectedEof.into()),

@@ -133,7 +133,7 @@ where
         let idle = now + read_timeout;
         let deadline = src_pace
             .as_ref()
-            .map_or(idle, |p| idle.min(p.deadline(now, 1)));
+            .map_or(idle, |p| idle.min(p.deadline(now)));
         let read = tokio::time::timeout_at(deadline, buf.read_from(src, BODY_BUF_SIZE)).await;
         if matches!(read, Ok(Ok(Some(n))) if n == room) {
             buf.grow_for_body();

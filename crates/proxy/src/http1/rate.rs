@@ -35,11 +35,11 @@ impl Pace {
         })
     }
 
-    /// How long, from `now`, the proxy may wait on the client for `more` bytes.
-    pub fn deadline(&self, now: Instant, more: usize) -> Instant {
-        let earned =
-            Duration::from_secs_f64((self.moved + more as u64) as f64 / self.bytes_per_sec as f64);
-        now + earned.max(GRACE).saturating_sub(self.waited)
+    /// Until when, from `now`, the proxy may go on waiting for the client: the grace plus
+    /// what the client earned by what it moved, less what it was already waited for.
+    pub fn deadline(&self, now: Instant) -> Instant {
+        let earned = Duration::from_secs_f64(self.moved as f64 / self.bytes_per_sec as f64);
+        now + (GRACE + earned).saturating_sub(self.waited)
     }
 
     /// Records `n` bytes moved after waiting `waited` for them.
@@ -61,7 +61,9 @@ impl Pace {
 }
 
 /// Writes all of `bytes`, within the pace when there is one. The clock is read and a timer
-/// set only when a write has to wait, so a client that keeps up costs nothing.
+/// set only when a write has to wait, so a client that keeps up costs nothing. Only bytes the
+/// client took after such a wait count as moved: what the kernel's buffers took at once says
+/// nothing about how fast the client reads.
 pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
     dst: &mut W,
     bytes: &[u8],
@@ -71,19 +73,30 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
         return tokio::io::AsyncWriteExt::write_all(dst, bytes).await;
     };
     let mut written = 0;
-    let mut waiting: Option<(Instant, Pin<Box<Sleep>>)> = None;
+    let mut waiting_since: Option<Instant> = None;
+    let mut timer: Option<Pin<Box<Sleep>>> = None;
     poll_fn(|cx| {
         while written < bytes.len() {
             match Pin::new(&mut *dst).poll_write(cx, &bytes[written..]) {
                 Poll::Ready(Ok(0)) => return Poll::Ready(Err(io::ErrorKind::WriteZero.into())),
-                Poll::Ready(Ok(n)) => written += n,
+                Poll::Ready(Ok(n)) => {
+                    written += n;
+                    if let Some(since) = waiting_since.take() {
+                        pace.moved(n, since.elapsed());
+                    }
+                }
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Pending => {
-                    let (_, timer) = waiting.get_or_insert_with(|| {
+                    if waiting_since.is_none() {
                         let now = Instant::now();
-                        let deadline = pace.deadline(now, bytes.len() - written);
-                        (now, Box::pin(tokio::time::sleep_until(deadline)))
-                    });
+                        waiting_since = Some(now);
+                        let deadline = pace.deadline(now);
+                        match timer.as_mut() {
+                            Some(t) => t.as_mut().reset(deadline),
+                            None => timer = Some(Box::pin(tokio::time::sleep_until(deadline))),
+                        }
+                    }
+                    let timer = timer.as_mut().expect("set while waiting");
                     if timer.as_mut().poll(cx).is_ready() {
                         return Poll::Ready(Err(pace.too_slow()));
                     }
@@ -93,10 +106,7 @@ pub(crate) async fn write_all<W: AsyncWrite + Unpin>(
         }
         Poll::Ready(Ok(()))
     })
-    .await?;
-    let waited = waiting.map_or(Duration::ZERO, |(since, _)| since.elapsed());
-    pace.moved(bytes.len(), waited);
-    Ok(())
+    .await
 }
 
 #[cfg(test)]
@@ -108,10 +118,11 @@ mod tests {
     fn waiting_is_allowed_by_what_the_client_moved() {
         let now = Instant::now();
         let mut pace = Pace::start(100).unwrap();
-        assert_eq!(pace.deadline(now, 50), now + GRACE);
-        assert_eq!(pace.deadline(now, 1_000), now + Duration::from_secs(10));
+        assert_eq!(pace.deadline(now), now + GRACE);
         pace.moved(1_000, Duration::from_secs(4));
-        assert_eq!(pace.deadline(now, 1_000), now + Duration::from_secs(16));
+        assert_eq!(pace.deadline(now), now + GRACE + Duration::from_secs(6));
+        pace.moved(100, Duration::from_secs(20));
+        assert_eq!(pace.deadline(now), now);
         assert!(Pace::start(0).is_none());
     }
 
@@ -119,7 +130,7 @@ mod tests {
     async fn a_reader_that_falls_behind_is_cut_off() {
         let (mut near, mut far) = tokio::io::duplex(64);
         let mut pace = Pace::start(100).unwrap();
-        // The far end reads 10 bytes a second: 1,000 bytes would need 100 s.
+        // The far end reads 10 bytes a second, a tenth of the minimum.
         let reader = tokio::spawn(async move {
             let mut got = [0u8; 10];
             loop {
@@ -138,10 +149,34 @@ mod tests {
             err.to_string().contains("min_data_rate (100 bytes/s)"),
             "{err}"
         );
-        // 64 bytes went at once into the pipe; the other 936 had 9.36 s.
-        assert_eq!(started.elapsed(), Duration::from_millis(9_360));
+        // Each second of waiting earns 0.1 s: the grace runs out after about 2.2 s.
+        let took = started.elapsed();
+        assert!(
+            took > GRACE && took < GRACE + Duration::from_secs(1),
+            "cut off after {took:?}"
+        );
         drop(near);
         reader.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn only_bytes_written_after_a_wait_count_as_moved() {
+        let (mut near, mut far) = tokio::io::duplex(64);
+        let mut pace = Pace::start(100).unwrap();
+        let reader = tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_secs(1)).await;
+            let mut all = Vec::new();
+            far.read_to_end(&mut all).await.unwrap();
+            all.len()
+        });
+        write_all(&mut near, &[b'x'; 1_000], Some(&mut pace))
+            .await
+            .unwrap();
+        drop(near);
+        assert_eq!(reader.await.unwrap(), 1_000);
+        // 64 bytes went at once into the pipe; the rest after the wait.
+        assert_eq!(pace.moved, 936);
+        assert_eq!(pace.waited, Duration::from_secs(1));
     }
 
     #[tokio::test(start_paused = true)]

@@ -144,34 +144,74 @@ mod arbitrary_bytes {
         proptest::collection::vec(line, 0..12).prop_map(|parts| parts.concat())
     }
 
+    /// A head that parses is forwarded as one that parses again the same way.
+    fn request_round_trips(raw: &[u8]) -> Result<(), TestCaseError> {
+        let mut out = Vec::new();
+        if let Ok(Some(head)) = parse_request(raw, &ctx(), &mut out) {
+            let mut again = Vec::new();
+            let forwarded = parse_request(&out, &ctx(), &mut again);
+            let forwarded = forwarded
+                .expect("the forwarded head parses")
+                .expect("complete");
+            prop_assert_eq!(forwarded.framing, head.framing);
+            prop_assert!(is_sane_request_id(&out[head.request_id.clone()]));
+        }
+        Ok(())
+    }
+
+    /// Any response head, alone or after a valid status line, parses or is refused.
+    fn response_parses_or_is_refused(raw: &[u8], head_request: bool) -> Result<(), TestCaseError> {
+        let method = if head_request {
+            Method::HEAD
+        } else {
+            Method::GET
+        };
+        let mut headers = ResponseHeaders::default();
+        let mut fixed = b"HTTP/1.1 200 OK\r\n".to_vec();
+        fixed.extend_from_slice(raw);
+        for input in [raw, &fixed[..]] {
+            if let Ok(Some(head)) = parse_response(input, &method, &mut headers) {
+                let mut out = Out::default();
+                let ctx = ResponseContext {
+                    client_minor: 1,
+                    client_keep_alive: true,
+                    request_id: b"id",
+                };
+                write_response(&mut out, input, &head, &headers, &ctx);
+            }
+        }
+        Ok(())
+    }
+
     proptest! {
         #![proptest_config(ProptestConfig::with_cases(2000))]
 
         #[test]
         fn requests_never_panic_and_forward_what_parses(raw in heads()) {
-            let mut out = Vec::new();
-            if let Ok(Some(head)) = parse_request(&raw, &ctx(), &mut out) {
-                let mut again = Vec::new();
-                let forwarded = parse_request(&out, &ctx(), &mut again);
-                let forwarded = forwarded.expect("the forwarded head parses").expect("complete");
-                prop_assert_eq!(forwarded.framing, head.framing);
-                prop_assert!(is_sane_request_id(&out[head.request_id.clone()]));
-            }
+            request_round_trips(&raw)?;
         }
 
         #[test]
         fn responses_never_panic(raw in heads(), head_request in any::<bool>()) {
-            let method = if head_request { Method::HEAD } else { Method::GET };
-            let mut headers = ResponseHeaders::default();
-            let mut fixed = b"HTTP/1.1 200 OK\r\n".to_vec();
-            fixed.extend_from_slice(&raw);
-            for input in [&raw[..], &fixed[..]] {
-                if let Ok(Some(head)) = parse_response(input, &method, &mut headers) {
-                    let mut out = Out::default();
-                    let ctx = ResponseContext { client_minor: 1, client_keep_alive: true, request_id: b"id" };
-                    write_response(&mut out, input, &head, &headers, &ctx);
-                }
-            }
+            response_parses_or_is_refused(&raw, head_request)?;
         }
+    }
+
+    /// The same properties, 100,000 cases each:
+    /// `cargo test -p switchyard-proxy --lib -- --ignored heads_100k`.
+    #[test]
+    #[ignore = "100,000 cases: run with --ignored"]
+    fn heads_100k() {
+        let config = ProptestConfig::with_cases(100_000);
+        let mut runner = proptest::test_runner::TestRunner::new(config.clone());
+        runner
+            .run(&heads(), |raw| request_round_trips(&raw))
+            .unwrap();
+        let mut runner = proptest::test_runner::TestRunner::new(config);
+        runner
+            .run(&(heads(), any::<bool>()), |(raw, head)| {
+                response_parses_or_is_refused(&raw, head)
+            })
+            .unwrap();
     }
 }
