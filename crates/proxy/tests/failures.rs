@@ -1,11 +1,9 @@
 //! What the proxy does when things go wrong: retries, 502/503/504 with a full explanation,
 //! malformed requests, and the access log and metrics that record it all.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
 
 #[tokio::test]

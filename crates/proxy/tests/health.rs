@@ -1,11 +1,9 @@
 //! Active health checks, outlier ejection and what a pool does when nothing is healthy, with
 //! real backends whose behaviour the tests flip.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
 
 const CHECK: &str = "\n[pools.pool.health]\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"100ms\"\nexpect_status = [200]\nrise = 2\nfall = 3\n";

@@ -1,10 +1,8 @@
 //! Saturation and slow start: how load on a server is shown and how a new server is eased in.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -87,7 +87,7 @@ fn start_writer(dir: &Path) -> Writer {
     let exe = std::env::current_exe().unwrap();
     let mut writer = Writer(
         Command::new(exe)
-            .args(["crash_writer", "--exact", "--ignored", "--nocapture"])
+            .args(["crash::crash_writer", "--exact", "--ignored", "--nocapture"])
             .args(["--test-threads=1"])
             .env(WRITER_DIR, dir)
             .stdout(Stdio::piped())

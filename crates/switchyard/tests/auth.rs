@@ -3,16 +3,14 @@
 //! open, and `--if-version` (optimistic concurrency) lets exactly one of several racing changes
 //! through.
 
-mod util;
-
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
-use serde_json::{json, Value};
-use switchyard_lab::Backend;
-use util::{
+use crate::util::{
     assert_fields, http_client, names, run, serve_config, stderr, stdout, versions, Dir, Site,
 };
+use serde_json::{json, Value};
+use switchyard_lab::Backend;
 
 /// One admin API request: `auth` is the whole `Authorization` header (none when `None`).
 /// Returns the status and the JSON body.

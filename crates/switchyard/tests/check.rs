@@ -1,10 +1,8 @@
 //! `switchyard check` and config errors as the command line reports them.
 
-mod util;
-
 use std::net::TcpListener;
 
-use util::{check, run_fails, run_ok, stderr, stdout, Dir};
+use crate::util::{check, run_fails, run_ok, stderr, stdout, Dir};
 
 const GOOD: &str = r#"[admin]
 bind = "127.0.0.1:0"

@@ -3,13 +3,11 @@
 //! 405, non-loopback admin binds, settings that need a restart, and control characters in
 //! text output.
 
-mod util;
-
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
+use crate::util::*;
 use serde_json::json;
-use util::*;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777

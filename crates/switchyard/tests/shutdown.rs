@@ -1,12 +1,10 @@
 //! `switchyard serve` on SIGTERM: stop accepting, let requests in flight finish, exit 0.
 
-mod util;
-
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
+use crate::util::{http_client, poll, serve_config, Dir, Serve};
 use switchyard_lab::Backend;
-use util::{http_client, poll, serve_config, Dir, Serve};
 
 /// `serve` in a fresh directory in front of one backend; `runtime` goes into `[runtime]`.
 async fn start(runtime: &str) -> (Dir, Backend, Serve) {
