@@ -7,14 +7,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use switchyard_config::{Change, Config, ServerState};
+use switchyard_config::{Change, ChangeKind, Config, ServerState};
 use switchyard_proxy::{DrainOutcome, ProxyEvent, ProxyHandle};
-use switchyard_store::{NewEvent, NewVersion, Store, Version};
+use switchyard_store::{EventKind, NewEvent, NewVersion, Store, Version, VersionKind};
 use tokio::sync::Mutex;
 
 use crate::error::ApiError;
 use crate::guard::Guard;
-use crate::notify::Notice;
+use crate::notify::{Notice, NoticeKind};
 
 /// Who makes a change and why.
 #[derive(Debug, Clone)]
@@ -72,7 +72,10 @@ pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Settings that apply live although they sit in `[admin]` or `[runtime]`: retention is read
 /// at every pruning, the shutdown timeout at shutdown.
-const LIVE_SETTINGS: [&str; 2] = ["admin.event_retention", "runtime.shutdown_timeout"];
+const LIVE_SETTINGS: [(&str, &str); 2] = [
+    ("admin", "event_retention"),
+    ("runtime", "shutdown_timeout"),
+];
 
 /// The changes to `[admin]` and `[runtime]` that only take effect at a restart (the admin
 /// listener, the access log and the worker threads are set up at start), as
@@ -81,12 +84,11 @@ pub(crate) fn needs_restart(changes: &[Change]) -> Vec<String> {
     changes
         .iter()
         .filter(|c| c.scope == "admin" || c.scope == "runtime")
-        .map(|c| format!("{}.{}", c.scope, c.change))
-        .filter(|text| {
-            !LIVE_SETTINGS
-                .iter()
-                .any(|live| text.starts_with(&format!("{live} ")))
+        .filter(|c| match &c.kind {
+            ChangeKind::Setting { path } => !LIVE_SETTINGS.contains(&(c.scope.as_str(), path)),
+            _ => true,
         })
+        .map(|c| format!("{}.{}", c.scope, c.change))
         .collect()
 }
 
@@ -161,8 +163,10 @@ impl ControlPlane {
     /// A whole new config from TOML text.
     pub async fn apply(&self, toml: &str, meta: ChangeMeta) -> Result<Applied, ApiError> {
         let config = Config::parse(toml, API_CONFIG).map_err(ApiError::InvalidConfig)?;
-        self.change("apply", meta, serde_json::json!({}), move |_| Ok(config))
-            .await
+        self.change(VersionKind::Apply, meta, serde_json::json!({}), move |_| {
+            Ok(config)
+        })
+        .await
     }
 
     /// A new version whose config equals version `to`'s.
@@ -170,7 +174,7 @@ impl ControlPlane {
         let target = self.version(to).await?;
         let config = self.config_of(&target).await?;
         self.change(
-            "rollback",
+            VersionKind::Rollback,
             meta,
             serde_json::json!({ "rollback_to": to }),
             move |_| Ok(config),
@@ -189,7 +193,7 @@ impl ControlPlane {
         let details =
             serde_json::json!({ "pool": pool, "server": name, "address": address.to_string() });
         let (pool, name) = (pool.to_string(), name.to_string());
-        self.change("server-add", meta, details, move |current| {
+        self.change(VersionKind::ServerAdd, meta, details, move |current| {
             Ok(current.with_server_added(&pool, &name, address, weight)?)
         })
         .await
@@ -203,8 +207,8 @@ impl ControlPlane {
         meta: ChangeMeta,
     ) -> Result<Applied, ApiError> {
         let kind = match state {
-            ServerState::Removed => "server-remove",
-            ServerState::Active => "server-restore",
+            ServerState::Removed => VersionKind::ServerRemove,
+            ServerState::Active => VersionKind::ServerRestore,
         };
         let details = serde_json::json!({ "pool": pool, "server": name });
         let (pool, name) = (pool.to_string(), name.to_string());
@@ -223,11 +227,11 @@ impl ControlPlane {
     ) {
         self.guard.attach(&self);
         while let Some(e) = events.recv().await {
-            if matches!(e.kind, "ejection" | "all-unhealthy") {
+            if matches!(e.kind, EventKind::Ejection | EventKind::AllUnhealthy) {
                 self.notify_event(&e);
             }
             let event = NewEvent {
-                kind: e.kind.to_string(),
+                kind: e.kind,
                 pool: Some(e.pool),
                 server: e.server,
                 details: e.details,
@@ -243,12 +247,18 @@ impl ControlPlane {
         let Some(notify) = config.notify.as_ref() else {
             return;
         };
-        let reason = match (e.kind, &e.server) {
-            ("ejection", Some(server)) => format!("{server} ejected from pool {}", e.pool),
-            _ => format!("no healthy server in pool {}", e.pool),
+        let (kind, reason) = match (e.kind, &e.server) {
+            (EventKind::Ejection, Some(server)) => (
+                NoticeKind::Ejection,
+                format!("{server} ejected from pool {}", e.pool),
+            ),
+            _ => (
+                NoticeKind::AllUnhealthy,
+                format!("no healthy server in pool {}", e.pool),
+            ),
         };
         let notice = Notice {
-            kind: e.kind.to_string(),
+            kind,
             version: None,
             pool: Some(e.pool.clone()),
             server: e.server.clone(),
@@ -292,7 +302,7 @@ impl ControlPlane {
     pub async fn drain(&self, pool: &str, server: &str, timeout: Duration) -> DrainOutcome {
         let outcome = self.proxy.drain(pool, server, timeout).await;
         let event = NewEvent {
-            kind: "drain".into(),
+            kind: EventKind::Drain,
             pool: Some(pool.to_string()),
             server: Some(server.to_string()),
             details: serde_json::to_value(&outcome).unwrap_or_default(),
@@ -306,7 +316,7 @@ impl ControlPlane {
     /// The one path every change takes: check, store, swap.
     async fn change(
         &self,
-        kind: &str,
+        kind: VersionKind,
         meta: ChangeMeta,
         mut details: serde_json::Value,
         make: impl FnOnce(&Config) -> Result<Config, ApiError>,
@@ -344,7 +354,7 @@ impl ControlPlane {
         details["changes"] = views.iter().map(|c| c.text.clone()).collect();
         let new = NewVersion {
             author: meta.author,
-            kind: kind.to_string(),
+            kind,
             message: meta.message,
             config: next.to_toml(),
             details,

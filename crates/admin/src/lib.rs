@@ -32,8 +32,8 @@ use tokio::net::TcpListener;
 
 pub use control::{Applied, ChangeMeta, ChangeView, ControlPlane};
 pub use error::ApiError;
-pub use guard::{BakeView, GuardView, GUARD_AUTHOR};
-pub use notify::{Notice, NotifyError};
+pub use guard::{BakeView, GuardView, Verdict, GUARD_AUTHOR};
+pub use notify::{Notice, NoticeKind, NotifyError};
 
 /// What the admin handlers read.
 #[derive(Clone)]

@@ -40,7 +40,7 @@ pub mod model;
 mod raw;
 mod validate;
 
-pub use diff::{diff, text_diff, Change};
+pub use diff::{diff, text_diff, Change, ChangeKind};
 pub use duration::{format_duration, parse_duration};
 pub use edit::{EditError, EDITED};
 pub use error::{ConfigError, ConfigErrors};

@@ -17,12 +17,12 @@ use axum::extract::State;
 use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use switchyard_config::{Change, Config, GuardConfig};
-use switchyard_store::NewEvent;
+use switchyard_config::{Change, ChangeKind, Config, GuardConfig, ServerState};
+use switchyard_store::{EventKind, NewEvent, VersionKind};
 
 use crate::answers::Answers;
 use crate::control::{ChangeMeta, ControlPlane};
-use crate::notify::{Notice, Notifier};
+use crate::notify::{Notice, NoticeKind, Notifier};
 use crate::AdminState;
 
 mod measure;
@@ -32,7 +32,11 @@ pub(crate) use measure::{Counts, Measure};
 /// The author of the guard's rollbacks.
 pub const GUARD_AUTHOR: &str = "switchyard-guard";
 /// Kinds of version the guard watches; rollbacks and removals are left alone.
-const GUARDED_KINDS: [&str; 3] = ["apply", "server-add", "server-restore"];
+const GUARDED_KINDS: [VersionKind; 3] = [
+    VersionKind::Apply,
+    VersionKind::ServerAdd,
+    VersionKind::ServerRestore,
+];
 /// How far back the baseline reaches.
 const BASELINE: Duration = Duration::from_secs(300);
 /// How often a bake looks at the numbers.
@@ -61,11 +65,39 @@ pub struct BakeView {
     /// The error rate of the 5 minutes before the change, counted the same way.
     pub baseline: f64,
     pub client_errors_counted: bool,
-    /// `baking`, `kept`, `rolled-back`, `failed` (bad, auto_rollback off) or `superseded`.
-    pub verdict: String,
+    pub verdict: Verdict,
     pub reason: Option<String>,
     /// The version the guard made to undo this one.
     pub rollback_version: Option<u64>,
+}
+
+/// Where a bake stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Verdict {
+    /// Still watching.
+    Baking,
+    /// The numbers stayed within the limits for the whole bake.
+    Kept,
+    /// The numbers crossed a limit and the guard rolled the version back.
+    RolledBack,
+    /// The numbers crossed a limit; `auto_rollback` is off, so the version stays.
+    Failed,
+    /// A newer version came (or the rollback was refused) before a verdict.
+    Superseded,
+}
+
+impl Verdict {
+    /// The verdict as the API and the event log write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Verdict::Baking => "baking",
+            Verdict::Kept => "kept",
+            Verdict::RolledBack => "rolled-back",
+            Verdict::Failed => "failed",
+            Verdict::Superseded => "superseded",
+        }
+    }
 }
 
 /// Bake state, owned by the [`ControlPlane`].
@@ -106,7 +138,7 @@ impl Guard {
     /// for this version when its kind is guarded and the config has `[guard]`.
     pub(crate) fn on_version(
         &self,
-        kind: &str,
+        kind: VersionKind,
         version: u64,
         parent: u64,
         guard: Option<GuardConfig>,
@@ -131,7 +163,7 @@ impl Guard {
             rate: 0.0,
             baseline: 0.0,
             client_errors_counted: false,
-            verdict: "baking".into(),
+            verdict: Verdict::Baking,
             reason: None,
             rollback_version: None,
         });
@@ -168,9 +200,19 @@ pub(crate) fn touched(old: &Config, new: &Config, changes: &[Change]) -> Touched
     pools.retain(|p| new.pools.contains_key(p));
     pools.sort();
     pools.dedup();
+    let out_of_rotation = |kind: &ChangeKind| {
+        matches!(
+            kind,
+            ChangeKind::ServerRemoved
+                | ChangeKind::StateChanged {
+                    to: ServerState::Removed,
+                    ..
+                }
+        )
+    };
     let mut servers: Vec<String> = changes
         .iter()
-        .filter(|c| !c.change.starts_with("- server") && !c.change.ends_with("-> removed"))
+        .filter(|c| !out_of_rotation(&c.kind))
         .filter_map(|c| c.server.clone())
         .collect();
     servers.dedup();
@@ -218,7 +260,7 @@ impl Bake {
             if !self.current() {
                 self.control
                     .guard
-                    .update(self.version, |b| b.verdict = "superseded".into());
+                    .update(self.version, |b| b.verdict = Verdict::Superseded);
                 return;
             }
             let (changed, others) = self.split(&servers_at_start, &self.server_answers());
@@ -283,7 +325,7 @@ impl Bake {
                 self.guard.min_requests
             ));
         }
-        self.finish("kept", &reason, &m, None).await;
+        self.finish(Verdict::Kept, &reason, &m, None).await;
     }
 
     async fn reject(&self, m: Measure) {
@@ -299,7 +341,7 @@ impl Bake {
         }
         if !self.guard.auto_rollback {
             let reason = reason.replacen("auto-rollback of", "bad change", 1);
-            return self.finish("failed", &reason, &m, None).await;
+            return self.finish(Verdict::Failed, &reason, &m, None).await;
         }
         let meta = ChangeMeta {
             author: GUARD_AUTHOR.into(),
@@ -309,10 +351,10 @@ impl Bake {
         match self.control.rollback(self.parent, meta).await {
             Ok(applied) => {
                 let rollback = applied.version.version;
-                self.finish("rolled-back", &reason, &m, Some(rollback))
+                self.finish(Verdict::RolledBack, &reason, &m, Some(rollback))
                     .await;
                 let notice = Notice {
-                    kind: "auto-rollback".into(),
+                    kind: NoticeKind::AutoRollback,
                     version: Some(self.version),
                     pool: self.touched.pools.first().cloned(),
                     server: culprit.map(|(server, _)| server),
@@ -329,7 +371,7 @@ impl Bake {
             }
             Err(e) => {
                 let reason = format!("{reason}; the rollback was refused: {e}");
-                self.finish("superseded", &reason, &m, None).await;
+                self.finish(Verdict::Superseded, &reason, &m, None).await;
             }
         }
     }
@@ -374,19 +416,23 @@ impl Bake {
         Some((first.clone(), text))
     }
 
-    async fn finish(&self, verdict: &str, reason: &str, m: &Measure, rollback: Option<u64>) {
+    async fn finish(&self, verdict: Verdict, reason: &str, m: &Measure, rollback: Option<u64>) {
         self.control.guard.update(self.version, |b| {
-            b.verdict = verdict.into();
+            b.verdict = verdict;
             b.reason = Some(reason.into());
             b.rollback_version = rollback;
         });
-        tracing::info!(version = self.version, verdict, "{reason}");
+        tracing::info!(
+            version = self.version,
+            verdict = verdict.as_str(),
+            "{reason}"
+        );
         let event = NewEvent {
-            kind: "guard".into(),
+            kind: EventKind::Guard,
             pool: (self.touched.pools.len() == 1).then(|| self.touched.pools[0].clone()),
             server: None,
             details: serde_json::json!({
-                "version": self.version, "verdict": verdict, "reason": reason,
+                "version": self.version, "verdict": verdict.as_str(), "reason": reason,
                 "pools": self.touched.pools, "requests": m.requests, "errors": m.errors,
                 "rate": m.rate, "baseline": m.baseline,
                 "client_errors_counted": m.client_errors_counted,

@@ -9,7 +9,7 @@ use prometheus_client::registry::Registry;
 use switchyard_admin::{AdminState, ControlPlane};
 use switchyard_config::{AccessLog as AccessLogTarget, Config};
 use switchyard_proxy::{AccessLog, EventSink, Metrics, Proxy, ProxyOptions, TlsMaterial};
-use switchyard_store::{NewVersion, SqliteStore, Store};
+use switchyard_store::{NewVersion, SqliteStore, Store, VersionKind};
 
 use crate::state::StateDir;
 use crate::Global;
@@ -86,7 +86,7 @@ fn starting_config(
     let version = store.commit(
         NewVersion {
             author: author.to_string(),
-            kind: "apply".into(),
+            kind: VersionKind::Apply,
             message,
             config: config.to_toml(),
             details: serde_json::json!({ "file": path.display().to_string() }),
