@@ -4,7 +4,6 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_config::ServerState;
@@ -12,7 +11,7 @@ use switchyard_proxy::{DrainOutcome, ServerStatus};
 use switchyard_store::{Event, Version, VersionKind};
 
 use crate::control::{Applied, ChangeMeta, ChangeView};
-use crate::error::ApiError;
+use crate::error::{ApiError, Json};
 use crate::AdminState;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -166,7 +165,7 @@ pub async fn pools(
     if let Some(p) = &q.pool {
         if !status.iter().any(|ps| &ps.name == p) {
             let known: Vec<String> = status.iter().map(|p| format!("{:?}", p.name)).collect();
-            return Err(ApiError::Edit(switchyard_config::EditError::UnknownPool {
+            return Err(ApiError::from(switchyard_config::EditError::UnknownPool {
                 pool: p.clone(),
                 known: known.join(", "),
             }));

@@ -1,6 +1,15 @@
 //! The control plane: every change becomes a stored version first and is then swapped into the
 //! proxy. Validation and the optimistic-concurrency check happen before anything is written, so
 //! a refused change leaves both the history and the running config as they were.
+//!
+//! Dependencies run one way: the control plane knows nothing of who watches it. Each version
+//! that starts running is announced on a channel ([`ControlPlane::subscribe`]); the change guard
+//! is one subscriber, and rolls back through [`ControlPlane::rollback`] like an operator.
+//! Runtime facts from the proxy are stored as events, and some become webhook notices
+//! ([`notify`]).
+
+mod error;
+pub(crate) mod notify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -10,11 +19,10 @@ use serde::Serialize;
 use switchyard_config::{Change, ChangeKind, Config, ServerState};
 use switchyard_proxy::{DrainOutcome, ProxyEvent, ProxyHandle};
 use switchyard_store::{EventKind, NewEvent, NewVersion, Store, Version, VersionKind};
-use tokio::sync::Mutex;
+use tokio::sync::{watch, Mutex};
 
-use crate::error::ApiError;
-use crate::guard::Guard;
-use crate::notify::{Notice, NoticeKind};
+pub use error::ControlError;
+use notify::{Notice, NoticeKind, Notifier};
 
 /// Who makes a change and why.
 #[derive(Debug, Clone)]
@@ -56,15 +64,27 @@ impl From<&Change> for ChangeView {
     }
 }
 
+/// A version that has started running, as [`ControlPlane::subscribe`] announces it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub version: u64,
+    /// The version it replaced.
+    pub parent: u64,
+    pub kind: VersionKind,
+    pub old: Arc<Config>,
+    pub new: Arc<Config>,
+    /// What changed from `old` to `new`.
+    pub changes: Arc<[Change]>,
+}
+
 pub struct ControlPlane {
     store: Arc<dyn Store>,
     proxy: ProxyHandle,
     /// Orders commit-then-swap so that the proxy always runs the newest version.
     lock: Mutex<()>,
-    /// Watches new versions while they bake (see [`crate::guard`]).
-    pub(crate) guard: Guard,
-    /// The proxy's metrics, where the guard reads each server's answers.
-    registry: Option<Arc<prometheus_client::registry::Registry>>,
+    /// The newest version this control plane put into the proxy (`None` before the first).
+    published: watch::Sender<Option<Published>>,
+    notifier: Notifier,
 }
 
 /// How often old events are pruned.
@@ -101,20 +121,27 @@ impl ControlPlane {
             store,
             proxy,
             lock: Mutex::new(()),
-            guard: Guard::default(),
-            registry: None,
+            published: watch::channel(None).0,
+            notifier: Notifier::default(),
         }
     }
 
-    /// Lets the guard read each server's answers from the proxy's metrics; without them it
-    /// never counts 4xx answers.
-    pub fn with_metrics(mut self, registry: Arc<prometheus_client::registry::Registry>) -> Self {
-        self.registry = Some(registry);
-        self
+    /// Every version put into the proxy from now on; only the newest is kept for a receiver
+    /// that has not looked yet.
+    pub fn subscribe(&self) -> watch::Receiver<Option<Published>> {
+        self.published.subscribe()
     }
 
-    pub(crate) fn registry(&self) -> Option<&prometheus_client::registry::Registry> {
-        self.registry.as_deref()
+    /// The number of the newest version this control plane put into the proxy.
+    pub fn published(&self) -> Option<u64> {
+        self.published.borrow().as_ref().map(|p| p.version)
+    }
+
+    /// POSTs `notice` to the running config's `[notify]` webhook, if it has one, on a task of
+    /// its own.
+    pub fn notify(&self, notice: Notice) {
+        let config = self.proxy.config();
+        self.notifier.send(config.notify.as_ref(), notice);
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -129,40 +156,41 @@ impl ControlPlane {
     pub async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, switchyard_store::StoreError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ControlError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(ApiError::from)
+        Ok(tokio::task::spawn_blocking(move || f(store.as_ref())).await??)
     }
 
-    pub async fn head(&self) -> Result<Version, ApiError> {
+    pub async fn head(&self) -> Result<Version, ControlError> {
         self.blocking(|s| s.head())
             .await?
-            .ok_or_else(|| ApiError::NotFound {
+            .ok_or_else(|| ControlError::NotFound {
                 what: "any version (the history is empty)".into(),
             })
     }
 
-    pub async fn version(&self, n: u64) -> Result<Version, ApiError> {
+    pub async fn version(&self, n: u64) -> Result<Version, ControlError> {
         self.blocking(move |s| s.version(n))
             .await?
-            .ok_or_else(|| ApiError::NotFound {
+            .ok_or_else(|| ControlError::NotFound {
                 what: format!("version v{n}"),
             })
     }
 
     /// The checked config of a stored version.
-    pub async fn config_of(&self, v: &Version) -> Result<Config, ApiError> {
+    pub async fn config_of(&self, v: &Version) -> Result<Config, ControlError> {
         let text = v.config.as_deref().unwrap_or_default();
-        Config::parse(text, &format!("v{}", v.version))
-            .map_err(|e| ApiError::Internal(format!("stored v{} does not parse: {e}", v.version)))
+        Config::parse(text, &format!("v{}", v.version)).map_err(|source| {
+            ControlError::StoredConfig {
+                version: v.version,
+                source,
+            }
+        })
     }
 
     /// A whole new config from TOML text.
-    pub async fn apply(&self, toml: &str, meta: ChangeMeta) -> Result<Applied, ApiError> {
-        let config = Config::parse(toml, API_CONFIG).map_err(ApiError::InvalidConfig)?;
+    pub async fn apply(&self, toml: &str, meta: ChangeMeta) -> Result<Applied, ControlError> {
+        let config = Config::parse(toml, API_CONFIG).map_err(ControlError::InvalidConfig)?;
         self.change(VersionKind::Apply, meta, serde_json::json!({}), move |_| {
             Ok(config)
         })
@@ -170,7 +198,7 @@ impl ControlPlane {
     }
 
     /// A new version whose config equals version `to`'s.
-    pub async fn rollback(&self, to: u64, meta: ChangeMeta) -> Result<Applied, ApiError> {
+    pub async fn rollback(&self, to: u64, meta: ChangeMeta) -> Result<Applied, ControlError> {
         let target = self.version(to).await?;
         let config = self.config_of(&target).await?;
         self.change(
@@ -189,7 +217,7 @@ impl ControlPlane {
         address: SocketAddr,
         weight: u32,
         meta: ChangeMeta,
-    ) -> Result<Applied, ApiError> {
+    ) -> Result<Applied, ControlError> {
         let details =
             serde_json::json!({ "pool": pool, "server": name, "address": address.to_string() });
         let (pool, name) = (pool.to_string(), name.to_string());
@@ -205,7 +233,7 @@ impl ControlPlane {
         name: &str,
         state: ServerState,
         meta: ChangeMeta,
-    ) -> Result<Applied, ApiError> {
+    ) -> Result<Applied, ControlError> {
         let kind = match state {
             ServerState::Removed => VersionKind::ServerRemove,
             ServerState::Active => VersionKind::ServerRestore,
@@ -220,12 +248,11 @@ impl ControlPlane {
 
     /// Stores every runtime fact the proxy reports (health, ejections, saturation) until the
     /// proxy drops its end of the channel, and sends ejections and all-unhealthy pools to the
-    /// `[notify]` webhook. Also lets the guard roll bad versions back from now on.
+    /// `[notify]` webhook.
     pub async fn record_events(
         self: Arc<Self>,
         mut events: tokio::sync::mpsc::UnboundedReceiver<ProxyEvent>,
     ) {
-        self.guard.attach(&self);
         while let Some(e) = events.recv().await {
             if matches!(e.kind, EventKind::Ejection | EventKind::AllUnhealthy) {
                 self.notify_event(&e);
@@ -243,10 +270,6 @@ impl ControlPlane {
     }
 
     fn notify_event(&self, e: &ProxyEvent) {
-        let config = self.proxy.config();
-        let Some(notify) = config.notify.as_ref() else {
-            return;
-        };
         let (kind, reason) = match (e.kind, &e.server) {
             (EventKind::Ejection, Some(server)) => (
                 NoticeKind::Ejection,
@@ -266,7 +289,7 @@ impl ControlPlane {
             details: e.details.clone(),
             ts: chrono::Utc::now(),
         };
-        self.guard.notifier.send(Some(notify), notice);
+        self.notify(notice);
     }
 
     /// Deletes runtime events older than the running config's `[admin] event_retention` now and
@@ -281,7 +304,7 @@ impl ControlPlane {
     }
 
     /// One pruning pass; returns how many events were deleted.
-    pub async fn prune_once(&self) -> Result<u64, ApiError> {
+    pub async fn prune_once(&self) -> Result<u64, ControlError> {
         let retention = self.proxy.config().admin.event_retention;
         let before = chrono::Duration::from_std(retention)
             .ok()
@@ -319,13 +342,13 @@ impl ControlPlane {
         kind: VersionKind,
         meta: ChangeMeta,
         mut details: serde_json::Value,
-        make: impl FnOnce(&Config) -> Result<Config, ApiError>,
-    ) -> Result<Applied, ApiError> {
+        make: impl FnOnce(&Config) -> Result<Config, ControlError>,
+    ) -> Result<Applied, ControlError> {
         let _guard = self.lock.lock().await;
         let head = self.head().await?;
         if let Some(expected) = meta.if_version {
             if expected != head.version {
-                return Err(ApiError::StaleVersion {
+                return Err(ControlError::StaleVersion {
                     expected,
                     current: head.version,
                 });
@@ -345,12 +368,10 @@ impl ControlPlane {
         self.proxy.check(&next)?;
         let restart = needs_restart(&changes);
         if !restart.is_empty() {
-            return Err(ApiError::NeedsRestart {
+            return Err(ControlError::NeedsRestart {
                 detail: restart.join(", "),
             });
         }
-        let touched = crate::guard::touched(&current, &next, &changes);
-        let guard = next.guard.clone();
         details["changes"] = views.iter().map(|c| c.text.clone()).collect();
         let new = NewVersion {
             author: meta.author,
@@ -361,9 +382,16 @@ impl ControlPlane {
         };
         let parent = head.version;
         let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
-        self.proxy.apply(next)?;
-        self.guard
-            .on_version(kind, version.version, parent, guard, touched);
+        let next = Arc::new(next);
+        self.proxy.apply(Config::clone(&next))?;
+        self.published.send_replace(Some(Published {
+            version: version.version,
+            parent,
+            kind,
+            old: Arc::new(current),
+            new: next,
+            changes: changes.into(),
+        }));
         version.config = None;
         tracing::info!(
             version = version.version,

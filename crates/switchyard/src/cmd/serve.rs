@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use prometheus_client::registry::Registry;
-use switchyard_admin::{AdminState, ControlPlane};
+use switchyard_admin::{AdminState, ControlPlane, Guard, SystemClock};
 use switchyard_config::{AccessLog as AccessLogTarget, Config};
 use switchyard_proxy::{AccessLog, EventSink, Metrics, Proxy, ProxyOptions, TlsMaterial};
 use switchyard_store::{NewVersion, SqliteStore, Store, VersionKind};
@@ -140,12 +140,18 @@ async fn serve(
     let admin_url = admin_url(&config.admin, admin_addr);
     state.write_admin_url(&admin_url)?;
     let registry = Arc::new(registry);
-    let control = Arc::new(ControlPlane::new(store, proxy.handle()).with_metrics(registry.clone()));
+    let control = Arc::new(ControlPlane::new(store, proxy.handle()));
     tokio::spawn(control.clone().record_events(event_rx));
     tokio::spawn(control.clone().prune_events());
+    let guard = Guard::spawn(
+        control.clone(),
+        Some(registry.clone()),
+        Arc::new(SystemClock),
+    );
     let router = switchyard_admin::router(AdminState {
         registry,
         control,
+        guard,
         token: token.into(),
     });
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();
