@@ -12,6 +12,7 @@ mod error;
 pub(crate) mod notify;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,7 +20,7 @@ use serde::Serialize;
 use switchyard_config::{Change, ChangeKind, Config, ServerState};
 use switchyard_proxy::{DrainOutcome, ProxyEvent, ProxyHandle};
 use switchyard_store::{EventKind, NewEvent, NewVersion, Store, Version, VersionKind};
-use tokio::sync::{watch, Mutex};
+use tokio::sync::{broadcast, Mutex};
 
 pub use error::ControlError;
 use notify::{Notice, NoticeKind, Notifier};
@@ -82,10 +83,15 @@ pub struct ControlPlane {
     proxy: ProxyHandle,
     /// Orders commit-then-swap so that the proxy always runs the newest version.
     lock: Mutex<()>,
-    /// The newest version this control plane put into the proxy (`None` before the first).
-    published: watch::Sender<Option<Published>>,
+    /// Every version this control plane puts into the proxy, to whoever subscribed.
+    published: broadcast::Sender<Published>,
+    /// The newest of them (0 before the first).
+    newest: AtomicU64,
     notifier: Notifier,
 }
+
+/// How many published versions a slow subscriber may fall behind before it misses some.
+pub const PUBLISHED_BACKLOG: usize = 64;
 
 /// How often old events are pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
@@ -121,20 +127,21 @@ impl ControlPlane {
             store,
             proxy,
             lock: Mutex::new(()),
-            published: watch::channel(None).0,
+            published: broadcast::channel(PUBLISHED_BACKLOG).0,
+            newest: AtomicU64::new(0),
             notifier: Notifier::default(),
         }
     }
 
-    /// Every version put into the proxy from now on; only the newest is kept for a receiver
-    /// that has not looked yet.
-    pub fn subscribe(&self) -> watch::Receiver<Option<Published>> {
+    /// Every version put into the proxy from now on, in order (a receiver more than
+    /// [`PUBLISHED_BACKLOG`] behind misses the oldest).
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
         self.published.subscribe()
     }
 
     /// The number of the newest version this control plane put into the proxy.
     pub fn published(&self) -> Option<u64> {
-        self.published.borrow().as_ref().map(|p| p.version)
+        Some(self.newest.load(Ordering::Acquire)).filter(|&n| n > 0)
     }
 
     /// POSTs `notice` to the running config's `[notify]` webhook, if it has one, on a task of
@@ -384,14 +391,16 @@ impl ControlPlane {
         let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
         let next = Arc::new(next);
         self.proxy.apply(Config::clone(&next))?;
-        self.published.send_replace(Some(Published {
+        self.newest.store(version.version, Ordering::Release);
+        // Nobody may be subscribed; the version runs all the same.
+        let _ = self.published.send(Published {
             version: version.version,
             parent,
             kind,
             old: Arc::new(current),
             new: next,
             changes: changes.into(),
-        }));
+        });
         version.config = None;
         tracing::info!(
             version = version.version,

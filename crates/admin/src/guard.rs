@@ -23,7 +23,8 @@ use prometheus_client::registry::Registry;
 use serde::{Deserialize, Serialize};
 use switchyard_config::{Change, ChangeKind, Config, ServerState};
 use switchyard_store::VersionKind;
-use tokio::sync::watch;
+use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::{broadcast, watch};
 
 use crate::control::{ControlPlane, Published};
 use crate::error::Json;
@@ -184,41 +185,38 @@ struct Watcher {
 }
 
 impl Watcher {
-    /// Bakes the newest published version, if it is guarded, until it has a verdict or a newer
-    /// version replaces it; then waits for the next. Ends when the control plane is gone.
-    async fn run(self, mut versions: watch::Receiver<Option<Published>>) {
-        let mut next = versions.borrow_and_update().clone();
+    /// Bakes each published version that is guarded until it has a verdict or a newer version
+    /// replaces it. Ends when the control plane is gone.
+    async fn run(self, mut versions: broadcast::Receiver<Published>) {
+        let mut next = None;
         loop {
-            if let Some(published) = next.take() {
-                let bake = bake::Bake::start(&self, &published);
-                self.seen.send_modify(|s| {
-                    s.version = Some(published.version);
-                    if let Some(bake) = &bake {
-                        s.bake = Some(bake.view());
-                    }
-                });
-                if let Some(bake) = bake {
-                    let measured = tokio::select! {
-                        m = bake.watch() => Some(m),
-                        newer = versions.changed() => match newer {
-                            Ok(()) => None,
-                            Err(_) => return,
-                        },
-                    };
-                    match measured {
-                        Some(m) => bake.conclude(m).await,
-                        None => {
-                            bake.update(|b| b.verdict = Verdict::Superseded);
-                            next = versions.borrow_and_update().clone();
-                            continue;
-                        }
+            let published = match next.take() {
+                Some(p) => p,
+                None => match versions.recv().await {
+                    Ok(p) => p,
+                    Err(RecvError::Lagged(_)) => continue,
+                    Err(RecvError::Closed) => return,
+                },
+            };
+            let bake = bake::Bake::start(&self, &published);
+            self.seen.send_modify(|s| {
+                s.version = Some(published.version);
+                if let Some(bake) = &bake {
+                    s.bake = Some(bake.view());
+                }
+            });
+            let Some(bake) = bake else { continue };
+            tokio::select! {
+                m = bake.watch() => bake.conclude(m).await,
+                newer = versions.recv() => {
+                    bake.update(|b| b.verdict = Verdict::Superseded);
+                    match newer {
+                        Ok(p) => next = Some(p),
+                        Err(RecvError::Lagged(_)) => {}
+                        Err(RecvError::Closed) => return,
                     }
                 }
             }
-            if versions.changed().await.is_err() {
-                return;
-            }
-            next = versions.borrow_and_update().clone();
         }
     }
 }

@@ -70,41 +70,24 @@ macro_rules! kinds {
 }
 
 kinds! {
-    /// What made a version.
+    /// What made a version: a whole config (`apply`, from a file or the API), an older
+    /// version's config again (`rollback`), or one server added, taken out of rotation (it
+    /// drains first) or put back.
     VersionKind, "version kind" {
-        /// A whole config, from a file or `apply`.
-        Apply = "apply",
-        /// An older version's config again.
-        Rollback = "rollback",
-        ServerAdd = "server-add",
-        /// A server taken out of rotation (it drains first).
-        ServerRemove = "server-remove",
-        /// A removed server put back.
-        ServerRestore = "server-restore",
+        Apply = "apply", Rollback = "rollback", ServerAdd = "server-add",
+        ServerRemove = "server-remove", ServerRestore = "server-restore",
     }
 }
 
 kinds! {
-    /// What an event records.
+    /// What an event records: a committed version (written by the store itself); a server's
+    /// health change, ejection by outlier detection and return; a pool left with no healthy
+    /// server, and healthy again; a server reaching or leaving its concurrency limit; a removed
+    /// server's drain; the change guard's verdict on a version.
     EventKind, "event kind" {
-        /// A version was committed (written by the store itself).
-        Version = "version",
-        /// A server's active health changed.
-        Health = "health",
-        /// Outlier detection took a server out for a while.
-        Ejection = "ejection",
-        /// An ejected server came back.
-        Return = "return",
-        /// A pool has no healthy server left.
-        AllUnhealthy = "all-unhealthy",
-        /// A pool has a healthy server again after having none.
-        Recovered = "recovered",
-        /// A server reached, or left, its concurrency limit.
-        Saturation = "saturation",
-        /// A removed server's requests in flight finished, or were cut.
-        Drain = "drain",
-        /// The change guard's verdict on a version.
-        Guard = "guard",
+        Version = "version", Health = "health", Ejection = "ejection", Return = "return",
+        AllUnhealthy = "all-unhealthy", Recovered = "recovered", Saturation = "saturation",
+        Drain = "drain", Guard = "guard",
     }
 }
 

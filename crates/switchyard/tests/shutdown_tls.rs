@@ -91,16 +91,5 @@ address = "{}"
             crate::util::stderr(&out)
         ),
     );
-    let exited = serve.wait_exit(Duration::from_secs(5)).await;
-    serve.check(
-        exited.is_some_and(|s| s.success()),
-        &format!("switchyard serve should exit with status 0, got {exited:?}"),
-    );
-    serve.check(
-        serve
-            .logs()
-            .last()
-            .is_some_and(|l| l["msg"] == "stopped cleanly"),
-        "the last log line should be \"stopped cleanly\"",
-    );
+    serve.stops_cleanly(Duration::from_secs(5)).await;
 }

@@ -27,19 +27,10 @@ impl Clock for TokioClock {
 }
 
 const CONFIG: &str = r#"
-[guard]
-bake = "60s"
-
-[[listeners]]
-name = "web"
-bind = "127.0.0.1:0"
-
-[[routes]]
-pool = "inventory"
-
-[[pools.inventory.servers]]
-name = "inventory-1"
-address = "127.0.0.1:9"
+guard = { bake = "60s" }
+listeners = [{ name = "web", bind = "127.0.0.1:0" }]
+routes = [{ pool = "inventory" }]
+pools.inventory.servers = [{ name = "inventory-1", address = "127.0.0.1:9" }]
 "#;
 
 struct Setup {

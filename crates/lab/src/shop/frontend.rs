@@ -9,8 +9,6 @@
 //! pool's wait it logs `ERROR: database connection timeout` with the pool's figures and answers
 //! 503.
 
-use std::future::Future;
-use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -27,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::answer::{describe_error, judge, Failure};
 use super::db::{self, DbOptions, DbPool};
-use super::host::{DbStatus, HostCore, Service};
+use super::host::{DbStatus, HostCore, Reply, Service};
 use super::http::{json, Body};
 use super::log::Level;
 
@@ -121,13 +119,8 @@ impl Frontend {
 }
 
 impl Service for Frontend {
-    fn handle<'a>(
-        &'a self,
-        host: &'a HostCore,
-        req: Request<Incoming>,
-        request_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-        Box::pin(self.answer(host, req, request_id))
+    fn handle<'a>(&'a self, host: &'a HostCore, req: Request<Incoming>, id: &'a str) -> Reply<'a> {
+        Box::pin(self.answer(host, req, id))
     }
 
     fn db(&self) -> Option<DbStatus> {

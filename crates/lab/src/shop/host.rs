@@ -55,17 +55,15 @@ impl Settings {
     }
 }
 
+/// A [`Service`]'s answer, on its way.
+pub(crate) type Reply<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+
 /// What runs on a host: a front end, a back-end service or the wrong service. The request path
 /// (counting, faults, `x-backend`, logging) is the host's and the same for all of them; the
 /// service answers what is left. Front ends also hold a database pool that a fault can leak.
 pub(crate) trait Service: Send + Sync {
     /// Answers a request that no fault took over.
-    fn handle<'a>(
-        &'a self,
-        host: &'a HostCore,
-        req: Request<Incoming>,
-        request_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+    fn handle<'a>(&'a self, host: &'a HostCore, req: Request<Incoming>, id: &'a str) -> Reply<'a>;
 
     /// Whether `/health` answers `{"status": "ok"}` before [`Service::handle`] sees it.
     fn serves_health(&self) -> bool {

@@ -8,15 +8,12 @@
 //! Any other path under the service's prefix answers a small JSON record, and paths outside it
 //! answer 404 JSON. [`WrongService`] is `inventory-4`: whatever runs there answers 404 to all.
 
-use std::future::Future;
-use std::pin::Pin;
-
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::host::{HostCore, Service};
+use super::host::{HostCore, Reply, Service};
 use super::http::{json, not_found_page, Body};
 use super::log::Level;
 
@@ -36,12 +33,7 @@ pub(crate) enum BackEnd {
 pub(crate) struct WrongService;
 
 impl Service for WrongService {
-    fn handle<'a>(
-        &'a self,
-        _host: &'a HostCore,
-        _req: Request<Incoming>,
-        _request_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
+    fn handle<'a>(&'a self, _: &'a HostCore, _: Request<Incoming>, _: &'a str) -> Reply<'a> {
         Box::pin(async { not_found_page() })
     }
 
@@ -51,13 +43,8 @@ impl Service for WrongService {
 }
 
 impl Service for BackEnd {
-    fn handle<'a>(
-        &'a self,
-        host: &'a HostCore,
-        req: Request<Incoming>,
-        request_id: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>> {
-        Box::pin(self.answer(host, req, request_id))
+    fn handle<'a>(&'a self, host: &'a HostCore, req: Request<Incoming>, id: &'a str) -> Reply<'a> {
+        Box::pin(self.answer(host, req, id))
     }
 }
 

@@ -57,28 +57,21 @@ impl Admin {
         body
     }
 
+    /// POST `body` to `path`, with the token.
+    async fn send(&self, path: &str, body: &Value) -> reqwest::Result<reqwest::Response> {
+        let url = format!("{}{path}", self.base);
+        let request = self.http.post(url).bearer_auth(&self.token).json(body);
+        request.send().await
+    }
+
     /// POST `body` to `path`; returns the status, or the error if no answer came.
     pub async fn post_raw(&self, path: &str, body: &Value) -> Result<u16, reqwest::Error> {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await?;
-        Ok(r.status().as_u16())
+        Ok(self.send(path, body).await?.status().as_u16())
     }
 
     /// POST `body` to `path`; returns the status and the JSON answer.
     pub async fn post(&self, path: &str, body: &Value) -> (u16, Value) {
-        let r = self
-            .http
-            .post(format!("{}{path}", self.base))
-            .bearer_auth(&self.token)
-            .json(body)
-            .send()
-            .await
-            .unwrap();
+        let r = self.send(path, body).await.unwrap();
         (r.status().as_u16(), r.json().await.unwrap())
     }
 }

@@ -188,6 +188,23 @@ impl Serve {
         }
     }
 
+    /// Fails unless the process exits with status 0 within `timeout` and its last log line is
+    /// "stopped cleanly".
+    pub async fn stops_cleanly(&mut self, timeout: Duration) {
+        let exited = self.wait_exit(timeout).await;
+        self.check(
+            exited.is_some_and(|s| s.success()),
+            &format!(
+                "switchyard serve should exit with status 0 within {timeout:?}, got {exited:?}"
+            ),
+        );
+        let last = self.logs().pop();
+        self.check(
+            last.is_some_and(|l| l["msg"] == "stopped cleanly"),
+            "the last log line should be \"stopped cleanly\"",
+        );
+    }
+
     /// stderr so far, one string per line.
     pub fn stderr_lines(&self) -> Vec<String> {
         self.stderr
