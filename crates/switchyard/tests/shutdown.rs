@@ -37,14 +37,7 @@ async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
             Ok::<_, reqwest::Error>((status, body))
         }
     });
-    let reached = poll(Duration::from_secs(5), || async {
-        (backend.control.in_flight() >= 1).then_some(())
-    })
-    .await;
-    serve.check(
-        reached.is_some(),
-        "the slow request should reach the backend within 5s",
-    );
+    serve.wait_in_flight(&backend).await;
 
     let signalled = Instant::now();
     serve.signal("TERM");

@@ -58,14 +58,7 @@ address = "{}"
         let out = run_with_timeout(&mut curl, Duration::from_secs(20));
         (crate::util::command_line(&curl), out)
     });
-    let reached = poll(Duration::from_secs(5), || async {
-        (backend.control.in_flight() >= 1).then_some(())
-    })
-    .await;
-    serve.check(
-        reached.is_some(),
-        "the slow request should reach the backend within 5s",
-    );
+    serve.wait_in_flight(&backend).await;
 
     serve.signal("TERM");
     let refused = poll(Duration::from_secs(1), || async {

@@ -188,6 +188,18 @@ impl Serve {
         }
     }
 
+    /// Waits up to 5 s for a request through this serve to reach `backend` (and stay there).
+    pub async fn wait_in_flight(&self, backend: &switchyard_lab::Backend) {
+        let reached = poll(Duration::from_secs(5), || async {
+            (backend.control.in_flight() >= 1).then_some(())
+        })
+        .await;
+        self.check(
+            reached.is_some(),
+            "the slow request should reach the backend within 5s",
+        );
+    }
+
     /// Fails unless the process exits with status 0 within `timeout` and its last log line is
     /// "stopped cleanly".
     pub async fn stops_cleanly(&mut self, timeout: Duration) {
