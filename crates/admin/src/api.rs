@@ -4,15 +4,14 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
-use axum::Json;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchyard_config::ServerState;
 use switchyard_proxy::{DrainOutcome, ServerStatus};
-use switchyard_store::{Event, Version};
+use switchyard_store::{Event, Version, VersionKind};
 
 use crate::control::{Applied, ChangeMeta, ChangeView};
-use crate::error::ApiError;
+use crate::error::{ApiError, Json};
 use crate::AdminState;
 
 type ApiResult<T> = Result<Json<T>, ApiError>;
@@ -166,13 +165,12 @@ pub async fn pools(
     if let Some(p) = &q.pool {
         if !status.iter().any(|ps| &ps.name == p) {
             let known: Vec<String> = status.iter().map(|p| format!("{:?}", p.name)).collect();
-            return Err(ApiError::Edit(switchyard_config::EditError::UnknownPool {
+            return Err(ApiError::from(switchyard_config::EditError::UnknownPool {
                 pool: p.clone(),
                 known: known.join(", "),
             }));
         }
     }
-    let removed = |state: &str| state == "removed" || state == "draining";
     // Who removed each removed server: one indexed look-up per removed server.
     let wanted: Vec<(String, String)> = status
         .iter()
@@ -180,7 +178,7 @@ pub async fn pools(
         .flat_map(|p| {
             p.servers
                 .iter()
-                .filter(|sv| removed(sv.state))
+                .filter(|sv| sv.state.is_removed())
                 .map(|sv| (p.name.clone(), sv.name.clone()))
         })
         .collect();
@@ -191,7 +189,9 @@ pub async fn pools(
             .blocking(move |st| {
                 let mut found = HashMap::new();
                 for (pool, server) in wanted {
-                    if let Some(e) = st.last_version_event(&pool, &server, "server-remove")? {
+                    if let Some(e) =
+                        st.last_version_event(&pool, &server, VersionKind::ServerRemove)?
+                    {
                         found.insert((pool, server), e);
                     }
                 }
@@ -207,7 +207,9 @@ pub async fn pools(
                 .servers
                 .into_iter()
                 .map(|sv| {
-                    let removal = removed(sv.state)
+                    let removal = sv
+                        .state
+                        .is_removed()
                         .then(|| removals.get(&(p.name.clone(), sv.name.clone())))
                         .flatten();
                     ServerView {

@@ -1,20 +1,29 @@
 //! The control plane: every change becomes a stored version first and is then swapped into the
 //! proxy. Validation and the optimistic-concurrency check happen before anything is written, so
 //! a refused change leaves both the history and the running config as they were.
+//!
+//! Dependencies run one way: the control plane knows nothing of who watches it. Each version
+//! that starts running is announced on a channel ([`ControlPlane::subscribe`]); the change guard
+//! is one subscriber, and rolls back through [`ControlPlane::rollback`] like an operator.
+//! Runtime facts from the proxy are stored as events, and some become webhook notices
+//! ([`notify`]).
+
+mod error;
+pub(crate) mod notify;
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use switchyard_config::{Change, Config, ServerState};
+use switchyard_config::{Change, ChangeKind, Config, ServerState};
 use switchyard_proxy::{DrainOutcome, ProxyEvent, ProxyHandle};
-use switchyard_store::{NewEvent, NewVersion, Store, Version};
-use tokio::sync::Mutex;
+use switchyard_store::{EventKind, NewEvent, NewVersion, Store, Version, VersionKind};
+use tokio::sync::{broadcast, Mutex};
 
-use crate::error::ApiError;
-use crate::guard::Guard;
-use crate::notify::Notice;
+pub use error::ControlError;
+use notify::{Notice, NoticeKind, Notifier};
 
 /// Who makes a change and why.
 #[derive(Debug, Clone)]
@@ -56,23 +65,43 @@ impl From<&Change> for ChangeView {
     }
 }
 
+/// A version that has started running, as [`ControlPlane::subscribe`] announces it.
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub version: u64,
+    /// The version it replaced.
+    pub parent: u64,
+    pub kind: VersionKind,
+    pub old: Arc<Config>,
+    pub new: Arc<Config>,
+    /// What changed from `old` to `new`.
+    pub changes: Arc<[Change]>,
+}
+
 pub struct ControlPlane {
     store: Arc<dyn Store>,
     proxy: ProxyHandle,
     /// Orders commit-then-swap so that the proxy always runs the newest version.
     lock: Mutex<()>,
-    /// Watches new versions while they bake (see [`crate::guard`]).
-    pub(crate) guard: Guard,
-    /// The proxy's metrics, where the guard reads each server's answers.
-    registry: Option<Arc<prometheus_client::registry::Registry>>,
+    /// Every version this control plane puts into the proxy, to whoever subscribed.
+    published: broadcast::Sender<Published>,
+    /// The newest of them (0 before the first).
+    newest: AtomicU64,
+    notifier: Notifier,
 }
+
+/// How many published versions a slow subscriber may fall behind before it misses some.
+pub const PUBLISHED_BACKLOG: usize = 64;
 
 /// How often old events are pruned.
 pub const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 
 /// Settings that apply live although they sit in `[admin]` or `[runtime]`: retention is read
 /// at every pruning, the shutdown timeout at shutdown.
-const LIVE_SETTINGS: [&str; 2] = ["admin.event_retention", "runtime.shutdown_timeout"];
+const LIVE_SETTINGS: [(&str, &str); 2] = [
+    ("admin", "event_retention"),
+    ("runtime", "shutdown_timeout"),
+];
 
 /// The changes to `[admin]` and `[runtime]` that only take effect at a restart (the admin
 /// listener, the access log and the worker threads are set up at start), as
@@ -81,12 +110,11 @@ pub(crate) fn needs_restart(changes: &[Change]) -> Vec<String> {
     changes
         .iter()
         .filter(|c| c.scope == "admin" || c.scope == "runtime")
-        .map(|c| format!("{}.{}", c.scope, c.change))
-        .filter(|text| {
-            !LIVE_SETTINGS
-                .iter()
-                .any(|live| text.starts_with(&format!("{live} ")))
+        .filter(|c| match &c.kind {
+            ChangeKind::Setting { path } => !LIVE_SETTINGS.contains(&(c.scope.as_str(), path)),
+            _ => true,
         })
+        .map(|c| format!("{}.{}", c.scope, c.change))
         .collect()
 }
 
@@ -99,20 +127,28 @@ impl ControlPlane {
             store,
             proxy,
             lock: Mutex::new(()),
-            guard: Guard::default(),
-            registry: None,
+            published: broadcast::channel(PUBLISHED_BACKLOG).0,
+            newest: AtomicU64::new(0),
+            notifier: Notifier::default(),
         }
     }
 
-    /// Lets the guard read each server's answers from the proxy's metrics; without them it
-    /// never counts 4xx answers.
-    pub fn with_metrics(mut self, registry: Arc<prometheus_client::registry::Registry>) -> Self {
-        self.registry = Some(registry);
-        self
+    /// Every version put into the proxy from now on, in order (a receiver more than
+    /// [`PUBLISHED_BACKLOG`] behind misses the oldest).
+    pub fn subscribe(&self) -> broadcast::Receiver<Published> {
+        self.published.subscribe()
     }
 
-    pub(crate) fn registry(&self) -> Option<&prometheus_client::registry::Registry> {
-        self.registry.as_deref()
+    /// The number of the newest version this control plane put into the proxy.
+    pub fn published(&self) -> Option<u64> {
+        Some(self.newest.load(Ordering::Acquire)).filter(|&n| n > 0)
+    }
+
+    /// POSTs `notice` to the running config's `[notify]` webhook, if it has one, on a task of
+    /// its own.
+    pub fn notify(&self, notice: Notice) {
+        let config = self.proxy.config();
+        self.notifier.send(config.notify.as_ref(), notice);
     }
 
     pub fn store(&self) -> &Arc<dyn Store> {
@@ -127,50 +163,53 @@ impl ControlPlane {
     pub async fn blocking<T: Send + 'static>(
         &self,
         f: impl FnOnce(&dyn Store) -> Result<T, switchyard_store::StoreError> + Send + 'static,
-    ) -> Result<T, ApiError> {
+    ) -> Result<T, ControlError> {
         let store = self.store.clone();
-        tokio::task::spawn_blocking(move || f(store.as_ref()))
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?
-            .map_err(ApiError::from)
+        Ok(tokio::task::spawn_blocking(move || f(store.as_ref())).await??)
     }
 
-    pub async fn head(&self) -> Result<Version, ApiError> {
+    pub async fn head(&self) -> Result<Version, ControlError> {
         self.blocking(|s| s.head())
             .await?
-            .ok_or_else(|| ApiError::NotFound {
+            .ok_or_else(|| ControlError::NotFound {
                 what: "any version (the history is empty)".into(),
             })
     }
 
-    pub async fn version(&self, n: u64) -> Result<Version, ApiError> {
+    pub async fn version(&self, n: u64) -> Result<Version, ControlError> {
         self.blocking(move |s| s.version(n))
             .await?
-            .ok_or_else(|| ApiError::NotFound {
+            .ok_or_else(|| ControlError::NotFound {
                 what: format!("version v{n}"),
             })
     }
 
     /// The checked config of a stored version.
-    pub async fn config_of(&self, v: &Version) -> Result<Config, ApiError> {
+    pub async fn config_of(&self, v: &Version) -> Result<Config, ControlError> {
         let text = v.config.as_deref().unwrap_or_default();
-        Config::parse(text, &format!("v{}", v.version))
-            .map_err(|e| ApiError::Internal(format!("stored v{} does not parse: {e}", v.version)))
+        Config::parse(text, &format!("v{}", v.version)).map_err(|source| {
+            ControlError::StoredConfig {
+                version: v.version,
+                source,
+            }
+        })
     }
 
     /// A whole new config from TOML text.
-    pub async fn apply(&self, toml: &str, meta: ChangeMeta) -> Result<Applied, ApiError> {
-        let config = Config::parse(toml, API_CONFIG).map_err(ApiError::InvalidConfig)?;
-        self.change("apply", meta, serde_json::json!({}), move |_| Ok(config))
-            .await
+    pub async fn apply(&self, toml: &str, meta: ChangeMeta) -> Result<Applied, ControlError> {
+        let config = Config::parse(toml, API_CONFIG).map_err(ControlError::InvalidConfig)?;
+        self.change(VersionKind::Apply, meta, serde_json::json!({}), move |_| {
+            Ok(config)
+        })
+        .await
     }
 
     /// A new version whose config equals version `to`'s.
-    pub async fn rollback(&self, to: u64, meta: ChangeMeta) -> Result<Applied, ApiError> {
+    pub async fn rollback(&self, to: u64, meta: ChangeMeta) -> Result<Applied, ControlError> {
         let target = self.version(to).await?;
         let config = self.config_of(&target).await?;
         self.change(
-            "rollback",
+            VersionKind::Rollback,
             meta,
             serde_json::json!({ "rollback_to": to }),
             move |_| Ok(config),
@@ -185,11 +224,11 @@ impl ControlPlane {
         address: SocketAddr,
         weight: u32,
         meta: ChangeMeta,
-    ) -> Result<Applied, ApiError> {
+    ) -> Result<Applied, ControlError> {
         let details =
             serde_json::json!({ "pool": pool, "server": name, "address": address.to_string() });
         let (pool, name) = (pool.to_string(), name.to_string());
-        self.change("server-add", meta, details, move |current| {
+        self.change(VersionKind::ServerAdd, meta, details, move |current| {
             Ok(current.with_server_added(&pool, &name, address, weight)?)
         })
         .await
@@ -201,10 +240,10 @@ impl ControlPlane {
         name: &str,
         state: ServerState,
         meta: ChangeMeta,
-    ) -> Result<Applied, ApiError> {
+    ) -> Result<Applied, ControlError> {
         let kind = match state {
-            ServerState::Removed => "server-remove",
-            ServerState::Active => "server-restore",
+            ServerState::Removed => VersionKind::ServerRemove,
+            ServerState::Active => VersionKind::ServerRestore,
         };
         let details = serde_json::json!({ "pool": pool, "server": name });
         let (pool, name) = (pool.to_string(), name.to_string());
@@ -216,18 +255,17 @@ impl ControlPlane {
 
     /// Stores every runtime fact the proxy reports (health, ejections, saturation) until the
     /// proxy drops its end of the channel, and sends ejections and all-unhealthy pools to the
-    /// `[notify]` webhook. Also lets the guard roll bad versions back from now on.
+    /// `[notify]` webhook.
     pub async fn record_events(
         self: Arc<Self>,
         mut events: tokio::sync::mpsc::UnboundedReceiver<ProxyEvent>,
     ) {
-        self.guard.attach(&self);
         while let Some(e) = events.recv().await {
-            if matches!(e.kind, "ejection" | "all-unhealthy") {
+            if matches!(e.kind, EventKind::Ejection | EventKind::AllUnhealthy) {
                 self.notify_event(&e);
             }
             let event = NewEvent {
-                kind: e.kind.to_string(),
+                kind: e.kind,
                 pool: Some(e.pool),
                 server: e.server,
                 details: e.details,
@@ -239,16 +277,18 @@ impl ControlPlane {
     }
 
     fn notify_event(&self, e: &ProxyEvent) {
-        let config = self.proxy.config();
-        let Some(notify) = config.notify.as_ref() else {
-            return;
-        };
-        let reason = match (e.kind, &e.server) {
-            ("ejection", Some(server)) => format!("{server} ejected from pool {}", e.pool),
-            _ => format!("no healthy server in pool {}", e.pool),
+        let (kind, reason) = match (e.kind, &e.server) {
+            (EventKind::Ejection, Some(server)) => (
+                NoticeKind::Ejection,
+                format!("{server} ejected from pool {}", e.pool),
+            ),
+            _ => (
+                NoticeKind::AllUnhealthy,
+                format!("no healthy server in pool {}", e.pool),
+            ),
         };
         let notice = Notice {
-            kind: e.kind.to_string(),
+            kind,
             version: None,
             pool: Some(e.pool.clone()),
             server: e.server.clone(),
@@ -256,7 +296,7 @@ impl ControlPlane {
             details: e.details.clone(),
             ts: chrono::Utc::now(),
         };
-        self.guard.notifier.send(Some(notify), notice);
+        self.notify(notice);
     }
 
     /// Deletes runtime events older than the running config's `[admin] event_retention` now and
@@ -271,7 +311,7 @@ impl ControlPlane {
     }
 
     /// One pruning pass; returns how many events were deleted.
-    pub async fn prune_once(&self) -> Result<u64, ApiError> {
+    pub async fn prune_once(&self) -> Result<u64, ControlError> {
         let retention = self.proxy.config().admin.event_retention;
         let before = chrono::Duration::from_std(retention)
             .ok()
@@ -292,7 +332,7 @@ impl ControlPlane {
     pub async fn drain(&self, pool: &str, server: &str, timeout: Duration) -> DrainOutcome {
         let outcome = self.proxy.drain(pool, server, timeout).await;
         let event = NewEvent {
-            kind: "drain".into(),
+            kind: EventKind::Drain,
             pool: Some(pool.to_string()),
             server: Some(server.to_string()),
             details: serde_json::to_value(&outcome).unwrap_or_default(),
@@ -306,16 +346,16 @@ impl ControlPlane {
     /// The one path every change takes: check, store, swap.
     async fn change(
         &self,
-        kind: &str,
+        kind: VersionKind,
         meta: ChangeMeta,
         mut details: serde_json::Value,
-        make: impl FnOnce(&Config) -> Result<Config, ApiError>,
-    ) -> Result<Applied, ApiError> {
+        make: impl FnOnce(&Config) -> Result<Config, ControlError>,
+    ) -> Result<Applied, ControlError> {
         let _guard = self.lock.lock().await;
         let head = self.head().await?;
         if let Some(expected) = meta.if_version {
             if expected != head.version {
-                return Err(ApiError::StaleVersion {
+                return Err(ControlError::StaleVersion {
                     expected,
                     current: head.version,
                 });
@@ -335,25 +375,32 @@ impl ControlPlane {
         self.proxy.check(&next)?;
         let restart = needs_restart(&changes);
         if !restart.is_empty() {
-            return Err(ApiError::NeedsRestart {
+            return Err(ControlError::NeedsRestart {
                 detail: restart.join(", "),
             });
         }
-        let touched = crate::guard::touched(&current, &next, &changes);
-        let guard = next.guard.clone();
         details["changes"] = views.iter().map(|c| c.text.clone()).collect();
         let new = NewVersion {
             author: meta.author,
-            kind: kind.to_string(),
+            kind,
             message: meta.message,
             config: next.to_toml(),
             details,
         };
         let parent = head.version;
         let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
-        self.proxy.apply(next)?;
-        self.guard
-            .on_version(kind, version.version, parent, guard, touched);
+        let next = Arc::new(next);
+        self.proxy.apply(Config::clone(&next))?;
+        self.newest.store(version.version, Ordering::Release);
+        // Nobody may be subscribed; the version runs all the same.
+        let _ = self.published.send(Published {
+            version: version.version,
+            parent,
+            kind,
+            old: Arc::new(current),
+            new: next,
+            changes: changes.into(),
+        });
         version.config = None;
         tracing::info!(
             version = version.version,

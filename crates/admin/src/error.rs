@@ -1,12 +1,15 @@
 //! Admin API errors: each variant has its own status code and a JSON body with a `reason` a
-//! person can act on.
+//! person can act on. A refused change arrives as a [`ControlError`] and is mapped here, so
+//! the control plane knows nothing of HTTP.
 
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{FromRequest, Request};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
-use switchyard_config::{ConfigErrors, EditError};
-use switchyard_proxy::ApplyError;
+use switchyard_config::EditError;
 use switchyard_store::StoreError;
+
+use crate::control::ControlError;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -14,69 +17,99 @@ pub enum ApiError {
     Unauthorized,
     #[error("{0}")]
     BadRequest(String),
+    /// A body that is not JSON, or not the JSON the route takes (axum's status: 400, 415 or
+    /// 422).
+    #[error("the request body is not the JSON this route takes: {}", .0.body_text())]
+    Body(#[from] JsonRejection),
     #[error("this API route does not take that method")]
     MethodNotAllowed,
-    #[error("the config is invalid ({} problem{})", .0.0.len(), if .0.0.len() == 1 { "" } else { "s" })]
-    InvalidConfig(ConfigErrors),
     #[error("{what} not found")]
     NotFound { what: String },
-    #[error("the current version is v{current}, not v{expected} as --if-version said; nothing was changed: look at `switchyard history` and retry")]
-    StaleVersion { expected: u64, current: u64 },
     #[error(transparent)]
-    Edit(#[from] EditError),
-    #[error(transparent)]
-    Apply(#[from] ApplyError),
-    #[error("{detail}: these settings are read at start, so this change needs a restart; nothing was changed (apply the rest without them, then restart serve with the new config)")]
-    NeedsRestart { detail: String },
-    #[error("{}", store_reason(.0))]
-    Store(#[from] StoreError),
+    Control(#[from] ControlError),
     #[error("internal error: {0}")]
     Internal(String),
 }
 
+impl From<EditError> for ApiError {
+    fn from(e: EditError) -> Self {
+        ApiError::Control(e.into())
+    }
+}
+
+/// `axum::Json`, except that a body it cannot read is answered with the API's JSON error
+/// (`bad_request`, with axum's status) instead of axum's plain-text rejection.
+#[derive(Debug)]
+pub struct Json<T>(pub T);
+
+impl<S, T> FromRequest<S> for Json<T>
+where
+    axum::Json<T>: FromRequest<S, Rejection = JsonRejection>,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let axum::Json(value) = axum::Json::<T>::from_request(req, state).await?;
+        Ok(Json(value))
+    }
+}
+
+impl<T: serde::Serialize> IntoResponse for Json<T> {
+    fn into_response(self) -> Response {
+        axum::Json(self.0).into_response()
+    }
+}
+
 impl ApiError {
     pub fn status(&self) -> StatusCode {
+        use ControlError as C;
         match self {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
-            ApiError::BadRequest(_) | ApiError::InvalidConfig(_) => StatusCode::BAD_REQUEST,
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Body(rejection) => rejection.status(),
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ApiError::Edit(EditError::Invalid(_)) => StatusCode::BAD_REQUEST,
-            ApiError::NotFound { .. }
-            | ApiError::Edit(EditError::UnknownPool { .. })
-            | ApiError::Edit(EditError::UnknownServer { .. }) => StatusCode::NOT_FOUND,
-            ApiError::StaleVersion { .. }
-            | ApiError::Edit(EditError::Unchanged { .. })
-            | ApiError::Store(StoreError::Conflict { .. }) => StatusCode::CONFLICT,
-            ApiError::Apply(_) | ApiError::NeedsRestart { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Store(e) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
-            ApiError::Store(_) | ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            ApiError::Control(e) => match e {
+                C::InvalidConfig(_) | C::Edit(EditError::Invalid(_)) => StatusCode::BAD_REQUEST,
+                C::NotFound { .. }
+                | C::Edit(EditError::UnknownPool { .. })
+                | C::Edit(EditError::UnknownServer { .. }) => StatusCode::NOT_FOUND,
+                C::StaleVersion { .. }
+                | C::Edit(EditError::Unchanged { .. })
+                | C::Store(StoreError::Conflict { .. }) => StatusCode::CONFLICT,
+                C::Apply(_) | C::NeedsRestart { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                C::Store(e) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
+                C::Store(_) | C::StoredConfig { .. } | C::Task(_) => {
+                    StatusCode::INTERNAL_SERVER_ERROR
+                }
+            },
         }
     }
 
     fn code(&self) -> &'static str {
+        use ControlError as C;
         match self {
             ApiError::Unauthorized => "unauthorized",
-            ApiError::BadRequest(_) => "bad_request",
+            ApiError::BadRequest(_) | ApiError::Body(_) => "bad_request",
             ApiError::MethodNotAllowed => "method_not_allowed",
-            ApiError::InvalidConfig(_) | ApiError::Edit(EditError::Invalid(_)) => "invalid_config",
-            ApiError::NotFound { .. }
-            | ApiError::Edit(EditError::UnknownPool { .. })
-            | ApiError::Edit(EditError::UnknownServer { .. }) => "not_found",
-            ApiError::StaleVersion { .. } | ApiError::Store(StoreError::Conflict { .. }) => {
-                "version_conflict"
-            }
-            ApiError::Edit(EditError::Unchanged { .. }) => "unchanged",
-            ApiError::Apply(_) | ApiError::NeedsRestart { .. } => "needs_restart",
-            ApiError::Store(e) if e.is_disk_full() => "disk_full",
-            ApiError::Store(_) => "store_failed",
+            ApiError::NotFound { .. } => "not_found",
             ApiError::Internal(_) => "internal",
-        }
-    }
-
-    fn config_errors(&self) -> Option<&ConfigErrors> {
-        match self {
-            ApiError::InvalidConfig(e) | ApiError::Edit(EditError::Invalid(e)) => Some(e),
-            _ => None,
+            ApiError::Control(e) => match e {
+                C::InvalidConfig(_) | C::Edit(EditError::Invalid(_)) => "invalid_config",
+                C::NotFound { .. }
+                | C::Edit(EditError::UnknownPool { .. })
+                | C::Edit(EditError::UnknownServer { .. }) => "not_found",
+                C::StaleVersion { .. } | C::Store(StoreError::Conflict { .. }) => {
+                    "version_conflict"
+                }
+                C::Edit(EditError::Unchanged { .. }) => "unchanged",
+                C::Apply(_) | C::NeedsRestart { .. } => "needs_restart",
+                C::Store(e) if e.is_disk_full() => "disk_full",
+                C::Store(_) => "store_failed",
+                C::StoredConfig { .. } | C::Task(_) => "internal",
+            },
         }
     }
 }
@@ -89,7 +122,11 @@ impl IntoResponse for ApiError {
             "error": self.code(),
             "reason": self.to_string(),
         });
-        if let Some(errors) = self.config_errors() {
+        let problems = match &self {
+            ApiError::Control(e) => e.config_errors(),
+            _ => None,
+        };
+        if let Some(errors) = problems {
             body["problems"] = errors
                 .iter()
                 .map(|e| {
@@ -109,14 +146,6 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(status = status.as_u16(), "admin API: {self}");
         }
-        (status, Json(body)).into_response()
-    }
-}
-
-fn store_reason(e: &StoreError) -> String {
-    if e.is_disk_full() {
-        format!("the version store failed: {e}: the disk that holds the state directory is full; nothing was changed: free some space and retry")
-    } else {
-        format!("the version store failed: {e}")
+        (status, axum::Json(body)).into_response()
     }
 }

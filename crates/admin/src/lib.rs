@@ -17,7 +17,6 @@ mod dashboard;
 mod error;
 mod guard;
 pub mod listener;
-mod notify;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -30,16 +29,18 @@ use axum::Router;
 use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
-pub use control::{Applied, ChangeMeta, ChangeView, ControlPlane};
+pub use control::notify::{Notice, NoticeKind, NotifyError};
+pub use control::{Applied, ChangeMeta, ChangeView, ControlError, ControlPlane, Published};
 pub use error::ApiError;
-pub use guard::{BakeView, GuardView, GUARD_AUTHOR};
-pub use notify::{Notice, NotifyError};
+pub use guard::{BakeView, Clock, Guard, GuardView, SystemClock, Verdict, GUARD_AUTHOR};
 
 /// What the admin handlers read.
 #[derive(Clone)]
 pub struct AdminState {
     pub registry: Arc<Registry>,
     pub control: Arc<ControlPlane>,
+    /// The change guard, for `GET /api/v1/guard`.
+    pub guard: Guard,
     /// The bearer token `/api` requests must present.
     pub token: Arc<str>,
 }

@@ -5,6 +5,9 @@
 //! through their serialized form as flattened key paths (`timeouts.request 10s -> 2s`), so a field
 //! added to the model shows up here without this module naming it. [`text_diff`] is the unified
 //! diff of the canonical TOML, for when the exact text matters.
+//!
+//! Each [`Change`] carries a [`ChangeKind`] beside its text: code that needs to know what
+//! changed (the guard, the admin API) branches on the kind, never on the words.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -13,10 +16,34 @@ use serde::Serialize;
 use similar::TextDiff;
 use toml::Value;
 
-use crate::model::{Config, ListenerConfig, PoolConfig, RouteConfig, ServerConfig};
+use crate::model::{Config, ListenerConfig, PoolConfig, RouteConfig, ServerConfig, ServerState};
+
+/// What kind of difference a [`Change`] is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "type", rename_all = "kebab-case")]
+pub enum ChangeKind {
+    ListenerAdded,
+    ListenerRemoved,
+    RouteAdded,
+    RouteRemoved,
+    PoolAdded,
+    PoolRemoved,
+    ServerAdded,
+    ServerRemoved,
+    /// An operator took a server out of rotation or put it back.
+    StateChanged {
+        from: ServerState,
+        to: ServerState,
+    },
+    /// A setting, by its dotted key path (`timeouts.request`) within the scope, or within the
+    /// server when the change names one.
+    Setting {
+        path: String,
+    },
+}
 
 /// One difference between two configs, phrased for an operator.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Change {
     /// What the change is in: "pool inventory", "route 2", "listener web", "admin", "runtime";
     /// "pools", "routes" or "listeners" for one that is added or removed as a whole.
@@ -24,6 +51,8 @@ pub struct Change {
     /// The change without its scope: "+ server inventory-4 192.168.1.45:8080",
     /// "timeouts.request 10s -> 2s".
     pub change: String,
+    /// What the change is, for code that acts on it.
+    pub kind: ChangeKind,
     /// The pool the change touches, when it touches one.
     pub pool: Option<String>,
     /// The server the change touches, when it touches one.
@@ -31,10 +60,11 @@ pub struct Change {
 }
 
 impl Change {
-    fn new(scope: impl Into<String>, change: impl Into<String>) -> Change {
+    fn new(scope: impl Into<String>, kind: ChangeKind, change: impl Into<String>) -> Change {
         Change {
             scope: scope.into(),
             change: change.into(),
+            kind,
             pool: None,
             server: None,
         }
@@ -96,8 +126,8 @@ fn sections(old: &Config, new: &Config, out: &mut Vec<Change>) {
         .filter(|k| !SETTINGS_SECTIONS.contains(k) && !ITEM_SECTIONS.contains(k))
         .collect();
     for name in SETTINGS_SECTIONS.into_iter().chain(others) {
-        for line in value_changes(old.get(name), new.get(name)) {
-            out.push(Change::new(name, line));
+        for (path, line) in value_changes(old.get(name), new.get(name)) {
+            out.push(Change::new(name, ChangeKind::Setting { path }, line));
         }
     }
 }
@@ -107,12 +137,13 @@ fn listeners(old: &[ListenerConfig], new: &[ListenerConfig], out: &mut Vec<Chang
         match old.iter().find(|o| o.name == listener.name) {
             None => out.push(Change::new(
                 "listeners",
+                ChangeKind::ListenerAdded,
                 format!("+ listener {} {}", listener.name, listener.bind),
             )),
             Some(before) => {
                 let scope = format!("listener {}", listener.name);
-                for line in settings_changes(before, listener, &["name"]) {
-                    out.push(Change::new(&scope, line));
+                for (path, line) in settings_changes(before, listener, &["name"]) {
+                    out.push(Change::new(&scope, ChangeKind::Setting { path }, line));
                 }
             }
         }
@@ -120,6 +151,7 @@ fn listeners(old: &[ListenerConfig], new: &[ListenerConfig], out: &mut Vec<Chang
     for listener in old.iter().filter(|o| !new.iter().any(|n| n.name == o.name)) {
         out.push(Change::new(
             "listeners",
+            ChangeKind::ListenerRemoved,
             format!("- listener {} {}", listener.name, listener.bind),
         ));
     }
@@ -132,13 +164,15 @@ fn routes(old: &[RouteConfig], new: &[RouteConfig], listener: bool, out: &mut Ve
         match (old.get(i), new.get(i)) {
             (Some(before), Some(after)) => {
                 let scope = format!("route {number}");
-                for line in settings_changes(before, after, &[]) {
-                    out.push(Change::new(&scope, line).in_pool(&after.pool));
+                for (path, line) in settings_changes(before, after, &[]) {
+                    let kind = ChangeKind::Setting { path };
+                    out.push(Change::new(&scope, kind, line).in_pool(&after.pool));
                 }
             }
             (None, Some(after)) => out.push(
                 Change::new(
                     "routes",
+                    ChangeKind::RouteAdded,
                     format!("+ route {number}: {}", describe_route(after, listener)),
                 )
                 .in_pool(&after.pool),
@@ -146,6 +180,7 @@ fn routes(old: &[RouteConfig], new: &[RouteConfig], listener: bool, out: &mut Ve
             (Some(before), None) => out.push(
                 Change::new(
                     "routes",
+                    ChangeKind::RouteRemoved,
                     format!("- route {number}: {}", describe_route(before, listener)),
                 )
                 .in_pool(&before.pool),
@@ -181,12 +216,15 @@ fn pools(old: &Config, new: &Config, out: &mut Vec<Change>) {
             (None, Some(after)) => out.push(
                 Change::new(
                     "pools",
+                    ChangeKind::PoolAdded,
                     format!("+ pool {name} ({})", describe_servers(&after.servers)),
                 )
                 .in_pool(name),
             ),
             (Some(_), None) => {
-                out.push(Change::new("pools", format!("- pool {name}")).in_pool(name))
+                let change =
+                    Change::new("pools", ChangeKind::PoolRemoved, format!("- pool {name}"));
+                out.push(change.in_pool(name))
             }
             (None, None) => {}
         }
@@ -196,32 +234,36 @@ fn pools(old: &Config, new: &Config, out: &mut Vec<Change>) {
 /// Pool settings first, then servers (matched by name) in the new order, then removed servers.
 fn pool_changes(name: &str, old: &PoolConfig, new: &PoolConfig, out: &mut Vec<Change>) {
     let scope = format!("pool {name}");
-    for line in settings_changes(old, new, &["servers"]) {
-        out.push(Change::new(&scope, line).in_pool(name));
+    for (path, line) in settings_changes(old, new, &["servers"]) {
+        out.push(Change::new(&scope, ChangeKind::Setting { path }, line).in_pool(name));
     }
+    let on_server = |kind, line, server: &ServerConfig| {
+        Change::new(&scope, kind, line)
+            .in_pool(name)
+            .on_server(&server.name)
+    };
     for server in &new.servers {
-        let lines = match old.server(&server.name) {
-            None => vec![format!("+ server {}", describe_server(server))],
-            Some(before) => settings_changes(before, server, &["name"])
-                .into_iter()
-                .map(|line| format!("server {}: {line}", server.name))
-                .collect(),
+        let Some(before) = old.server(&server.name) else {
+            let line = format!("+ server {}", describe_server(server));
+            out.push(on_server(ChangeKind::ServerAdded, line, server));
+            continue;
         };
-        for line in lines {
-            out.push(
-                Change::new(&scope, line)
-                    .in_pool(name)
-                    .on_server(&server.name),
-            );
+        for (path, line) in settings_changes(before, server, &["name"]) {
+            let kind = if path == "state" {
+                ChangeKind::StateChanged {
+                    from: before.state,
+                    to: server.state,
+                }
+            } else {
+                ChangeKind::Setting { path }
+            };
+            let line = format!("server {}: {line}", server.name);
+            out.push(on_server(kind, line, server));
         }
     }
     for server in old.servers.iter().filter(|s| new.server(&s.name).is_none()) {
-        let change = format!("- server {}", describe_server(server));
-        out.push(
-            Change::new(&scope, change)
-                .in_pool(name)
-                .on_server(&server.name),
-        );
+        let line = format!("- server {}", describe_server(server));
+        out.push(on_server(ChangeKind::ServerRemoved, line, server));
     }
 }
 
@@ -244,9 +286,9 @@ fn describe_server(server: &ServerConfig) -> String {
     text
 }
 
-/// `KEY OLD -> NEW` for every flattened key path that differs between the serialized forms of
-/// `old` and `new`, leaving out the top-level keys in `skip`.
-fn settings_changes<T: Serialize>(old: &T, new: &T, skip: &[&str]) -> Vec<String> {
+/// `(KEY, "KEY OLD -> NEW")` for every flattened key path that differs between the serialized
+/// forms of `old` and `new`, leaving out the top-level keys in `skip`.
+fn settings_changes<T: Serialize>(old: &T, new: &T, skip: &[&str]) -> Vec<(String, String)> {
     let strip = |mut value: Value| {
         if let Value::Table(table) = &mut value {
             for key in skip {
@@ -259,9 +301,9 @@ fn settings_changes<T: Serialize>(old: &T, new: &T, skip: &[&str]) -> Vec<String
     value_changes(Some(&old), Some(&new))
 }
 
-/// `KEY OLD -> NEW` for every flattened key path that differs; a key present on one side only
-/// shows `(unset)` on the other.
-fn value_changes(old: Option<&Value>, new: Option<&Value>) -> Vec<String> {
+/// `(KEY, "KEY OLD -> NEW")` for every flattened key path that differs; a key present on one
+/// side only shows `(unset)` on the other.
+fn value_changes(old: Option<&Value>, new: Option<&Value>) -> Vec<(String, String)> {
     let (mut before, mut after) = (BTreeMap::new(), BTreeMap::new());
     if let Some(old) = old {
         flatten(old, "", &mut before);
@@ -278,11 +320,12 @@ fn value_changes(old: Option<&Value>, new: Option<&Value>) -> Vec<String> {
             }
             let unset = "(unset)".to_string();
             let (b, a) = (b.unwrap_or(&unset), a.unwrap_or(&unset));
-            Some(if key.is_empty() {
+            let line = if key.is_empty() {
                 format!("{b} -> {a}")
             } else {
                 format!("{key} {b} -> {a}")
-            })
+            };
+            Some((key.clone(), line))
         })
         .collect()
 }
@@ -358,12 +401,17 @@ mod tests {
         }
     }
 
+    fn lines<T: Serialize>(old: &T, new: &T, skip: &[&str]) -> Vec<String> {
+        let changes = settings_changes(old, new, skip);
+        changes.into_iter().map(|(_, line)| line).collect()
+    }
+
     #[test]
     fn any_serialized_field_is_compared() {
         let old = item(State::Active, None, "10s");
         let new = item(State::Removed, Some(5), "2s");
         assert_eq!(
-            settings_changes(&old, &new, &["name"]),
+            lines(&old, &new, &["name"]),
             [
                 "limit (unset) -> 5",
                 "nested.request 10s -> 2s",
@@ -371,14 +419,14 @@ mod tests {
             ]
         );
         assert_eq!(
-            settings_changes(&new, &old, &[]),
+            lines(&new, &old, &[]),
             [
                 "limit 5 -> (unset)",
                 "nested.request 2s -> 10s",
                 "state removed -> active",
             ]
         );
-        assert!(settings_changes(&old, &old, &[]).is_empty());
+        assert!(lines(&old, &old, &[]).is_empty());
     }
 
     #[test]
@@ -386,9 +434,6 @@ mod tests {
         let old = item(State::Active, None, "1s");
         let mut new = item(State::Active, None, "1s");
         new.nested.ports.push(443);
-        assert_eq!(
-            settings_changes(&old, &new, &[]),
-            ["nested.ports [80] -> [80, 443]"]
-        );
+        assert_eq!(lines(&old, &new, &[]), ["nested.ports [80] -> [80, 443]"]);
     }
 }

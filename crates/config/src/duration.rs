@@ -1,6 +1,9 @@
-//! Durations as operators write them: `250ms`, `1s`, `1m30s`.
+//! Durations as operators write them: `250ms`, `1s`, `1m30s`; read from TOML, and written back
+//! the same way when a config is serialized.
 
 use std::time::Duration;
+
+use serde::Serializer;
 
 /// Parses a duration such as `500ms`, `10s` or `1m30s`; a bare number is refused so that
 /// nobody has to guess the unit.
@@ -29,6 +32,22 @@ pub fn format_duration(d: Duration) -> String {
         format!("{}m", s / 60)
     } else {
         format!("{s}s")
+    }
+}
+
+/// Serializes a duration as [`format_duration`] writes it (`serialize_with`).
+pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&format_duration(*d))
+}
+
+/// [`ser_duration`] for an optional duration.
+pub(crate) fn ser_opt_duration<S: Serializer>(
+    d: &Option<Duration>,
+    s: S,
+) -> Result<S::Ok, S::Error> {
+    match d {
+        Some(d) => ser_duration(d, s),
+        None => s.serialize_none(),
     }
 }
 

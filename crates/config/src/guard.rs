@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use serde::Serialize;
 
+use crate::duration::ser_duration;
 use crate::health::Fraction;
-use crate::model::ser_duration;
 
 /// Default time a new version is watched.
 pub const DEFAULT_BAKE: Duration = Duration::from_secs(60);

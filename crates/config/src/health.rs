@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
-use crate::model::ser_duration;
+use crate::duration::ser_duration;
 
 /// Default time between checks of one server.
 pub const DEFAULT_HEALTH_INTERVAL: Duration = Duration::from_secs(2);

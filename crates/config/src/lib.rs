@@ -2,7 +2,7 @@
 //!
 //! Parsing happens in two steps. The TOML is first deserialized into raw types that remember
 //! where every value was written ([`toml::Spanned`]); validation then turns them into the checked
-//! types of [`model`], which the rest of Switchyard accepts and nothing else. Every problem is
+//! types ([`Config`] and its parts), which the rest of Switchyard accepts and nothing else. Every problem is
 //! reported with the file, line and column of the offending value, what was written and what is
 //! allowed, and all problems are reported at once.
 //!
@@ -36,17 +36,31 @@ mod edit;
 mod error;
 mod guard;
 mod health;
-pub mod model;
+mod model;
 mod raw;
 mod validate;
 
-pub use diff::{diff, text_diff, Change};
+pub use diff::{diff, text_diff, Change, ChangeKind};
 pub use duration::{format_duration, parse_duration};
 pub use edit::{EditError, EDITED};
 pub use error::{ConfigError, ConfigErrors};
-pub use guard::*;
-pub use health::*;
-pub use model::*;
+pub use guard::{
+    GuardConfig, NotifyConfig, DEFAULT_BAKE, DEFAULT_MAX_ERROR_RATE, DEFAULT_MAX_INCREASE,
+    DEFAULT_MIN_REQUESTS, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT,
+};
+pub use health::{
+    describe_statuses, Fraction, HealthConfig, OutlierConfig, StatusRange, WhenAllUnhealthy,
+    DEFAULT_FALL, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_RISE,
+};
+pub use model::{
+    AccessLog, AdminConfig, Balance, Cidr, Config, ListenerConfig, PoolConfig, RouteConfig,
+    RuntimeConfig, ServerConfig, ServerState, Timeouts, TlsConfig, UpstreamProtocol,
+    DEFAULT_ADMIN_BIND, DEFAULT_CLIENT_IDLE_TIMEOUT, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_EVENT_RETENTION, DEFAULT_HANDSHAKE_TIMEOUT, DEFAULT_IDLE_TIMEOUT,
+    DEFAULT_LISTENER_MAX_CONNECTIONS, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_HEADER_BYTES,
+    DEFAULT_QUEUE, DEFAULT_QUEUE_TIMEOUT, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRIES,
+    DEFAULT_SHUTDOWN_TIMEOUT,
+};
 
 impl Config {
     /// Parses and validates `source`; `file` names it in error messages.

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use serde::{Serialize, Serializer};
 
+use crate::duration::{ser_duration, ser_opt_duration};
 use crate::guard::{GuardConfig, NotifyConfig};
 use crate::health::{HealthConfig, OutlierConfig, WhenAllUnhealthy};
 
@@ -374,20 +375,6 @@ impl Config {
 
     pub fn pool(&self, name: &str) -> Option<&PoolConfig> {
         self.pools.get(name)
-    }
-}
-
-pub(crate) fn ser_duration<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&crate::format_duration(*d))
-}
-
-pub(crate) fn ser_opt_duration<S: Serializer>(
-    d: &Option<Duration>,
-    s: S,
-) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => ser_duration(d, s),
-        None => s.serialize_none(),
     }
 }
 

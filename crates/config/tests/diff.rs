@@ -1,6 +1,6 @@
 //! The semantic diff between two configs, checked by the exact lines an operator reads.
 
-use switchyard_config::{diff, text_diff, Change, Config};
+use switchyard_config::{diff, text_diff, Change, ChangeKind, Config, ServerState};
 
 const BASE: &str = r#"
 [admin]
@@ -122,6 +122,7 @@ fn added_server_names_pool_server_and_address() {
     assert_eq!(change.change, "+ server inventory-4 192.168.1.45:8080");
     assert_eq!(change.pool.as_deref(), Some("inventory"));
     assert_eq!(change.server.as_deref(), Some("inventory-4"));
+    assert_eq!(change.kind, ChangeKind::ServerAdded);
 }
 
 #[test]
@@ -150,6 +151,7 @@ fn removed_server() {
     );
     assert_eq!(change.pool.as_deref(), Some("inventory"));
     assert_eq!(change.server.as_deref(), Some("inventory-2"));
+    assert_eq!(change.kind, ChangeKind::ServerRemoved);
 }
 
 #[test]
@@ -167,6 +169,16 @@ fn changed_server_settings() {
             "pool inventory: server inventory-1: address 127.0.0.1:9101 -> 127.0.0.1:9201",
             "pool inventory: server inventory-1: max_connections (unset) -> 7",
             "pool inventory: server inventory-1: weight 1 -> 3",
+        ]
+    );
+    let paths: Vec<&ChangeKind> = changes.iter().map(|c| &c.kind).collect();
+    let setting = |path: &str| ChangeKind::Setting { path: path.into() };
+    assert_eq!(
+        paths,
+        [
+            &setting("address"),
+            &setting("max_connections"),
+            &setting("weight")
         ]
     );
     for change in &changes {
@@ -212,6 +224,12 @@ fn pool_settings() {
         assert_eq!(change.pool.as_deref(), Some("inventory"));
         assert_eq!(change.server, None);
     }
+    assert_eq!(
+        changes[2].kind,
+        ChangeKind::Setting {
+            path: "timeouts.request".into()
+        }
+    );
 }
 
 #[test]
@@ -233,11 +251,13 @@ fn added_and_removed_pools() {
     );
     assert_eq!(added.pool.as_deref(), Some("billing"));
     assert_eq!(added.server, None);
+    assert_eq!(added.kind, ChangeKind::PoolAdded);
 
     let removed = only_change(&with_billing, BASE);
     assert_eq!(removed.to_string(), "pools: - pool billing");
     assert_eq!(removed.pool.as_deref(), Some("billing"));
     assert_eq!(removed.server, None);
+    assert_eq!(removed.kind, ChangeKind::PoolRemoved);
 }
 
 #[test]
@@ -480,4 +500,33 @@ fn text_diff_shows_changed_lines_under_labelled_headers() {
     );
     // Three lines of context: the inventory-1 server block is far from either change.
     assert!(!text.contains("inventory-1"), "{text}");
+}
+
+#[test]
+fn a_server_taken_out_and_put_back_is_a_state_change() {
+    let removed = edit(
+        BASE,
+        "name = \"inventory-2\"\naddress = \"127.0.0.1:9102\"\n",
+        "name = \"inventory-2\"\naddress = \"127.0.0.1:9102\"\nstate = \"removed\"\n",
+    );
+    let out = only_change(BASE, &removed);
+    assert_eq!(
+        out.to_string(),
+        "pool inventory: server inventory-2: state active -> removed"
+    );
+    assert_eq!(
+        out.kind,
+        ChangeKind::StateChanged {
+            from: ServerState::Active,
+            to: ServerState::Removed
+        }
+    );
+    let back = only_change(&removed, BASE);
+    assert_eq!(
+        back.kind,
+        ChangeKind::StateChanged {
+            from: ServerState::Removed,
+            to: ServerState::Active
+        }
+    );
 }

@@ -1,7 +1,7 @@
 //! Property tests: the loader and validator never panic, whatever bytes they get, and every
 //! config they accept prints as canonical TOML that parses back to the same config.
 //!
-//! 2,000 cases per property in a normal run; `cargo test -p switchyard-config --test fuzz --
+//! 2,000 cases per property in a normal run; `cargo test -p switchyard-config --test integration fuzz --
 //! --ignored` runs 100,000.
 
 use proptest::prelude::*;

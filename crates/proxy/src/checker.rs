@@ -156,7 +156,7 @@ fn report(shared: &Shared, pool: &str, server: &ServerState, hc: &HealthConfig, 
         ),
     };
     shared.events.send(ProxyEvent {
-        kind: "health",
+        kind: crate::EventKind::Health,
         pool: pool.to_string(),
         server: Some(server.name.clone()),
         details: serde_json::json!({

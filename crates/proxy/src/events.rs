@@ -3,13 +3,14 @@
 //! built it (the binary) drains the channel into the version store.
 
 use serde::Serialize;
+pub use switchyard_store::EventKind;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
 
 /// One runtime fact.
 #[derive(Debug, Clone, Serialize, PartialEq)]
 pub struct ProxyEvent {
-    /// `health`, `ejection`, `return`, `all-unhealthy`, `saturation`.
-    pub kind: &'static str,
+    /// One of the runtime kinds: health, ejection, return, all-unhealthy, recovered, saturation.
+    pub kind: EventKind,
     pub pool: String,
     pub server: Option<String>,
     pub details: serde_json::Value,
@@ -36,7 +37,7 @@ impl EventSink {
     pub(crate) fn send(&self, event: ProxyEvent) {
         let server = event.server.as_deref().unwrap_or("-");
         tracing::info!(
-            kind = event.kind,
+            kind = event.kind.as_str(),
             pool = %event.pool,
             server,
             details = %event.details,

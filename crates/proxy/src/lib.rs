@@ -47,12 +47,12 @@ use tokio::task::JoinHandle;
 
 pub use access_log::{AccessLog, AccessRecord};
 pub use error::{ProxyError, ServerRef};
-pub use events::{EventSink, ProxyEvent};
+pub use events::{EventKind, EventSink, ProxyEvent};
 pub use health::HealthStatus;
 pub use history::{Second, HISTORY_SECONDS};
 pub use metrics::Metrics;
 pub use stats::LastError;
-pub use status::{DrainOutcome, PoolStatus, ServerStatus};
+pub use status::{DrainOutcome, LiveState, PoolStatus, ServerStatus};
 pub use tls::{TlsError, TlsMaterial};
 
 use runtime::Runtime;

@@ -72,7 +72,7 @@ impl Pool {
         };
         *h.ejection_reason.lock().unwrap_or_else(|e| e.into_inner()) = Some(why.clone());
         self.events.send(ProxyEvent {
-            kind: "ejection",
+            kind: crate::EventKind::Ejection,
             pool: self.name().to_string(),
             server: Some(server.state.name.clone()),
             details: serde_json::json!({

@@ -64,7 +64,7 @@ impl Pool {
             Ok(ejected) => !ejected,
             Err(()) => {
                 self.events.send(ProxyEvent {
-                    kind: "return",
+                    kind: crate::EventKind::Return,
                     pool: self.name().to_string(),
                     server: Some(s.state.name.clone()),
                     details: serde_json::json!({
@@ -240,7 +240,7 @@ impl Pool {
                 WhenAllUnhealthy::FailOpen => "failing open: spreading over all servers",
             };
             self.events.send(ProxyEvent {
-                kind: "all-unhealthy",
+                kind: crate::EventKind::AllUnhealthy,
                 pool: self.name().to_string(),
                 server: None,
                 details: serde_json::json!({
@@ -256,7 +256,7 @@ impl Pool {
     pub fn note_recovered(&self) {
         if self.shared.all_down.swap(false, Ordering::AcqRel) {
             self.events.send(ProxyEvent {
-                kind: "recovered",
+                kind: crate::EventKind::Recovered,
                 pool: self.name().to_string(),
                 server: None,
                 details: serde_json::json!({

@@ -37,7 +37,7 @@ pub(crate) async fn sample_loop(shared: Weak<Shared>) {
                     )
                 };
                 shared.events.send(ProxyEvent {
-                    kind: "saturation",
+                    kind: crate::EventKind::Saturation,
                     pool: name.clone(),
                     server: Some(s.state.name.clone()),
                     details: serde_json::json!({

@@ -5,6 +5,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
+use crate::health::HealthStatus;
 use crate::stats::{now_second, LastError};
 use crate::ProxyHandle;
 
@@ -19,9 +20,7 @@ pub struct PoolStatus {
 pub struct ServerStatus {
     pub name: String,
     pub address: String,
-    /// `active`; `pending` (not yet passed `rise` checks), `unhealthy` or `ejected` (in rotation
-    /// but taking no traffic); `draining` (removed, requests still in flight) or `removed`.
-    pub state: &'static str,
+    pub state: LiveState,
     /// `healthy`, `unhealthy`, `pending`, or `unchecked` when the pool has no health check.
     pub health: &'static str,
     /// Why the server is out: the last failed check or the ejection, when it is out.
@@ -39,6 +38,32 @@ pub struct ServerStatus {
     /// errors_1m / requests_1m, 0 when there were no requests.
     pub error_rate_1m: f64,
     pub last_error: Option<LastError>,
+}
+
+/// What a server is doing now. Its configured state (`switchyard_config::ServerState`) only
+/// says whether it is in rotation; this adds health, ejection and draining.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LiveState {
+    /// In rotation and taking traffic.
+    Active,
+    /// In rotation, but has not yet passed `rise` checks.
+    Pending,
+    /// In rotation, but failing its health checks.
+    Unhealthy,
+    /// In rotation, but ejected for a while by outlier detection.
+    Ejected,
+    /// Removed, with requests still in flight.
+    Draining,
+    /// Removed, nothing in flight.
+    Removed,
+}
+
+impl LiveState {
+    /// Out of rotation (removed, or draining towards it).
+    pub fn is_removed(self) -> bool {
+        matches!(self, LiveState::Removed | LiveState::Draining)
+    }
 }
 
 /// How a drain ended.
@@ -75,19 +100,20 @@ impl ProxyHandle {
                             let (requests, errors) = s.state.window.totals(now, 60);
                             let h = &s.state.health;
                             let ejected = h.ejection_left();
-                            let health = match (&pool.config.health, h.status()) {
-                                (None, _) => "unchecked",
-                                (Some(_), status) => status.as_str(),
-                            };
+                            let checked = pool.config.health.is_some().then(|| h.status());
+                            let health = checked.map_or("unchecked", HealthStatus::as_str);
                             let state = match (s.in_rotation, in_flight) {
-                                (false, 0) => "removed",
-                                (false, _) => "draining",
-                                _ if ejected.is_some() => "ejected",
-                                _ if health == "pending" || health == "unhealthy" => health,
-                                _ => "active",
+                                (false, 0) => LiveState::Removed,
+                                (false, _) => LiveState::Draining,
+                                _ if ejected.is_some() => LiveState::Ejected,
+                                _ => match checked {
+                                    Some(HealthStatus::Pending) => LiveState::Pending,
+                                    Some(HealthStatus::Unhealthy) => LiveState::Unhealthy,
+                                    _ => LiveState::Active,
+                                },
                             };
                             let (check_reason, last_check) = h.last_check();
-                            let out = state != "active" && s.in_rotation;
+                            let out = state != LiveState::Active && s.in_rotation;
                             ServerStatus {
                                 name: s.state.name.clone(),
                                 address: s.state.address.to_string(),

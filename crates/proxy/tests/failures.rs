@@ -1,11 +1,9 @@
 //! What the proxy does when things go wrong: retries, 502/503/504 with a full explanation,
 //! malformed requests, and the access log and metrics that record it all.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
 
 #[tokio::test]
@@ -147,20 +145,32 @@ async fn slow_server_gives_504_naming_the_timeout() {
     );
 }
 
-#[tokio::test]
-async fn full_queue_gives_503_naming_the_limit() {
+/// A proxy in front of one server that takes one connection (`max_connections = 1`, then
+/// `queue`), already busy with a 2-second request: the backend, the proxy, a client and the
+/// busy request.
+async fn one_busy_server(
+    queue: &str,
+) -> (
+    Backend,
+    TestProxy,
+    reqwest::Client,
+    tokio::task::JoinHandle<reqwest::Result<reqwest::Response>>,
+) {
     let b = Backend::start("inventory-1").await.unwrap();
-    let p = start(&one_pool(
-        "max_connections = 1\nqueue = 1\nqueue_timeout = \"10s\"",
-        &[("inventory-1", b.addr)],
-    ))
-    .await;
+    let settings = format!("max_connections = 1\n{queue}");
+    let p = start(&one_pool(&settings, &[("inventory-1", b.addr)])).await;
     let c = client();
     let first = tokio::spawn(c.get(p.url("/sleep/2000")).send());
     eventually("the first request to reach the server", || {
         b.control.in_flight() == 1
     })
     .await;
+    (b, p, c, first)
+}
+
+#[tokio::test]
+async fn full_queue_gives_503_naming_the_limit() {
+    let (_b, p, c, first) = one_busy_server("queue = 1\nqueue_timeout = \"10s\"").await;
     let queued = tokio::spawn(c.get(p.url("/sleep/10")).send());
     tokio::time::sleep(Duration::from_millis(100)).await;
     let r = c.get(p.url("/")).send().await.unwrap();
@@ -182,18 +192,7 @@ async fn full_queue_gives_503_naming_the_limit() {
 
 #[tokio::test]
 async fn queue_timeout_gives_503() {
-    let b = Backend::start("inventory-1").await.unwrap();
-    let p = start(&one_pool(
-        "max_connections = 1\nqueue = 5\nqueue_timeout = \"200ms\"",
-        &[("inventory-1", b.addr)],
-    ))
-    .await;
-    let c = client();
-    let first = tokio::spawn(c.get(p.url("/sleep/2000")).send());
-    eventually("the first request to reach the server", || {
-        b.control.in_flight() == 1
-    })
-    .await;
+    let (_b, p, c, first) = one_busy_server("queue = 5\nqueue_timeout = \"200ms\"").await;
     let r = c.get(p.url("/")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();

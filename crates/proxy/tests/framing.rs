@@ -2,8 +2,6 @@
 //! answer, and nothing ambiguous reaches the server. The server here is a raw socket too, so
 //! the tests see the exact bytes the proxy sent.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -11,7 +9,7 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use support::*;
+use crate::support::*;
 
 /// A server that records the bytes it receives and answers each complete request with `reply`.
 struct RawUpstream {

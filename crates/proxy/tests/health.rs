@@ -1,23 +1,25 @@
 //! Active health checks, outlier ejection and what a pool does when nothing is healthy, with
 //! real backends whose behaviour the tests flip.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
+use switchyard_proxy::{EventKind, LiveState};
 
 const CHECK: &str = "\n[pools.pool.health]\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"100ms\"\nexpect_status = [200]\nrise = 2\nfall = 3\n";
 
-async fn wait_state(p: &TestProxy, server: &str, state: &str) {
+async fn wait_state(p: &TestProxy, server: &str, state: LiveState) {
     for _ in 0..300 {
         if status_of(p, server).state == state {
             return;
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    panic!("{server} never became {state}: {:?}", status_of(p, server));
+    panic!(
+        "{server} never became {state:?}: {:?}",
+        status_of(p, server)
+    );
 }
 
 /// Sends `n` GETs to /api and returns how many came back 200.
@@ -41,14 +43,14 @@ async fn a_server_answering_404_never_gets_a_client_request() {
         one_pool("", &[("inventory-1", good.addr), ("inventory-4", bad.addr)])
     ))
     .await;
-    wait_state(&p, "inventory-1", "active").await;
+    wait_state(&p, "inventory-1", LiveState::Active).await;
     assert_eq!(ok_count(&p, 100).await, 100);
     assert_eq!(
         bad.control.requests_to("/api"),
         0,
         "no client request reached the 404 server"
     );
-    wait_state(&p, "inventory-4", "unhealthy").await;
+    wait_state(&p, "inventory-4", LiveState::Unhealthy).await;
     assert!(bad.control.requests_to("/health") >= 3, "it was checked");
     let s = status_of(&p, "inventory-4");
     assert_eq!(
@@ -77,14 +79,18 @@ async fn a_failing_server_leaves_after_fall_and_returns_after_rise() {
         one_pool("", &[("s1", s1.addr), ("s2", s2.addr)])
     ))
     .await;
-    wait_state(&p, "s2", "active").await;
-    wait_state(&p, "s1", "active").await;
-    let up = p.next_event("health", Duration::from_secs(5)).await;
+    wait_state(&p, "s2", LiveState::Active).await;
+    wait_state(&p, "s1", LiveState::Active).await;
+    let up = p
+        .next_event(EventKind::Health, Duration::from_secs(5))
+        .await;
     assert_eq!(up.details["to"], "healthy");
 
     s2.control.set_status(500);
     let down = loop {
-        let e = p.next_event("health", Duration::from_secs(5)).await;
+        let e = p
+            .next_event(EventKind::Health, Duration::from_secs(5))
+            .await;
         if e.server.as_deref() == Some("s2") && e.details["to"] == "unhealthy" {
             break e;
         }
@@ -102,7 +108,9 @@ async fn a_failing_server_leaves_after_fall_and_returns_after_rise() {
     assert_eq!(s2.control.requests_to("/api"), before);
 
     s2.control.set_status(0);
-    let back = p.next_event("health", Duration::from_secs(5)).await;
+    let back = p
+        .next_event(EventKind::Health, Duration::from_secs(5))
+        .await;
     assert_eq!(
         (back.server.as_deref(), back.details["to"].as_str()),
         (Some("s2"), Some("healthy"))
@@ -126,8 +134,8 @@ async fn reject_names_each_server_and_why() {
         one_pool("", &[("s1", s1.addr), ("s2", s2.addr)])
     ))
     .await;
-    wait_state(&p, "s1", "unhealthy").await;
-    wait_state(&p, "s2", "unhealthy").await;
+    wait_state(&p, "s1", LiveState::Unhealthy).await;
+    wait_state(&p, "s2", LiveState::Unhealthy).await;
     let r = client().get(p.url("/api/1")).send().await.unwrap();
     assert_eq!(r.status(), 503);
     let body: serde_json::Value = r.json().await.unwrap();
@@ -143,7 +151,9 @@ async fn reject_names_each_server_and_why() {
             check("s2", s2.addr)
         )
     );
-    let e = p.next_event("all-unhealthy", Duration::from_secs(5)).await;
+    let e = p
+        .next_event(EventKind::AllUnhealthy, Duration::from_secs(5))
+        .await;
     assert_eq!(e.details["mode"], "reject");
     assert_eq!(
         s1.control.requests_to("/api") + s2.control.requests_to("/api"),
@@ -169,8 +179,8 @@ async fn fail_open_spreads_over_every_server() {
         )
     );
     let p = start(&toml).await;
-    wait_state(&p, "s1", "unhealthy").await;
-    wait_state(&p, "s2", "unhealthy").await;
+    wait_state(&p, "s1", LiveState::Unhealthy).await;
+    wait_state(&p, "s2", LiveState::Unhealthy).await;
     assert!(status_of(&p, "s1")
         .health_reason
         .unwrap()
@@ -183,7 +193,9 @@ async fn fail_open_spreads_over_every_server() {
         ),
         (20, 20)
     );
-    let e = p.next_event("all-unhealthy", Duration::from_secs(5)).await;
+    let e = p
+        .next_event(EventKind::AllUnhealthy, Duration::from_secs(5))
+        .await;
     assert_eq!(e.details["mode"], "fail_open");
 }
 
@@ -203,7 +215,9 @@ async fn outliers_are_ejected_with_backoff_and_never_more_than_the_cap() {
     for _ in 0..6 {
         c.get(p.url("/api/x")).send().await.unwrap();
     }
-    let e = p.next_event("ejection", Duration::from_secs(1)).await;
+    let e = p
+        .next_event(EventKind::Ejection, Duration::from_secs(1))
+        .await;
     assert_eq!(e.server.as_deref(), Some("s2"));
     assert_eq!(e.details["ejection"], 1);
     assert_eq!(e.details["ejected_for_ms"], 300);
@@ -215,7 +229,7 @@ async fn outliers_are_ejected_with_backoff_and_never_more_than_the_cap() {
             s2.addr
         )
     );
-    assert_eq!(status_of(&p, "s2").state, "ejected");
+    assert_eq!(status_of(&p, "s2").state, LiveState::Ejected);
     let failed_before = s2.control.requests_to("/api");
     assert_eq!(failed_before, 3);
     assert_eq!(
@@ -230,9 +244,13 @@ async fn outliers_are_ejected_with_backoff_and_never_more_than_the_cap() {
     for _ in 0..6 {
         c.get(p.url("/api/x")).send().await.unwrap();
     }
-    let back = p.next_event("return", Duration::from_secs(1)).await;
+    let back = p
+        .next_event(EventKind::Return, Duration::from_secs(1))
+        .await;
     assert_eq!(back.server.as_deref(), Some("s2"));
-    let e = p.next_event("ejection", Duration::from_secs(1)).await;
+    let e = p
+        .next_event(EventKind::Ejection, Duration::from_secs(1))
+        .await;
     assert_eq!(
         (
             e.details["ejection"].as_u64(),
@@ -248,7 +266,7 @@ async fn outliers_are_ejected_with_backoff_and_never_more_than_the_cap() {
     }
     assert_eq!(
         status_of(&p, "s1").state,
-        "active",
+        LiveState::Active,
         "the cap keeps s1 in rotation"
     );
     assert!(s1.control.requests_to("/api") >= 30);

@@ -1,12 +1,10 @@
 //! Health checks that must neither crash nor misjudge: a check whose request cannot be built is
 //! a failed check with its reason, and `expect_body` searches the first 64 KiB of a longer body.
 
-mod support;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 

@@ -2,15 +2,13 @@
 //! handshake timeout, a listener at `max_connections` refuses new ones (log line and metric),
 //! and normal clients are served again once the slow ones are gone.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
 use switchyard_lab::Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::*;
+use crate::support::*;
 
 fn limited(listener_extra: &str, backend: std::net::SocketAddr) -> String {
     one_pool("", &[("b", backend)]).replace(

@@ -1,15 +1,13 @@
 //! HTTP/2: cleartext with prior knowledge from clients and to upstreams, and h2 over TLS
 //! negotiated with ALPN.
 
-mod support;
-
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::support::*;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Empty};
 use hyper_util::rt::{TokioExecutor, TokioIo};
-use support::*;
 use switchyard_lab::Backend;
 use switchyard_proxy::TlsMaterial;
 

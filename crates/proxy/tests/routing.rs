@@ -1,10 +1,8 @@
 //! Routing by host and path, balancing, request ids and header hygiene, over real sockets.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
 
 #[tokio::test]

@@ -1,11 +1,10 @@
 //! Saturation and slow start: how load on a server is shown and how a new server is eased in.
 
-mod support;
-
 use std::time::Duration;
 
-use support::*;
+use crate::support::*;
 use switchyard_lab::Backend;
+use switchyard_proxy::EventKind;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_at_its_limit_for_most_of_ten_seconds_is_saturated() {
@@ -20,7 +19,9 @@ async fn a_server_at_its_limit_for_most_of_ten_seconds_is_saturated() {
     let held: Vec<_> = (0..2)
         .map(|_| tokio::spawn(c.get(p.url("/")).send()))
         .collect();
-    let e = p.next_event("saturation", Duration::from_secs(9)).await;
+    let e = p
+        .next_event(EventKind::Saturation, Duration::from_secs(9))
+        .await;
     assert_eq!(e.details["saturated"], true);
     assert_eq!(e.details["in_use"], 2);
     assert_eq!(

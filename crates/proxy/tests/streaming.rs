@@ -1,10 +1,8 @@
 //! Bodies stream through in both directions: 100 MB each way with bounded memory.
 //! (Its own test binary, so that the peak-memory reading sees this test alone.)
 
-mod support;
-
+use crate::support::*;
 use futures_util::StreamExt;
-use support::*;
 use switchyard_lab::Backend;
 
 const SIZE: u64 = 100 * 1024 * 1024;

@@ -12,12 +12,12 @@
 //! and exposing history over HTTP to `switchyard-admin`. This crate knows nothing of HTTP.
 //!
 //! ```
-//! use switchyard_store::{NewVersion, SqliteStore, Store, StoreError};
+//! use switchyard_store::{NewVersion, SqliteStore, Store, StoreError, VersionKind};
 //!
 //! let store = SqliteStore::open_in_memory().unwrap();
 //! let new = |config: &str| NewVersion {
 //!     author: "ops".into(),
-//!     kind: "apply".into(),
+//!     kind: VersionKind::Apply,
 //!     message: "first pool".into(),
 //!     config: config.into(),
 //!     details: serde_json::json!({}),
@@ -71,11 +71,13 @@
 
 mod digest;
 mod error;
+mod kind;
 mod model;
 mod sqlite;
 
 pub use digest::digest;
 pub use error::StoreError;
+pub use kind::{EventKind, UnknownKind, VersionKind};
 pub use model::{Event, NewEvent, NewVersion, Version};
 pub use sqlite::SqliteStore;
 
@@ -117,13 +119,14 @@ pub trait Store: Send + Sync {
     /// of them.
     fn events(&self, since: Option<DateTime<Utc>>, limit: usize) -> Result<Vec<Event>, StoreError>;
 
-    /// The newest `"version"` event of version kind `version_kind` (say `"server-remove"`)
+    /// The newest [`EventKind::Version`] event of version kind `version_kind` (say
+    /// [`VersionKind::ServerRemove`])
     /// about `server` in `pool`, found through an index, never by reading the log.
     fn last_version_event(
         &self,
         pool: &str,
         server: &str,
-        version_kind: &str,
+        version_kind: VersionKind,
     ) -> Result<Option<Event>, StoreError>;
 
     /// Deletes events older than `before`, except those of kind `"version"`: versions and their

@@ -4,6 +4,8 @@ use chrono::{DateTime, SubsecRound, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
+use crate::{EventKind, VersionKind};
+
 /// One entry of the config history. History is only ever appended to: a rollback is a new
 /// version carrying an older one's config.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
@@ -16,9 +18,8 @@ pub struct Version {
     pub created_at: DateTime<Utc>,
     /// Who made the change.
     pub author: String,
-    /// What made it: `"apply"`, `"rollback"`, `"server-add"`, `"server-remove"`,
-    /// `"server-restore"`, ...
-    pub kind: String,
+    /// What made it.
+    pub kind: VersionKind,
     /// Why, in the author's words.
     pub message: String,
     /// `"sha256:<hex>"` of the config text (see [`digest`](crate::digest())).
@@ -34,8 +35,8 @@ pub struct Version {
 pub struct NewVersion {
     /// Who makes the change.
     pub author: String,
-    /// What makes it: `"apply"`, `"rollback"`, `"server-add"`, ...
-    pub kind: String,
+    /// What makes it.
+    pub kind: VersionKind,
     /// Why.
     pub message: String,
     /// The full canonical TOML config; stored as given, never parsed.
@@ -52,8 +53,8 @@ pub struct Event {
     pub id: u64,
     /// When the event was recorded, to the millisecond; serialized as RFC 3339.
     pub ts: DateTime<Utc>,
-    /// What happened: `"version"`, `"health"`, ...
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// The pool it concerns, if one.
     pub pool: Option<String>,
     /// The server it concerns, if one.
@@ -66,8 +67,8 @@ pub struct Event {
 /// assigns the id and time.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewEvent {
-    /// What happened: `"health"`, `"ejection"`, ...
-    pub kind: String,
+    /// What happened.
+    pub kind: EventKind,
     /// The pool it concerns, if one.
     pub pool: Option<String>,
     /// The server it concerns, if one.
@@ -86,7 +87,7 @@ pub(crate) fn now() -> DateTime<Utc> {
 pub(crate) fn version_event(version: &Version, extra: Value) -> NewEvent {
     let mut details = Map::new();
     details.insert("version".into(), version.version.into());
-    details.insert("kind".into(), version.kind.clone().into());
+    details.insert("kind".into(), version.kind.as_str().into());
     details.insert("author".into(), version.author.clone().into());
     details.insert("message".into(), version.message.clone().into());
     details.insert("digest".into(), version.digest.clone().into());
@@ -103,7 +104,7 @@ pub(crate) fn version_event(version: &Version, extra: Value) -> NewEvent {
     }
     let text = |key: &str| details.get(key).and_then(Value::as_str).map(str::to_owned);
     NewEvent {
-        kind: "version".into(),
+        kind: EventKind::Version,
         pool: text("pool"),
         server: text("server"),
         details: Value::Object(details),
@@ -121,7 +122,7 @@ mod tests {
             parent: Some(6),
             created_at: "2026-11-25T11:10:53.367Z".parse().unwrap(),
             author: "ops".into(),
-            kind: "server-add".into(),
+            kind: VersionKind::ServerAdd,
             message: "more capacity".into(),
             digest: crate::digest("x"),
             config: Some("x".into()),
@@ -134,7 +135,7 @@ mod tests {
             &version(),
             json!({"pool": "inventory", "server": "inventory-3", "version": 99, "address": "10.0.0.5:80"}),
         );
-        assert_eq!(event.kind, "version");
+        assert_eq!(event.kind, EventKind::Version);
         assert_eq!(event.pool.as_deref(), Some("inventory"));
         assert_eq!(event.server.as_deref(), Some("inventory-3"));
         assert_eq!(

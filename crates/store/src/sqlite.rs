@@ -10,7 +10,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{ffi, params, Connection, OptionalExtension, TransactionBehavior};
 
 use self::rows::{RawVersion, EVENT_COLUMNS, VERSION_COLUMNS};
-use crate::{digest, model, Event, NewEvent, NewVersion, Store, StoreError, Version};
+use crate::{digest, model, Event, NewEvent, NewVersion, Store, StoreError, Version, VersionKind};
 
 /// A [`Store`] in one SQLite file, `DIR/switchyard.db`.
 ///
@@ -145,7 +145,7 @@ impl Store for SqliteStore {
                 version.parent,
                 rows::ts_text(version.created_at),
                 version.author,
-                version.kind,
+                version.kind.as_str(),
                 version.message,
                 version.digest,
                 version.config,
@@ -186,12 +186,12 @@ impl Store for SqliteStore {
         &self,
         pool: &str,
         server: &str,
-        version_kind: &str,
+        version_kind: VersionKind,
     ) -> Result<Option<Event>, StoreError> {
         let conn = self.conn();
         let mut stmt = conn.prepare_cached(&format!("{LAST_VERSION_EVENT} LIMIT 1"))?;
         Ok(stmt
-            .query_row(params![pool, server, version_kind], rows::event)
+            .query_row(params![pool, server, version_kind.as_str()], rows::event)
             .optional()?)
     }
 
@@ -228,7 +228,7 @@ fn insert_event(conn: &Connection, ts: DateTime<Utc>, event: NewEvent) -> rusqli
         "INSERT INTO events (ts, kind, pool, server, details) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![
             rows::ts_text(ts),
-            event.kind,
+            event.kind.as_str(),
             event.pool,
             event.server,
             event.details.to_string(),

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::json;
-use switchyard_store::{digest, NewEvent, NewVersion, SqliteStore, Store};
+use switchyard_store::{digest, EventKind, NewEvent, NewVersion, SqliteStore, Store, VersionKind};
 
 /// Set in the child: the store directory to write to.
 const WRITER_DIR: &str = "SWITCHYARD_STORE_CRASH_WRITER_DIR";
@@ -51,7 +51,7 @@ fn crash_writer() {
         let n = head.map_or(1, |h| h + 1);
         let new = NewVersion {
             author: "crash-writer".into(),
-            kind: "apply".into(),
+            kind: VersionKind::Apply,
             message: format!("version {n}"),
             config: config(n),
             details: json!({"pool": "inventory", "n": n}),
@@ -63,7 +63,7 @@ fn crash_writer() {
         if n.is_multiple_of(3) {
             store
                 .record_event(NewEvent {
-                    kind: "health".into(),
+                    kind: EventKind::Health,
                     pool: Some("inventory".into()),
                     server: Some(format!("inventory-{n}")),
                     details: json!({"after_version": n}),
@@ -87,7 +87,7 @@ fn start_writer(dir: &Path) -> Writer {
     let exe = std::env::current_exe().unwrap();
     let mut writer = Writer(
         Command::new(exe)
-            .args(["crash_writer", "--exact", "--ignored", "--nocapture"])
+            .args(["crash::crash_writer", "--exact", "--ignored", "--nocapture"])
             .args(["--test-threads=1"])
             .env(WRITER_DIR, dir)
             .stdout(Stdio::piped())
@@ -132,7 +132,10 @@ fn check_whole(dir: &Path, round: usize) -> u64 {
     );
 
     let events = store.events(None, usize::MAX).unwrap();
-    let mut version_events: Vec<_> = events.iter().filter(|e| e.kind == "version").collect();
+    let mut version_events: Vec<_> = events
+        .iter()
+        .filter(|e| e.kind == EventKind::Version)
+        .collect();
     version_events.sort_by_key(|e| e.details["version"].as_u64());
     assert_eq!(
         version_events.len() as u64,

@@ -6,13 +6,14 @@ use std::thread;
 use chrono::Utc;
 use serde_json::json;
 use switchyard_store::{
-    digest, Event, NewEvent, NewVersion, SqliteStore, Store, StoreError, Version,
+    digest, Event, EventKind, NewEvent, NewVersion, SqliteStore, Store, StoreError, Version,
+    VersionKind,
 };
 
 fn new_version(config: &str) -> NewVersion {
     NewVersion {
         author: "ops".into(),
-        kind: "apply".into(),
+        kind: VersionKind::Apply,
         message: format!("set {config}"),
         config: config.into(),
         details: json!({}),
@@ -21,7 +22,7 @@ fn new_version(config: &str) -> NewVersion {
 
 fn health(server: &str) -> NewEvent {
     NewEvent {
-        kind: "health".into(),
+        kind: EventKind::Health,
         pool: Some("inventory".into()),
         server: Some(server.into()),
         details: json!({"healthy": false, "reason": "expected 200, got 404"}),
@@ -65,7 +66,7 @@ fn commits_are_numbered_from_one_with_parents_and_read_back_whole() {
         assert_eq!(v.version, n);
         assert_eq!(v.parent, n.checked_sub(1).filter(|&p| p > 0));
         assert_eq!(v.author, "ops");
-        assert_eq!(v.kind, "apply");
+        assert_eq!(v.kind, VersionKind::Apply);
         assert_eq!(v.digest, digest(v.config.as_deref().unwrap()));
         assert!(v.created_at >= before && v.created_at <= Utc::now());
         assert_eq!(store.version(n).unwrap().as_ref(), Some(v), "version {n}");
@@ -110,7 +111,7 @@ fn listings_are_newest_first_limited_and_without_config() {
 fn each_commit_writes_its_event() {
     let store = SqliteStore::open_in_memory().unwrap();
     let mut new = new_version("[pools.inventory]\n");
-    new.kind = "server-add".into();
+    new.kind = VersionKind::ServerAdd;
     new.details =
         json!({"pool": "inventory", "server": "inventory-3", "address": "127.0.0.1:9103"});
     let v = store.commit(new, None).unwrap();
@@ -118,7 +119,7 @@ fn each_commit_writes_its_event() {
     let events = all_events(&store);
     assert_eq!(events.len(), 1);
     let event = &events[0];
-    assert_eq!(event.kind, "version");
+    assert_eq!(event.kind, EventKind::Version);
     assert_eq!(event.ts, v.created_at);
     assert_eq!(event.pool.as_deref(), Some("inventory"));
     assert_eq!(event.server.as_deref(), Some("inventory-3"));
@@ -139,7 +140,7 @@ fn recorded_events_round_trip_oldest_first() {
     commit_all(&store, &["a"]);
     let b = store
         .record_event(NewEvent {
-            kind: "note".into(),
+            kind: EventKind::Drain,
             pool: None,
             server: None,
             details: json!(null),
@@ -150,7 +151,7 @@ fn recorded_events_round_trip_oldest_first() {
     assert_eq!(events.len(), 3);
     assert_eq!(events[0], a);
     assert_eq!(events[2], b);
-    assert_eq!(events[1].kind, "version");
+    assert_eq!(events[1].kind, EventKind::Version);
     assert!(a.id < events[1].id && events[1].id < b.id);
     assert_eq!(a.pool.as_deref(), Some("inventory"));
     assert_eq!(a.details["reason"], "expected 200, got 404");

@@ -6,12 +6,12 @@ use std::os::unix::fs::PermissionsExt;
 
 use chrono::{Duration, Utc};
 use serde_json::json;
-use switchyard_store::{NewEvent, NewVersion, SqliteStore, Store};
+use switchyard_store::{EventKind, NewEvent, NewVersion, SqliteStore, Store, VersionKind};
 
-fn version(kind: &str, details: serde_json::Value) -> NewVersion {
+fn version(kind: VersionKind, details: serde_json::Value) -> NewVersion {
     NewVersion {
         author: "ops".into(),
-        kind: kind.into(),
+        kind,
         message: format!("{kind} message"),
         config: format!("# {kind} {details}\n"),
         details,
@@ -20,7 +20,7 @@ fn version(kind: &str, details: serde_json::Value) -> NewVersion {
 
 fn health(server: &str) -> NewEvent {
     NewEvent {
-        kind: "health".into(),
+        kind: EventKind::Health,
         pool: Some("inventory".into()),
         server: Some(server.into()),
         details: json!({"to": "unhealthy"}),
@@ -30,13 +30,15 @@ fn health(server: &str) -> NewEvent {
 #[test]
 fn pruning_deletes_old_runtime_events_and_never_versions() {
     let store = SqliteStore::open_in_memory().unwrap();
-    store.commit(version("apply", json!({})), None).unwrap();
+    store
+        .commit(version(VersionKind::Apply, json!({})), None)
+        .unwrap();
     for _ in 0..50 {
         store.record_event(health("inventory-1")).unwrap();
     }
     let remove = json!({"pool": "inventory", "server": "inventory-1"});
     store
-        .commit(version("server-remove", remove), Some(1))
+        .commit(version(VersionKind::ServerRemove, remove), Some(1))
         .unwrap();
     assert_eq!(store.events(None, 1000).unwrap().len(), 52);
 
@@ -51,7 +53,10 @@ fn pruning_deletes_old_runtime_events_and_never_versions() {
     assert_eq!(deleted, 50);
     let left = store.events(None, 1000).unwrap();
     assert_eq!(left.len(), 2);
-    assert!(left.iter().all(|e| e.kind == "version"), "{left:?}");
+    assert!(
+        left.iter().all(|e| e.kind == EventKind::Version),
+        "{left:?}"
+    );
     assert_eq!(store.versions(10).unwrap().len(), 2);
     assert!(store.version(1).unwrap().unwrap().config.is_some());
 }
@@ -60,38 +65,52 @@ fn pruning_deletes_old_runtime_events_and_never_versions() {
 fn the_last_removal_of_a_server_is_its_newest_server_remove_version_event() {
     let store = SqliteStore::open_in_memory().unwrap();
     let at = |s: &str| json!({"pool": "inventory", "server": s});
-    store.commit(version("apply", json!({})), None).unwrap();
     store
-        .commit(version("server-remove", at("inventory-1")), Some(1))
+        .commit(version(VersionKind::Apply, json!({})), None)
         .unwrap();
     store
-        .commit(version("server-restore", at("inventory-1")), Some(2))
+        .commit(
+            version(VersionKind::ServerRemove, at("inventory-1")),
+            Some(1),
+        )
         .unwrap();
     store
-        .commit(version("server-remove", at("inventory-1")), Some(3))
+        .commit(
+            version(VersionKind::ServerRestore, at("inventory-1")),
+            Some(2),
+        )
         .unwrap();
     store
-        .commit(version("server-remove", at("inventory-2")), Some(4))
+        .commit(
+            version(VersionKind::ServerRemove, at("inventory-1")),
+            Some(3),
+        )
+        .unwrap();
+    store
+        .commit(
+            version(VersionKind::ServerRemove, at("inventory-2")),
+            Some(4),
+        )
         .unwrap();
     store.record_event(health("inventory-1")).unwrap();
 
     let last = store
-        .last_version_event("inventory", "inventory-1", "server-remove")
+        .last_version_event("inventory", "inventory-1", VersionKind::ServerRemove)
         .unwrap()
         .unwrap();
     assert_eq!(last.details["version"], 4);
     assert_eq!(last.details["author"], "ops");
     let other = store
-        .last_version_event("inventory", "inventory-2", "server-remove")
+        .last_version_event("inventory", "inventory-2", VersionKind::ServerRemove)
         .unwrap()
         .unwrap();
     assert_eq!(other.details["version"], 5);
     assert!(store
-        .last_version_event("inventory", "inventory-3", "server-remove")
+        .last_version_event("inventory", "inventory-3", VersionKind::ServerRemove)
         .unwrap()
         .is_none());
     assert!(store
-        .last_version_event("frontend", "inventory-1", "server-remove")
+        .last_version_event("frontend", "inventory-1", VersionKind::ServerRemove)
         .unwrap()
         .is_none());
 }
@@ -104,7 +123,9 @@ fn the_database_file_is_private() {
     std::fs::write(&path, b"").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     let store = SqliteStore::open(dir.path()).unwrap();
-    store.commit(version("apply", json!({})), None).unwrap();
+    store
+        .commit(version(VersionKind::Apply, json!({})), None)
+        .unwrap();
     for entry in std::fs::read_dir(dir.path()).unwrap() {
         let entry = entry.unwrap();
         let mode = entry.metadata().unwrap().permissions().mode() & 0o777;

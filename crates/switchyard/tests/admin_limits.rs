@@ -2,14 +2,12 @@
 //! and a half-sent body are closed within the admin timeouts (10 s each), and a normal client is
 //! served meanwhile and afterwards.
 
-mod util;
-
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+use crate::util::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use util::*;
 
 /// The admin timeouts (`switchyard_admin::listener`), plus room for a loaded machine.
 const CLOSED_WITHIN: Duration = Duration::from_secs(10 + 5);

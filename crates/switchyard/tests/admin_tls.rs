@@ -1,11 +1,9 @@
 //! `[admin] tls`: the admin API is served over HTTPS (also on a non-loopback bind, which then
 //! needs no opt-in), plain HTTP to it gets nothing, and the token is still required.
 
-mod util;
-
 use std::process::Command;
 
-use util::*;
+use crate::util::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_admin_api_over_tls() {

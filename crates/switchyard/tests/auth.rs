@@ -3,16 +3,14 @@
 //! open, and `--if-version` (optimistic concurrency) lets exactly one of several racing changes
 //! through.
 
-mod util;
-
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 
-use serde_json::{json, Value};
-use switchyard_lab::Backend;
-use util::{
+use crate::util::{
     assert_fields, http_client, names, run, serve_config, stderr, stdout, versions, Dir, Site,
 };
+use serde_json::{json, Value};
+use switchyard_lab::Backend;
 
 /// One admin API request: `auth` is the whole `Authorization` header (none when `None`).
 /// Returns the status and the JSON body.
@@ -219,8 +217,9 @@ async fn cli_with_a_wrong_token_fails_in_one_line() {
     assert_eq!((o.status.code(), err.as_str()), (Some(1), how));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_stale_if_version_is_refused_and_changes_nothing() {
+/// A site of two servers, and two changes written beside it: `add.toml` adds a third server
+/// (the returned backend), `timeout.toml` also sets a shutdown timeout.
+async fn site_with_two_changes() -> (Site, Backend) {
     let site = Site::start(2, "alice").await;
     let spare = Backend::start("inventory-3").await.unwrap();
     site.dir.write("add.toml", &config_with(&site, &spare, ""));
@@ -228,6 +227,12 @@ async fn a_stale_if_version_is_refused_and_changes_nothing() {
         "timeout.toml",
         &config_with(&site, &spare, "shutdown_timeout = \"10s\""),
     );
+    (site, spare)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stale_if_version_is_refused_and_changes_nothing() {
+    let (site, _spare) = site_with_two_changes().await;
     site.ok("apply --config add.toml -m 'add inventory-3'");
     let before = snapshot(&site);
 
@@ -298,13 +303,7 @@ async fn a_stale_if_version_is_refused_and_changes_nothing() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn racing_changes_with_the_same_if_version_let_exactly_one_through() {
-    let site = Site::start(2, "alice").await;
-    let spare = Backend::start("inventory-3").await.unwrap();
-    site.dir.write("add.toml", &config_with(&site, &spare, ""));
-    site.dir.write(
-        "timeout.toml",
-        &config_with(&site, &spare, "shutdown_timeout = \"10s\""),
-    );
+    let (site, spare) = site_with_two_changes().await;
 
     // Two CLI applies at once, both saying --if-version 1.
     let lines = [

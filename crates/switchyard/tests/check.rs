@@ -1,35 +1,17 @@
 //! `switchyard check` and config errors as the command line reports them.
 
-mod util;
-
 use std::net::TcpListener;
 
-use util::{check, run_fails, run_ok, stderr, stdout, Dir};
+use crate::util::{check, run_fails, run_ok, serve_config, stderr, stdout, Dir};
 
-const GOOD: &str = r#"[admin]
-bind = "127.0.0.1:0"
-access_log = "off"
-
-[[listeners]]
-name = "web"
-bind = "127.0.0.1:0"
-
-[[routes]]
-path_prefix = "/"
-pool = "inventory"
-
-[pools.inventory]
-balance = "round_robin"
-timeouts = { connect = "1s", request = "10s" }
-
-[[pools.inventory.servers]]
-name = "inventory-1"
-address = "127.0.0.1:9101"
-
-[[pools.inventory.servers]]
-name = "inventory-2"
-address = "127.0.0.1:9102"
-"#;
+/// A good config: one listener, one route, one pool of two servers.
+fn good() -> String {
+    let servers = [
+        ("inventory-1", "127.0.0.1:9101".parse().unwrap()),
+        ("inventory-2", "127.0.0.1:9102".parse().unwrap()),
+    ];
+    serve_config("off", "", &servers)
+}
 
 /// Four problems, one per line, in the order the binary sorts them (by line, then column).
 /// Line numbers are 1-based; each comment gives the column where the offending value starts.
@@ -76,7 +58,7 @@ const BAD_PROBLEMS: &[(&str, &str)] = &[
 #[test]
 fn check_accepts_a_good_config_and_summarizes_it() {
     let dir = Dir::new();
-    dir.write("good.toml", GOOD);
+    dir.write("good.toml", &good());
     let mut cmd = dir.command(["check", "--config", "good.toml"]);
     let o = run_ok(&mut cmd);
     check(
@@ -91,7 +73,7 @@ fn check_accepts_a_good_config_and_summarizes_it() {
 #[test]
 fn check_pluralizes_the_summary() {
     let dir = Dir::new();
-    let config = GOOD.replace(
+    let config = good().replace(
         "[[routes]]\npath_prefix = \"/\"",
         "[[routes]]\npath_prefix = \"/api\"\npool = \"inventory\"\n\n[[routes]]\npath_prefix = \"/\"",
     );

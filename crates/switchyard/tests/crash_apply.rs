@@ -3,15 +3,13 @@
 //! numbered without gaps and served; a `serve` killed while it starts leaves no partial token.
 //! 4 rounds in a normal run, 100 with `--ignored`.
 
-mod util;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::util::*;
 use serde_json::json;
 use switchyard_lab::Backend;
-use util::*;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn killing_serve_during_applies_keeps_every_version_whole() {

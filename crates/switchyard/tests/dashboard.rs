@@ -3,15 +3,13 @@
 //! without the token it must show only the login prompt. Saves a screenshot, copied to
 //! `docs/dashboard.png` when `SWITCHYARD_UPDATE_SCREENSHOT=1`.
 
-mod util;
-
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
+use crate::util::*;
 use serde_json::json;
 use switchyard_lab::Backend;
-use util::*;
 
 /// How long one Chromium run may take before it is killed.
 const BROWSER_TIMEOUT: Duration = Duration::from_secs(60);

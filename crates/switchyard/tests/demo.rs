@@ -1,12 +1,10 @@
 //! `switchyard demo` end to end: both incidents replayed on a live lab behind a live
 //! Switchyard, checked from its JSON summary, and nothing left behind.
 
-mod util;
-
 use std::time::Duration;
 
+use crate::util::*;
 use serde_json::Value;
-use util::*;
 
 fn step<'a>(summary: &'a Value, name: &str) -> &'a Value {
     summary["steps"]

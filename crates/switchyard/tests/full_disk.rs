@@ -2,15 +2,13 @@
 //! apply answers 507 with the reason, nothing is half written, serving goes on, and once space
 //! is freed changes go through again and a restart reads every version back.
 
-mod util;
-
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::util::*;
 use serde_json::json;
 use switchyard_lab::Backend;
-use util::*;
 
 /// A tmpfs mounted for the test's life; `None` where mounting is not allowed.
 struct Tmpfs(PathBuf);

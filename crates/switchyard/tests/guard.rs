@@ -3,16 +3,14 @@
 //! numbers in the rollback's message and a webhook POST; a harmless change is kept; `--watch`
 //! exits non-zero for the first and 0 for the second.
 
-mod util;
-
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use crate::util::*;
 use serde_json::Value;
 use switchyard_lab::Backend;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use util::*;
 
 const GUARD: &str = "\n[guard]\nbake = \"3s\"\nmin_requests = 30\n";
 

@@ -1,13 +1,11 @@
 //! The guard blames changes, not clients: while a change that adds a server bakes, clients that
 //! ask for missing pages get 404 from every server alike, and the verdict is `kept`.
 
-mod util;
-
 use std::net::SocketAddr;
 use std::time::Duration;
 
+use crate::util::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use util::*;
 
 const GUARD: &str = "\n[guard]\nbake = \"3s\"\nmin_requests = 30\n";
 

@@ -1,15 +1,14 @@
 //! Hardening of `serve` and its admin API, over real sockets and the real binary: the token
 //! file (atomic, private, long enough, never empty), the private state directory, auth before
-//! 405, non-loopback admin binds, settings that need a restart, and control characters in
-//! text output.
-
-mod util;
+//! 405, non-loopback admin binds, settings that need a restart, bodies that are not the JSON a
+//! route takes, and control characters in text output.
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
 
-use serde_json::json;
-use util::*;
+use serde_json::{json, Value};
+
+use crate::util::*;
 
 fn mode(path: &Path) -> u32 {
     std::fs::metadata(path).unwrap().permissions().mode() & 0o777
@@ -243,4 +242,47 @@ async fn history_and_events_show_control_characters_as_escapes() {
         site.json("version")["message"],
         "deploy\x1b[2J\x1b[Hall fine\nv9 apply by root: fake"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_body_that_is_not_the_json_a_route_takes_gets_the_json_error() {
+    let site = Site::start(1, "alice").await;
+    let admin = Admin::of(&site.dir, &site.serve);
+    let http = http_client();
+    let cases = [
+        (
+            "application/json",
+            "{\"config\": ",
+            400,
+            "EOF while parsing",
+        ),
+        (
+            "application/json",
+            "{\"message\": \"no config\"}",
+            422,
+            "missing field `config`",
+        ),
+        ("text/plain", "{}", 415, "Content-Type"),
+    ];
+    for (content_type, body, status, detail) in cases {
+        let r = http
+            .post(format!("{}/apply", admin.base))
+            .bearer_auth(&admin.token)
+            .header("content-type", content_type)
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status().as_u16(), status, "{content_type} {body}");
+        let answer: Value = r.json().await.expect("a JSON answer");
+        assert_eq!(answer["error"], "bad_request", "{answer}");
+        assert_eq!(answer["status"], status, "{answer}");
+        let reason = answer["reason"].as_str().unwrap();
+        assert!(
+            reason.starts_with("the request body is not the JSON this route takes: ")
+                && reason.contains(detail),
+            "{reason}"
+        );
+    }
+    assert_eq!(site.versions(), [1], "nothing was stored");
 }

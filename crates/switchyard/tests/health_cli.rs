@@ -1,10 +1,8 @@
 //! Health-gated admission from the CLI: `servers add --wait-healthy` admits a server only after
 //! it passes its checks, and fails with the last check's reason when it does not.
 
-mod util;
-
+use crate::util::*;
 use switchyard_lab::Backend;
-use util::*;
 
 const CHECK: &str = "\n[pools.inventory.health]\npath = \"/health\"\ninterval = \"100ms\"\ntimeout = \"100ms\"\nexpect_status = [200]\nrise = 2\nfall = 2\n";
 

@@ -1,10 +1,8 @@
 //! The first seed incident, end to end: a config change adds a server that answers 404 to the
 //! inventory pool, errors appear, `config diff` names the server, `rollback` makes them stop.
 
-mod util;
-
+use crate::util::*;
 use switchyard_lab::Backend;
-use util::*;
 
 /// Sends `n` GETs and returns how many were not 200.
 async fn errors_in(url: &str, n: usize) -> usize {

@@ -2,15 +2,13 @@
 //! server removal with drain fail no client request, and a slow request in flight to the
 //! removed server completes.
 
-mod util;
-
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::util::*;
 use serde_json::json;
 use switchyard_lab::Backend;
-use util::*;
 
 #[derive(Default)]
 struct Load {

@@ -3,16 +3,14 @@
 //! restore, events. Each test runs serve in its own directory, so the verbs find the admin API
 //! and its token through `switchyard-state` with no flags.
 
-mod util;
-
 use std::collections::BTreeSet;
 use std::time::Duration;
 
-use serde_json::{json, Value};
-use switchyard_lab::Backend;
-use util::{
+use crate::util::{
     assert_fields, check, http_client, names, poll, run, run_ok, serve_config, versions, Dir, Site,
 };
+use serde_json::{json, Value};
+use switchyard_lab::Backend;
 
 /// `2026-11-25 11:30:02`: how the tables print an RFC 3339 time (UTC).
 fn table_time(v: &Value) -> String {
@@ -566,7 +564,7 @@ async fn verbs_without_serve_say_how_to_reach_the_admin_api() {
     ];
     let how = "switchyard: cannot find the admin API: pass --admin URL (or set SWITCHYARD_ADMIN), or run in the directory where `switchyard serve` keeps its state";
     for verb in verbs {
-        let mut cmd = dir.cli(util::argv(verb));
+        let mut cmd = dir.cli(crate::util::argv(verb));
         let o = run(&mut cmd);
         let err = String::from_utf8_lossy(&o.stderr);
         let ok = o.status.code() == Some(1)

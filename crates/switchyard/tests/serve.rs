@@ -1,12 +1,10 @@
 //! `switchyard serve` end to end: proxying to a backend, `/metrics`, the access log.
 
-mod util;
-
 use std::time::Duration;
 
+use crate::util::{http_client, poll, serve_config, Dir, Serve};
 use serde_json::Value;
 use switchyard_lab::Backend;
-use util::{http_client, poll, serve_config, Dir, Serve};
 
 #[tokio::test]
 async fn proxies_to_the_backend_and_records_metrics_and_access_log() {

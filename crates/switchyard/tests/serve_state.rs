@@ -1,13 +1,11 @@
 //! `serve` and its state directory: the first config becomes v1, the same config again changes
 //! nothing, a different one becomes a new version, and no config starts from the newest.
 
-mod util;
-
 use std::ffi::OsStr;
 use std::time::Duration;
 
+use crate::util::*;
 use switchyard_lab::Backend;
-use util::*;
 
 async fn head(dir: &Dir, serve: &Serve) -> serde_json::Value {
     Admin::of(dir, serve).get("/version").await

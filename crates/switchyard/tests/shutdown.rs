@@ -1,12 +1,10 @@
 //! `switchyard serve` on SIGTERM: stop accepting, let requests in flight finish, exit 0.
 
-mod util;
-
 use std::io::ErrorKind;
 use std::time::{Duration, Instant};
 
+use crate::util::{http_client, poll, serve_config, Dir, Serve};
 use switchyard_lab::Backend;
-use util::{http_client, poll, serve_config, Dir, Serve};
 
 /// `serve` in a fresh directory in front of one backend; `runtime` goes into `[runtime]`.
 async fn start(runtime: &str) -> (Dir, Backend, Serve) {
@@ -39,14 +37,7 @@ async fn sigterm_drains_requests_in_flight_and_exits_cleanly() {
             Ok::<_, reqwest::Error>((status, body))
         }
     });
-    let reached = poll(Duration::from_secs(5), || async {
-        (backend.control.in_flight() >= 1).then_some(())
-    })
-    .await;
-    serve.check(
-        reached.is_some(),
-        "the slow request should reach the backend within 5s",
-    );
+    serve.wait_in_flight(&backend).await;
 
     let signalled = Instant::now();
     serve.signal("TERM");
@@ -120,18 +111,7 @@ async fn sigterm_with_only_idle_connections_exits_promptly() {
     serve.signal("TERM");
     // An idle connection has no request to finish: it must not hold shutdown for the whole
     // shutdown_timeout (20s).
-    let exited = serve.wait_exit(Duration::from_secs(5)).await;
-    serve.check(
-        exited.is_some_and(|s| s.success()),
-        &format!("switchyard serve should exit with status 0 within 5s, got {exited:?}"),
-    );
-    serve.check(
-        serve
-            .logs()
-            .last()
-            .is_some_and(|l| l["msg"] == "stopped cleanly"),
-        "the last log line should be \"stopped cleanly\"",
-    );
+    serve.stops_cleanly(Duration::from_secs(5)).await;
     drop(client);
 }
 

@@ -3,14 +3,12 @@
 //! The switchyard crate has no TLS client among its dev-dependencies, so this test uses the
 //! `openssl` and `curl` programs; it is skipped (with a note) where they are missing.
 
-mod util;
-
 use std::io::ErrorKind;
 use std::process::Command;
 use std::time::Duration;
 
+use crate::util::{have, poll, run_with_timeout, self_signed_cert, Dir, Serve};
 use switchyard_lab::Backend;
-use util::{have, poll, run_with_timeout, self_signed_cert, Dir, Serve};
 
 #[tokio::test]
 async fn sigterm_drains_requests_in_flight_on_a_tls_listener() {
@@ -58,16 +56,9 @@ address = "{}"
         .arg(format!("https://{web}/sleep/1500"));
     let slow = tokio::task::spawn_blocking(move || {
         let out = run_with_timeout(&mut curl, Duration::from_secs(20));
-        (util::command_line(&curl), out)
+        (crate::util::command_line(&curl), out)
     });
-    let reached = poll(Duration::from_secs(5), || async {
-        (backend.control.in_flight() >= 1).then_some(())
-    })
-    .await;
-    serve.check(
-        reached.is_some(),
-        "the slow request should reach the backend within 5s",
-    );
+    serve.wait_in_flight(&backend).await;
 
     serve.signal("TERM");
     let refused = poll(Duration::from_secs(1), || async {
@@ -83,26 +74,15 @@ address = "{}"
     );
 
     let (curl_line, out) = slow.await.unwrap();
-    let curl_out = util::stdout(&out);
+    let curl_out = crate::util::stdout(&out);
     serve.check(
         out.status.success() && curl_out == "inventory-1 slept 1500ms\n\n200",
         &format!(
             "the TLS request in flight should complete with 200 after SIGTERM;\n\
              {curl_line} exited with {}, stdout {curl_out:?}, stderr {:?}",
             out.status,
-            util::stderr(&out)
+            crate::util::stderr(&out)
         ),
     );
-    let exited = serve.wait_exit(Duration::from_secs(5)).await;
-    serve.check(
-        exited.is_some_and(|s| s.success()),
-        &format!("switchyard serve should exit with status 0, got {exited:?}"),
-    );
-    serve.check(
-        serve
-            .logs()
-            .last()
-            .is_some_and(|l| l["msg"] == "stopped cleanly"),
-        "the last log line should be \"stopped cleanly\"",
-    );
+    serve.stops_cleanly(Duration::from_secs(5)).await;
 }

@@ -1,13 +1,11 @@
 //! `switchyard triage` and `switchyard logs` end to end, over generated logs of the seed's two
 //! incidents (several hosts, Switchyard's access log, a change file).
 
-mod util;
-
 use std::time::Duration;
 
+use crate::util::*;
 use serde_json::Value;
 use switchyard_lab::loggen::{generate, Generated, LogGenOptions, Scenario};
-use util::*;
 
 fn logs(dir: &Dir, scenario: Scenario, vague: bool) -> Generated {
     let options = LogGenOptions {

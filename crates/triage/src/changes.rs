@@ -141,7 +141,7 @@ pub fn parse_time(text: &str) -> Option<DateTime<Utc>> {
 pub fn from_events(events: &[switchyard_store::Event]) -> Vec<Change> {
     events
         .iter()
-        .filter(|e| e.kind == "version")
+        .filter(|e| e.kind == switchyard_store::EventKind::Version)
         .map(|e| {
             let d = &e.details;
             let text = |k: &str| d[k].as_str().unwrap_or_default().to_string();

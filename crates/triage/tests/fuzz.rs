@@ -2,7 +2,7 @@
 //! detection, each of the five line formats (forced, and detected), gzip input, change files,
 //! level words and the template miner.
 //!
-//! 2,000 cases per property in a normal run; `cargo test -p switchyard-triage --test fuzz --
+//! 2,000 cases per property in a normal run; `cargo test -p switchyard-triage --test integration fuzz --
 //! --ignored` runs 100,000.
 
 use std::io::Write;

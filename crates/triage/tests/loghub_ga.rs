@@ -10,7 +10,7 @@
 //! `LOGHUB_DIR` points elsewhere. `LOGHUB_DETAIL=<name>` also prints, for that dataset, every
 //! labelled event whose messages were not grouped exactly, with the templates they went to.
 //!
-//! Run: `cargo test -p switchyard-triage --release --test loghub_ga -- --nocapture`
+//! Run: `cargo test -p switchyard-triage --release --test integration loghub_ga -- --nocapture`
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@ use axum::extract::{Query, State};
 use axum::Json;
 use chrono::{DateTime, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
-use switchyard_store::Event;
+use switchyard_store::{Event, EventKind};
 
 use crate::error::ApiError;
 use crate::AdminState;
@@ -130,9 +130,9 @@ fn marker(e: &Event) -> Option<Marker> {
     let d = &e.details;
     let str_of = |k: &str| d[k].as_str().map(str::to_string);
     let author = str_of("author");
-    let guard = e.kind == "guard" || author.as_deref() == Some("switchyard-guard");
-    let (kind, text) = match e.kind.as_str() {
-        "version" => {
+    let guard = e.kind == EventKind::Guard || author.as_deref() == Some(crate::GUARD_AUTHOR);
+    let (kind, text) = match e.kind {
+        EventKind::Version => {
             let n = d["version"].as_u64().unwrap_or_default();
             let what = format!(
                 "v{n} {} by {}: {}",
@@ -142,7 +142,7 @@ fn marker(e: &Event) -> Option<Marker> {
             );
             (if guard { "auto-rollback" } else { "version" }, what)
         }
-        "guard" => (
+        EventKind::Guard => (
             "auto-rollback",
             format!(
                 "guard: {}",
@@ -151,7 +151,7 @@ fn marker(e: &Event) -> Option<Marker> {
                     .unwrap_or_else(|| d.to_string())
             ),
         ),
-        "health" => (
+        EventKind::Health => (
             "health",
             format!(
                 "{} {} -> {}: {}",
@@ -161,7 +161,7 @@ fn marker(e: &Event) -> Option<Marker> {
                 d["reason"].as_str().unwrap_or("")
             ),
         ),
-        "ejection" => (
+        EventKind::Ejection => (
             "ejection",
             str_of("reason").unwrap_or_else(|| {
                 format!("{} ejected", e.server.as_deref().unwrap_or("a server"))
@@ -207,7 +207,7 @@ mod tests {
         let e = Event {
             id: 1,
             ts: Utc::now(),
-            kind: "version".into(),
+            kind: EventKind::Version,
             pool: None,
             server: None,
             details: serde_json::json!({"version": 3, "kind": "rollback",

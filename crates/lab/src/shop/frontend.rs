@@ -25,7 +25,7 @@ use tokio::task::JoinHandle;
 
 use super::answer::{describe_error, judge, Failure};
 use super::db::{self, DbOptions, DbPool};
-use super::host::HostCore;
+use super::host::{DbStatus, HostCore, Reply, Service};
 use super::http::{json, Body};
 use super::log::Level;
 
@@ -66,44 +66,18 @@ impl Frontend {
         }
     }
 
-    pub(crate) fn db(&self) -> Arc<DbPool> {
+    /// The database pool in use now.
+    fn pool(&self) -> Arc<DbPool> {
         self.db.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
 
-    /// Starts taking `per_second` connections and never giving them back.
-    pub(crate) fn start_leak(&self, per_second: f64) {
-        let task = tokio::spawn(db::leak(self.db(), per_second));
-        if let Some(old) = self
-            .leak
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .replace(task)
-        {
-            old.abort();
-        }
-    }
-
-    pub(crate) fn is_leaking(&self) -> bool {
-        self.leak
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .as_ref()
-            .is_some_and(|t| !t.is_finished())
-    }
-
-    /// Stops a leak and opens a fresh pool (queries in flight finish on the old one).
-    pub(crate) fn reset(&self) {
-        self.stop_leak();
-        *self.db.lock().unwrap_or_else(|e| e.into_inner()) = DbPool::new(self.db_options.clone());
-    }
-
-    pub(crate) fn stop_leak(&self) {
+    fn stop_leak(&self) {
         if let Some(task) = self.leak.lock().unwrap_or_else(|e| e.into_inner()).take() {
             task.abort();
         }
     }
 
-    pub(crate) async fn handle(
+    async fn answer(
         &self,
         host: &HostCore,
         req: Request<Incoming>,
@@ -141,6 +115,53 @@ impl Frontend {
             )),
         };
         answer.unwrap_or_else(|failed| failed)
+    }
+}
+
+impl Service for Frontend {
+    fn handle<'a>(&'a self, host: &'a HostCore, req: Request<Incoming>, id: &'a str) -> Reply<'a> {
+        Box::pin(self.answer(host, req, id))
+    }
+
+    fn db(&self) -> Option<DbStatus> {
+        let pool = self.pool();
+        Some(DbStatus {
+            in_use: pool.in_use(),
+            leaked: pool.leaked(),
+            pool_size: pool.pool_size(),
+        })
+    }
+
+    /// Takes `per_second` connections and never gives them back.
+    fn start_leak(&self, per_second: f64) -> bool {
+        let task = tokio::spawn(db::leak(self.pool(), per_second));
+        let old = self
+            .leak
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .replace(task);
+        if let Some(old) = old {
+            old.abort();
+        }
+        true
+    }
+
+    fn is_leaking(&self) -> bool {
+        self.leak
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .as_ref()
+            .is_some_and(|t| !t.is_finished())
+    }
+
+    /// Stops a leak and opens a fresh pool (queries in flight finish on the old one).
+    fn reset(&self) {
+        self.stop_leak();
+        *self.db.lock().unwrap_or_else(|e| e.into_inner()) = DbPool::new(self.db_options.clone());
+    }
+
+    fn stop(&self) {
+        self.stop_leak();
     }
 }
 
@@ -263,7 +284,7 @@ impl Page<'_> {
     }
 
     async fn query(&self, sql: String) -> Step<()> {
-        let pool = self.frontend.db();
+        let pool = self.frontend.pool();
         match pool.query().await {
             Ok(in_use) => {
                 if in_use * 100 >= pool.pool_size() * POOL_WARN_PERCENT && self.pool_warning_due() {

@@ -1,7 +1,9 @@
 //! One lab host: its log, counters and faults, and the request path every service shares
 //! (count, apply faults, hand over to the service, name the server in `x-backend`, log).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
@@ -12,10 +14,8 @@ use hyper::body::Incoming;
 use serde_json::{json, Value};
 
 use super::fault::{Answer, FaultState};
-use super::frontend::Frontend;
 use super::http::{self as shop_http, json, not_found_page, Body, Handler, Listener};
 use super::log::{AppLog, Level};
-use super::services;
 
 /// Requests slower than this get a WARN line.
 const SLOW: Duration = Duration::from_secs(1);
@@ -55,6 +55,43 @@ impl Settings {
     }
 }
 
+/// A [`Service`]'s answer, on its way.
+pub(crate) type Reply<'a> = Pin<Box<dyn Future<Output = Response<Body>> + Send + 'a>>;
+
+/// What runs on a host: a front end, a back-end service or the wrong service. The request path
+/// (counting, faults, `x-backend`, logging) is the host's and the same for all of them; the
+/// service answers what is left. Front ends also hold a database pool that a fault can leak.
+pub(crate) trait Service: Send + Sync {
+    /// Answers a request that no fault took over.
+    fn handle<'a>(&'a self, host: &'a HostCore, req: Request<Incoming>, id: &'a str) -> Reply<'a>;
+
+    /// Whether `/health` answers `{"status": "ok"}` before [`Service::handle`] sees it.
+    fn serves_health(&self) -> bool {
+        true
+    }
+
+    /// The database pool, for a service that has one.
+    fn db(&self) -> Option<DbStatus> {
+        None
+    }
+
+    /// Starts leaking `per_second` database connections; `false` for a service without a
+    /// database.
+    fn start_leak(&self, _per_second: f64) -> bool {
+        false
+    }
+
+    fn is_leaking(&self) -> bool {
+        false
+    }
+
+    /// Undoes what a fault left behind (a leak and the connections it took).
+    fn reset(&self) {}
+
+    /// Stops background work before the host goes away.
+    fn stop(&self) {}
+}
+
 /// What a host's request path needs; shared by its connections.
 pub(crate) struct HostCore {
     pub(crate) name: String,
@@ -63,8 +100,7 @@ pub(crate) struct HostCore {
     /// Requests received, `/health` excluded.
     pub(crate) requests: AtomicU64,
     pub(crate) faults: FaultState,
-    /// Set for front ends.
-    pub(crate) frontend: Option<Frontend>,
+    pub(crate) service: Box<dyn Service>,
     pub(crate) settings: Arc<Settings>,
 }
 
@@ -122,15 +158,10 @@ impl HostCore {
         let mut response = match self.faults.answer() {
             Answer::NotFound => not_found_page(),
             Answer::Error500 => self.injected_500(&format!("{method} {path}"), &request_id),
-            Answer::Normal => match self.role {
-                Role::WrongService => not_found_page(),
-                _ if health => json(StatusCode::OK, &json!({"status": "ok"})),
-                Role::Frontend => {
-                    let frontend = self.frontend.as_ref().expect("front ends have one");
-                    frontend.handle(self, req, &request_id).await
-                }
-                _ => services::handle(self, req, &request_id).await,
-            },
+            Answer::Normal if health && self.service.serves_health() => {
+                json(StatusCode::OK, &json!({"status": "ok"}))
+            }
+            Answer::Normal => self.service.handle(self, req, &request_id).await,
         };
         let headers = response.headers_mut();
         if let Ok(name) = HeaderValue::from_str(&self.name) {
@@ -256,24 +287,17 @@ impl Host {
     }
 
     pub(crate) fn status(&self) -> HostStatus {
+        let service = &self.core.service;
         let mut faults = self.core.faults.names();
-        let db = self.core.frontend.as_ref().map(|frontend| {
-            if frontend.is_leaking() {
-                faults.push("leak-connections".to_string());
-            }
-            let pool = frontend.db();
-            DbStatus {
-                in_use: pool.in_use(),
-                leaked: pool.leaked(),
-                pool_size: pool.pool_size(),
-            }
-        });
+        if service.is_leaking() {
+            faults.push("leak-connections".to_string());
+        }
         HostStatus {
             info: self.info(),
             up: self.listener.is_up(),
             faults,
             requests: self.core.requests.load(Ordering::Relaxed),
-            db,
+            db: service.db(),
         }
     }
 }

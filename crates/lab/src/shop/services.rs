@@ -6,65 +6,102 @@
 //! - `GET /api/auth/session/{id}`: the session's user; `POST /api/auth/...`: a token.
 //!
 //! Any other path under the service's prefix answers a small JSON record, and paths outside it
-//! answer 404 JSON.
+//! answer 404 JSON. [`WrongService`] is `inventory-4`: whatever runs there answers 404 to all.
 
 use http::{Method, Request, Response, StatusCode};
 use http_body_util::{BodyExt, Limited};
 use hyper::body::Incoming;
 use serde_json::{json, Value};
 
-use super::host::HostCore;
-use super::http::{json, Body};
+use super::host::{HostCore, Reply, Service};
+use super::http::{json, not_found_page, Body};
 use super::log::Level;
-use super::Role;
 
 /// Share of requests that log a WARN.
 const WARN_SHARE: f64 = 0.01;
 
-pub(crate) async fn handle(
-    core: &HostCore,
-    req: Request<Incoming>,
-    request_id: &str,
-) -> Response<Body> {
-    let (parts, body) = req.into_parts();
-    // Read what the caller sent, so the connection stays usable for the next request.
-    let body = Limited::new(body, 64 * 1024)
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-    let service = core.role.as_str();
-    let prefix = format!("/api/{service}/");
-    let path = parts.uri.path();
-    let Some(rest) = path.strip_prefix(&prefix) else {
-        return json(
-            StatusCode::NOT_FOUND,
-            &json!({"error": "not found", "service": service, "path": path}),
-        );
-    };
-    let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let warn = fastrand::f64() < WARN_SHARE;
-    let answer = match core.role {
-        Role::Inventory => inventory(&parts.method, &segments, &sent),
-        Role::Billing => billing(&parts.method, &segments, &sent),
-        Role::Auth => auth(&parts.method, &segments),
-        Role::Frontend | Role::WrongService => unreachable!("not a back-end service"),
-    };
-    let answer = match answer {
-        Some(value) => value,
-        None => json!({"service": service, "path": path, "server": core.name}),
-    };
-    if warn {
-        if let Some(message) = warning(core.role, &answer) {
-            core.log.write(
-                Level::Warn,
-                &format!("{message} (request id {request_id})"),
-                &[],
-            );
+/// One of the back-end services.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum BackEnd {
+    Inventory,
+    Billing,
+    Auth,
+}
+
+/// A server that runs something other than the shop's services: 404 to everything, `/health`
+/// included.
+pub(crate) struct WrongService;
+
+impl Service for WrongService {
+    fn handle<'a>(&'a self, _: &'a HostCore, _: Request<Incoming>, _: &'a str) -> Reply<'a> {
+        Box::pin(async { not_found_page() })
+    }
+
+    fn serves_health(&self) -> bool {
+        false
+    }
+}
+
+impl Service for BackEnd {
+    fn handle<'a>(&'a self, host: &'a HostCore, req: Request<Incoming>, id: &'a str) -> Reply<'a> {
+        Box::pin(self.answer(host, req, id))
+    }
+}
+
+impl BackEnd {
+    fn name(self) -> &'static str {
+        match self {
+            BackEnd::Inventory => "inventory",
+            BackEnd::Billing => "billing",
+            BackEnd::Auth => "auth",
         }
     }
-    json(StatusCode::OK, &answer)
+
+    async fn answer(
+        self,
+        core: &HostCore,
+        req: Request<Incoming>,
+        request_id: &str,
+    ) -> Response<Body> {
+        let (parts, body) = req.into_parts();
+        // Read what the caller sent, so the connection stays usable for the next request.
+        let body = Limited::new(body, 64 * 1024)
+            .collect()
+            .await
+            .map(|b| b.to_bytes())
+            .unwrap_or_default();
+        let sent: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+        let service = self.name();
+        let prefix = format!("/api/{service}/");
+        let path = parts.uri.path();
+        let Some(rest) = path.strip_prefix(&prefix) else {
+            return json(
+                StatusCode::NOT_FOUND,
+                &json!({"error": "not found", "service": service, "path": path}),
+            );
+        };
+        let segments: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+        let warn = fastrand::f64() < WARN_SHARE;
+        let answer = match self {
+            BackEnd::Inventory => inventory(&parts.method, &segments, &sent),
+            BackEnd::Billing => billing(&parts.method, &segments, &sent),
+            BackEnd::Auth => auth(&parts.method, &segments),
+        };
+        let answer = match answer {
+            Some(value) => value,
+            None => json!({"service": service, "path": path, "server": core.name}),
+        };
+        if warn {
+            if let Some(message) = warning(self, &answer) {
+                core.log.write(
+                    Level::Warn,
+                    &format!("{message} (request id {request_id})"),
+                    &[],
+                );
+            }
+        }
+        json(StatusCode::OK, &answer)
+    }
 }
 
 /// A number from 0 to `n - 1` that is the same for the same product every time.
@@ -131,27 +168,26 @@ fn auth(method: &Method, segments: &[&str]) -> Option<Value> {
 }
 
 /// A WARN line that fits the answer, if there is one for this service.
-fn warning(role: Role, answer: &Value) -> Option<String> {
-    match role {
-        Role::Inventory => {
+fn warning(service: BackEnd, answer: &Value) -> Option<String> {
+    match service {
+        BackEnd::Inventory => {
             let sku = answer.get("sku")?.as_str()?;
             Some(format!("low stock for {sku}: {} left", fastrand::u8(1..4)))
         }
-        Role::Billing => {
+        BackEnd::Billing => {
             let charge = answer.get("charge_id")?.as_str()?;
             let score = fastrand::u8(71..90);
             Some(format!(
                 "charge {charge} flagged for review: risk score 0.{score} above 0.70; approved"
             ))
         }
-        Role::Auth => {
+        BackEnd::Auth => {
             let session = answer.get("session")?.as_str()?;
             Some(format!(
                 "session {session} expires in {}s; client should refresh it",
                 fastrand::u16(20..90)
             ))
         }
-        Role::Frontend | Role::WrongService => None,
     }
 }
 
@@ -182,7 +218,7 @@ mod tests {
     #[test]
     fn warnings_name_the_record() {
         let stock = inventory(&Method::GET, &["7"], &Value::Null).unwrap();
-        assert!(warning(Role::Inventory, &stock)
+        assert!(warning(BackEnd::Inventory, &stock)
             .unwrap()
             .starts_with("low stock for SKU-00007: "));
     }

@@ -4,7 +4,7 @@ use chrono::{DateTime, Duration, SubsecRound, Utc};
 use rusqlite::types::Type;
 use rusqlite::Row;
 
-use crate::{digest, Event, StoreError, Version};
+use crate::{digest, Event, StoreError, Version, VersionKind};
 
 /// Version columns in the order [`RawVersion::from_row`] reads them; `config` last, optional.
 pub(super) const VERSION_COLUMNS: &str =
@@ -71,6 +71,10 @@ impl RawVersion {
                 self.created_at
             ),
         })?;
+        let kind: VersionKind = self.kind.parse().map_err(|e| StoreError::Corrupt {
+            version: self.version,
+            detail: format!("{e}"),
+        })?;
         if let Some(config) = &self.config {
             let actual = digest(config);
             if actual != self.digest {
@@ -88,7 +92,7 @@ impl RawVersion {
             parent: self.parent,
             created_at,
             author: self.author,
-            kind: self.kind,
+            kind,
             message: self.message,
             digest: self.digest,
             config: self.config,
@@ -102,11 +106,14 @@ pub(super) fn event(row: &Row<'_>) -> rusqlite::Result<Event> {
         rusqlite::Error::FromSqlConversionFailure(column, Type::Text, e)
     };
     let ts: String = row.get(1)?;
+    let kind: String = row.get(2)?;
     let details: String = row.get(5)?;
     Ok(Event {
         id: row.get(0)?,
         ts: parse_ts(&ts).map_err(|e| invalid(1, e.into()))?,
-        kind: row.get(2)?,
+        kind: kind
+            .parse()
+            .map_err(|e: crate::UnknownKind| invalid(2, e.into()))?,
         pool: row.get(3)?,
         server: row.get(4)?,
         details: serde_json::from_str(&details).map_err(|e| invalid(5, e.into()))?,

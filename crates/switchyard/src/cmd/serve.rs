@@ -6,10 +6,10 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use prometheus_client::registry::Registry;
-use switchyard_admin::{AdminState, ControlPlane};
+use switchyard_admin::{AdminState, ControlPlane, Guard, SystemClock};
 use switchyard_config::{AccessLog as AccessLogTarget, Config};
 use switchyard_proxy::{AccessLog, EventSink, Metrics, Proxy, ProxyOptions, TlsMaterial};
-use switchyard_store::{NewVersion, SqliteStore, Store};
+use switchyard_store::{NewVersion, SqliteStore, Store, VersionKind};
 
 use crate::state::StateDir;
 use crate::Global;
@@ -86,7 +86,7 @@ fn starting_config(
     let version = store.commit(
         NewVersion {
             author: author.to_string(),
-            kind: "apply".into(),
+            kind: VersionKind::Apply,
             message,
             config: config.to_toml(),
             details: serde_json::json!({ "file": path.display().to_string() }),
@@ -141,12 +141,18 @@ async fn serve(
     let admin_url = admin_url(&config.admin, admin_addr);
     state.write_admin_url(&admin_url)?;
     let registry = Arc::new(registry);
-    let control = Arc::new(ControlPlane::new(store, proxy.handle()).with_metrics(registry.clone()));
+    let control = Arc::new(ControlPlane::new(store, proxy.handle()));
     tokio::spawn(control.clone().record_events(event_rx));
     tokio::spawn(control.clone().prune_events());
+    let guard = Guard::spawn(
+        control.clone(),
+        Some(registry.clone()),
+        Arc::new(SystemClock),
+    );
     let router = switchyard_admin::router(AdminState {
         registry,
         control,
+        guard,
         token: token.into(),
     });
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();

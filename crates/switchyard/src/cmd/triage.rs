@@ -1,7 +1,7 @@
 //! `switchyard triage`: read every service's logs and print an incident report.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
@@ -49,19 +49,7 @@ enum ReportFormat {
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     let bucket = switchyard_config::parse_duration(&args.bucket)
         .map_err(|e| anyhow::anyhow!("--bucket: {e}"))?;
-    let mut all_changes = switchyard_changes(g)?;
-    // Change files given with --changes, and those found in the walked directories, once each.
-    let mut files: Vec<PathBuf> = args.changes.clone();
-    files.extend(switchyard_triage::input::change_files(&args.input.paths));
-    let mut seen = std::collections::HashSet::new();
-    for file in &files {
-        if !seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())) {
-            continue;
-        }
-        let (mut c, _) = changes::read_file(file)?;
-        all_changes.append(&mut c);
-    }
-    all_changes.sort_by_key(|c| c.ts);
+    let all_changes = with_change_files(switchyard_changes(g)?, &args.changes, &args.input.paths)?;
     let options = TriageOptions {
         bucket: bucket.max(Duration::from_secs(1)),
         from: args.from.as_deref().map(parse_time).transpose()?,
@@ -94,24 +82,50 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `changes` and those of the change files: the ones named, and those found in the walked
+/// `paths`, each read once; oldest first.
+pub(crate) fn with_change_files(
+    mut changes: Vec<Change>,
+    files: &[PathBuf],
+    paths: &[PathBuf],
+) -> anyhow::Result<Vec<Change>> {
+    let mut files = files.to_vec();
+    files.extend(switchyard_triage::input::change_files(paths));
+    let mut seen = std::collections::HashSet::new();
+    for file in &files {
+        if !seen.insert(std::fs::canonicalize(file).unwrap_or_else(|_| file.clone())) {
+            continue;
+        }
+        let (mut c, _) = changes::read_file(file)?;
+        changes.append(&mut c);
+    }
+    changes.sort_by_key(|c| c.ts);
+    Ok(changes)
+}
+
 /// Switchyard's versions as changes: from `--admin` when given, else from the state
 /// directory when it has a version store; nothing otherwise.
 fn switchyard_changes(g: &Global) -> anyhow::Result<Vec<Change>> {
-    let events: Vec<switchyard_store::Event> = if g.admin.is_some() {
+    if g.admin.is_some() {
         let v = Client::new(g)?.get("/events?limit=1000000")?;
-        serde_json::from_value(v).context("the admin API's events do not parse")?
-    } else if g
-        .state
+        let events: Vec<switchyard_store::Event> =
+            serde_json::from_value(v).context("the admin API's events do not parse")?;
+        return Ok(changes::from_events(&events));
+    }
+    stored_changes(&g.state)
+}
+
+/// The versions in the state directory `state` as changes; none without a version store.
+pub(crate) fn stored_changes(state: &Path) -> anyhow::Result<Vec<Change>> {
+    if !state
         .join(switchyard_store::SqliteStore::FILE_NAME)
         .exists()
     {
-        use switchyard_store::Store;
-        let store = switchyard_store::SqliteStore::open(&g.state)?;
-        store.events(None, 1_000_000)?
-    } else {
-        Vec::new()
-    };
-    Ok(changes::from_events(&events))
+        return Ok(Vec::new());
+    }
+    use switchyard_store::Store;
+    let store = switchyard_store::SqliteStore::open(state)?;
+    Ok(changes::from_events(&store.events(None, 1_000_000)?))
 }
 
 /// A byte-count progress bar on a terminal, none in pipes.

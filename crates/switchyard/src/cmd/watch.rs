@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
+use switchyard_admin::Verdict;
 
 use super::client::Client;
 use super::output::{self, Output};
@@ -55,23 +56,23 @@ pub fn follow(client: &Client, applied: &Value, g: &Global) -> anyhow::Result<()
             }
             return Ok(());
         }
-        let verdict = bake["verdict"].as_str().unwrap_or_default();
+        let verdict = serde_json::from_value::<Verdict>(bake["verdict"].clone()).ok();
         let reason = bake["reason"].as_str().unwrap_or_default();
         match verdict {
-            "baking" => progress.show(version, bake),
-            "kept" => {
+            Some(Verdict::Baking) => progress.show(version, bake),
+            Some(Verdict::Kept) => {
                 progress.clear();
                 say(reason.to_string());
                 return Ok(());
             }
-            "rolled-back" => {
+            Some(Verdict::RolledBack) => {
                 progress.clear();
                 anyhow::bail!(
                     "v{version} was rolled back as v{} by the guard: {reason}",
                     bake["rollback_version"]
                 );
             }
-            "failed" => {
+            Some(Verdict::Failed) => {
                 progress.clear();
                 anyhow::bail!(
                     "v{version} crossed the guard's limits (auto_rollback is off): {reason}"

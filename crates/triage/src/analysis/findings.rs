@@ -98,85 +98,48 @@ pub fn build(
         .map(|s| s.1)
         .max()
         .unwrap_or(0);
-    let split = |s: &Series| -> (Counts, Counts) {
-        match (onset_bucket, s.span()) {
-            (Some(o), Some((a, b))) => (s.sum(a..o), s.sum(o..b)),
-            (None, Some(_)) => (s.total(), Counts::default()),
-            _ => (Counts::default(), Counts::default()),
-        }
+    let (log_before, log_after) = split(&agg.logs, onset_bucket);
+    let (req_before, req_after) = split(&agg.requests, onset_bucket);
+    let counting = Counting {
+        client_errors: onset_bucket.is_some() && client_errors_jumped(&req_before, &req_after),
     };
-    let rate = |errors: u64, total: u64| {
-        if total == 0 {
-            0.0
-        } else {
-            errors as f64 / total as f64
-        }
-    };
-    let (log_before, log_after) = split(&agg.logs);
-    let (req_before, req_after) = split(&agg.requests);
-    // 4xx answers count as errors when their share rose significantly, and clearly, at the onset.
-    let client_jump = onset_bucket.is_some() && {
-        let before = rate(req_before.client_errors, req_before.total);
-        let after = rate(req_after.client_errors, req_after.total);
-        let test = Excess::test(
-            req_after.client_errors,
-            req_after.total,
-            req_before.client_errors,
-            req_before.total,
-        );
-        after > 2.0 * before + 0.01 && test.significant(1e-4, 5)
-    };
-    let req_errors = |c: &Counts| c.errors + if client_jump { c.client_errors } else { 0 };
     let log_rates = (!agg.logs.is_empty()).then(|| RatePair {
         baseline: rate(log_before.errors, log_before.total),
         incident: rate(log_after.errors, log_after.total),
     });
     let request_rates = (!agg.requests.is_empty()).then(|| RatePair {
-        baseline: rate(req_errors(&req_before), req_before.total),
-        incident: rate(req_errors(&req_after), req_after.total),
+        baseline: rate(counting.errors(&req_before), req_before.total),
+        incident: rate(counting.errors(&req_after), req_after.total),
     });
+    // The headline counts requests when there are any errors among them (or no logs at all).
     let use_requests = request_rates
         .as_ref()
         .is_some_and(|r| r.incident > 0.0 || log_rates.is_none());
-    let (headline, rate_of, primary) = if use_requests {
-        (request_rates.clone().unwrap(), "requests", &agg.requests)
-    } else {
-        (
-            log_rates.clone().unwrap_or(RatePair {
+    let (headline, rate_of, primary) = match (&request_rates, &log_rates) {
+        (Some(r), _) if use_requests => (r.clone(), "requests", &agg.requests),
+        (_, l) => (
+            l.clone().unwrap_or(RatePair {
                 baseline: 0.0,
                 incident: 0.0,
             }),
             "log records",
             &agg.logs,
-        )
+        ),
     };
 
-    let concentration = concentrate(agg, onset_bucket, end, client_jump);
+    let concentration = concentrate(agg, onset_bucket, end, counting.client_errors);
     let onset_ms = onset_bucket.map(|b| b * bucket_ms);
     let templates = template_views(book, onset_ms, bucket_ms);
     let suspect_changes = suspects(changes, onset_ms, bucket_ms, &concentration);
     let suggestions = suggest(&concentration, &suspect_changes, agg);
-    let series = primary
-        .span()
-        .map(|(a, b)| {
-            (a..b)
-                .map(|i| {
-                    let c = primary.get(i);
-                    let errors = if use_requests {
-                        req_errors(&c)
-                    } else {
-                        c.errors
-                    };
-                    Bucket {
-                        ts: ms_to_time(i * bucket_ms),
-                        total: c.total,
-                        errors,
-                        rate: rate(errors, c.total),
-                    }
-                })
-                .collect()
-        })
-        .unwrap_or_default();
+    let errors_of = |c: &Counts| {
+        if use_requests {
+            counting.errors(c)
+        } else {
+            c.errors
+        }
+    };
+    let series = buckets(primary, bucket_ms, errors_of);
     let records = agg.logs.total().total + agg.requests.total().total;
     Findings {
         onset: onset_ms.map(ms_to_time),
@@ -189,7 +152,7 @@ pub fn build(
         rate_of,
         log_error_rate: log_rates,
         request_error_rate: request_rates,
-        client_error_rate: client_jump.then(|| RatePair {
+        client_error_rate: counting.client_errors.then(|| RatePair {
             baseline: rate(req_before.client_errors, req_before.total),
             incident: rate(req_after.client_errors, req_after.total),
         }),
@@ -203,6 +166,76 @@ pub fn build(
         records,
         series,
     }
+}
+
+/// `errors / total`, 0 when there is nothing.
+fn rate(errors: u64, total: u64) -> f64 {
+    if total == 0 {
+        0.0
+    } else {
+        errors as f64 / total as f64
+    }
+}
+
+/// A series' counts before and from the onset; without an onset, all of it comes before.
+fn split(s: &Series, onset: Option<i64>) -> (Counts, Counts) {
+    match (onset, s.span()) {
+        (Some(o), Some((a, b))) => (s.sum(a..o), s.sum(o..b)),
+        (None, Some(_)) => (s.total(), Counts::default()),
+        _ => (Counts::default(), Counts::default()),
+    }
+}
+
+/// Whether the share of 4xx answers rose significantly, and clearly (to more than twice the
+/// share before plus a point), at the onset.
+fn client_errors_jumped(before: &Counts, after: &Counts) -> bool {
+    let (share_before, share_after) = (
+        rate(before.client_errors, before.total),
+        rate(after.client_errors, after.total),
+    );
+    let test = Excess::test(
+        after.client_errors,
+        after.total,
+        before.client_errors,
+        before.total,
+    );
+    share_after > 2.0 * share_before + 0.01 && test.significant(1e-4, 5)
+}
+
+/// What counts as a failed request.
+struct Counting {
+    /// 4xx answers too (when their share jumped at the onset), not only 5xx.
+    client_errors: bool,
+}
+
+impl Counting {
+    fn errors(&self, c: &Counts) -> u64 {
+        c.errors
+            + if self.client_errors {
+                c.client_errors
+            } else {
+                0
+            }
+    }
+}
+
+/// The series' buckets, with the errors `errors_of` counts in each.
+fn buckets(series: &Series, bucket_ms: i64, errors_of: impl Fn(&Counts) -> u64) -> Vec<Bucket> {
+    let Some((a, b)) = series.span() else {
+        return Vec::new();
+    };
+    (a..b)
+        .map(|i| {
+            let c = series.get(i);
+            let errors = errors_of(&c);
+            Bucket {
+                ts: ms_to_time(i * bucket_ms),
+                total: c.total,
+                errors,
+                rate: rate(errors, c.total),
+            }
+        })
+        .collect()
 }
 
 pub fn ms_to_time(ms: i64) -> DateTime<Utc> {

@@ -239,62 +239,93 @@ mod tests {
         f(parsed)
     }
 
+    /// What `p` reads from `line`: time, level, host, service and message; `None` when it
+    /// reads no record.
+    type Fields = (
+        Option<i64>,
+        Option<Level>,
+        Option<String>,
+        Option<String>,
+        String,
+    );
+    fn fields<P: Parser>(p: P, line: &str) -> Option<Fields> {
+        with(p, line, |l| {
+            l.map(|l| {
+                let text = |s: Option<&str>| s.map(str::to_string);
+                (
+                    l.ts_ms,
+                    l.level,
+                    text(l.host),
+                    text(l.service),
+                    l.message.to_string(),
+                )
+            })
+        })
+    }
+
+    /// `(line, ts_ms, level, host, service, message)`.
+    type Case<'a> = (
+        &'a str,
+        Option<i64>,
+        Option<Level>,
+        Option<&'a str>,
+        Option<&'a str>,
+        &'a str,
+    );
+
+    fn check<P: Parser>(parser: impl Fn() -> P, cases: &[Case<'_>]) {
+        for &(line, ts, level, host, service, message) in cases {
+            let want = (
+                ts,
+                level,
+                host.map(str::to_string),
+                service.map(str::to_string),
+            );
+            let want = (want.0, want.1, want.2, want.3, message.to_string());
+            assert_eq!(fields(parser(), line), Some(want), "{line}");
+        }
+    }
+
     #[test]
     fn rfc3164() {
-        with(
-            Syslog3164::new(2025),
-            "<11>Nov 13 10:23:15 frontend-02 shop[123]: db timeout",
-            |l| {
-                let l = l.unwrap();
-                assert_eq!(l.ts_ms, Some(1_763_029_395_000));
-                assert_eq!(
-                    (l.level, l.host, l.service, l.message),
-                    (
-                        Some(Level::Error),
-                        Some("frontend-02"),
-                        Some("shop"),
-                        "db timeout"
-                    )
-                );
-            },
-        );
-        with(
-            Syslog3164::new(2025),
-            "Nov  3 10:23:15 combo sshd(pam_unix)[19939]: ERROR: authentication failure",
-            |l| {
-                let l = l.unwrap();
-                assert_eq!(
-                    (l.level, l.host, l.service, l.message),
-                    (
-                        Some(Level::Error),
-                        Some("combo"),
-                        Some("sshd(pam_unix)"),
-                        "authentication failure"
-                    )
-                );
-            },
-        );
-        with(
-            Syslog3164::new(2025),
-            "<30>Nov 13 10:23:15 app: no host here",
-            |l| {
-                let l = l.unwrap();
-                assert_eq!(
-                    (l.level, l.host, l.service, l.message),
-                    (Some(Level::Info), None, Some("app"), "no host here")
-                );
-            },
-        );
-        with(
-            Syslog3164::new(2025),
-            "2025-11-13T12:23:15.5+02:00 web-1 nginx[9]: started",
-            |l| {
-                let l = l.unwrap();
-                assert_eq!(
-                    (l.ts_ms, l.host, l.service),
-                    (Some(1_763_029_395_500), Some("web-1"), Some("nginx"))
-                );
-            },
+        const T: Option<i64> = Some(1_763_029_395_000);
+        let (e, i) = (Some(Level::Error), Some(Level::Info));
+        check(
+            || Syslog3164::new(2025),
+            &[
+                (
+                    "<11>Nov 13 10:23:15 frontend-02 shop[123]: db timeout",
+                    T,
+                    e,
+                    Some("frontend-02"),
+                    Some("shop"),
+                    "db timeout",
+                ),
+                (
+                    "Nov  3 10:23:15 combo sshd(pam_unix)[19939]: ERROR: authentication failure",
+                    Some(1_762_165_395_000),
+                    e,
+                    Some("combo"),
+                    Some("sshd(pam_unix)"),
+                    "authentication failure",
+                ),
+                (
+                    "<30>Nov 13 10:23:15 app: no host here",
+                    T,
+                    i,
+                    None,
+                    Some("app"),
+                    "no host here",
+                ),
+                (
+                    "2025-11-13T12:23:15.5+02:00 web-1 nginx[9]: started",
+                    Some(1_763_029_395_500),
+                    None,
+                    Some("web-1"),
+                    Some("nginx"),
+                    "started",
+                ),
+            ],
         );
         let mut s = Syslog3164::new(2025);
         assert!(
@@ -307,42 +338,39 @@ mod tests {
     #[test]
     fn rfc5424() {
         let line = "<34>1 2025-11-13T10:23:15.003Z mymachine.example.com su - ID47 [exampleSDID@32473 iut=\"3\" eventSource=\"App\\]lication\"][x@1 a=\"b\"] \u{feff}'su root' failed";
-        with(Syslog5424::new(2025), line, |l| {
-            let l = l.unwrap();
-            assert_eq!(l.ts_ms, Some(1_763_029_395_003));
-            assert_eq!(
-                (l.level, l.host, l.service, l.message),
+        check(
+            || Syslog5424::new(2025),
+            &[
                 (
+                    line,
+                    Some(1_763_029_395_003),
                     Some(Level::Fatal),
                     Some("mymachine.example.com"),
                     Some("su"),
-                    "'su root' failed"
-                )
-            );
-        });
-        with(
-            Syslog5424::new(2025),
-            "<165>1 2025-11-13T10:23:15+01:00 - - - - -",
-            |l| {
-                let l = l.unwrap();
-                assert_eq!(
-                    (l.ts_ms, l.level, l.host, l.service, l.message),
-                    (Some(1_763_025_795_000), Some(Level::Notice), None, None, "")
-                );
-            },
+                    "'su root' failed",
+                ),
+                (
+                    "<165>1 2025-11-13T10:23:15+01:00 - - - - -",
+                    Some(1_763_025_795_000),
+                    Some(Level::Notice),
+                    None,
+                    None,
+                    "",
+                ),
+                (
+                    "<13>1 - host app - - - no time",
+                    None,
+                    Some(Level::Notice),
+                    Some("host"),
+                    Some("app"),
+                    "no time",
+                ),
+            ],
         );
-        with(
-            Syslog5424::new(2025),
-            "<13>1 - host app - - - no time",
-            |l| {
-                let l = l.unwrap();
-                assert_eq!((l.ts_ms, l.message), (None, "no time"));
-            },
-        );
-        with(
+        let v2 = fields(
             Syslog5424::new(2025),
             "<13>2 2025-11-13T10:23:15Z h a - - - v2",
-            |l| assert!(l.is_none()),
         );
+        assert_eq!(v2, None);
     }
 }

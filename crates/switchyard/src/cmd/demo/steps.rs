@@ -4,8 +4,11 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use switchyard_config::{Config, HealthConfig, StatusRange};
 use switchyard_lab::load::LoadGen;
 use switchyard_lab::shop::{Fault, Lab};
+use switchyard_triage::analysis::{triage, Findings, TriageOptions};
+use switchyard_triage::input::InputOptions;
 
 use super::serve::Switchyard;
 use super::summary::Step;
@@ -66,9 +69,9 @@ impl Ctx<'_> {
         None
     }
 
-    /// Runs triage over the lab's logs and Switchyard's history (shown as text), and returns
-    /// its JSON findings.
-    fn triage(&self, from: chrono::DateTime<chrono::Utc>) -> anyhow::Result<serde_json::Value> {
+    /// Runs triage over the lab's logs and Switchyard's history as an operator would (shown as
+    /// text), and returns the same findings, computed here by the triage library.
+    fn triage(&self, from: chrono::DateTime<chrono::Utc>) -> anyhow::Result<Findings> {
         self.lab.flush_logs();
         let logs = self.logs.display().to_string();
         let from = from.format("%Y-%m-%dT%H:%M:%SZ").to_string();
@@ -81,39 +84,50 @@ impl Ctx<'_> {
             from.as_str(),
         ];
         self.sy.cli(self.say, "oncall", &args)?;
-        let out = self.dir.join("triage.json");
-        let out_s = out.display().to_string();
-        let mut json_args = args.to_vec();
-        json_args.extend(["--format", "json", "--out", out_s.as_str()]);
-        let status = std::process::Command::new(std::env::current_exe()?)
-            .args(&json_args)
-            .arg("--state")
-            .arg(&self.sy.state)
-            .output()?;
-        anyhow::ensure!(status.status.success(), "triage --format json failed");
-        Ok(serde_json::from_slice(&std::fs::read(&out)?)?)
+        let paths = [self.logs.to_path_buf()];
+        let stored = crate::cmd::triage::stored_changes(&self.sy.state)?;
+        let changes = crate::cmd::triage::with_change_files(stored, &[], &paths)?;
+        let options = TriageOptions {
+            bucket: Duration::from_secs(2),
+            from: Some(crate::cmd::logs::parse_time(&from)?),
+            to: None,
+            input: InputOptions {
+                roots: paths.to_vec(),
+                ..InputOptions::default()
+            },
+            threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
+        };
+        Ok(triage(&paths, &changes, &options, &|_| {})?.0)
     }
 }
 
 /// `server inventory-4` from the findings' first concentration.
-fn top_concentration(f: &serde_json::Value) -> Option<String> {
-    let c = f["concentration"].get(0)?;
-    Some(format!(
-        "{} {}",
-        c["dimension"].as_str()?,
-        c["key"].as_str()?
-    ))
+fn top_concentration(f: &Findings) -> Option<String> {
+    let c = f.concentration.first()?;
+    Some(format!("{} {}", c.dimension.as_str(), c.key))
 }
 
 /// The best-ranked change, if it ranks high enough to act on.
-fn top_suspect(f: &serde_json::Value) -> Option<(String, Option<u64>)> {
-    let s = f["suspect_changes"].get(0)?;
-    (s["score"].as_f64()? >= 0.5).then(|| {
-        (
-            s["summary"].as_str().unwrap_or_default().to_string(),
-            s["version"].as_u64(),
-        )
-    })
+fn top_suspect(f: &Findings) -> Option<(String, Option<u64>)> {
+    let s = f.suspect_changes.first()?;
+    (s.score >= 0.5).then(|| (s.summary.clone(), s.version))
+}
+
+/// The health check of the step that shows it keeping the bad server out: 200 expected.
+fn expect_200() -> HealthConfig {
+    HealthConfig {
+        path: "/health".into(),
+        interval: Duration::from_millis(500),
+        timeout: Duration::from_millis(400),
+        expect_status: vec![StatusRange {
+            low: 200,
+            high: 200,
+        }],
+        expect_header: Default::default(),
+        expect_body: None,
+        rise: 2,
+        fall: 2,
+    }
 }
 
 pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
@@ -128,12 +142,9 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
     say.say(&format!(
         "A deploy adds inventory-4 ({bad}) to the inventory pool. It is not an inventory service: it answers 404."
     ));
-    let v2 = format!(
-        "{}\n[[pools.inventory.servers]]\nname = \"inventory-4\"\naddress = \"{bad}\"\n",
-        cx.v1
-    );
+    let v2 = Config::parse(cx.v1, "v1")?.with_server_added("inventory", "inventory-4", bad, 1)?;
     let v2_path = cx.dir.join("deploy-2.3.5.toml");
-    std::fs::write(&v2_path, &v2)?;
+    std::fs::write(&v2_path, v2.to_toml())?;
     let v2_s = v2_path.display().to_string();
     let bad_before = cx.lab.requests("inventory-4").unwrap_or(0);
     let t_change = Instant::now();
@@ -188,11 +199,12 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
     };
 
     say.step("The same change, with a health check that expects 200");
-    let checked = format!(
-        "{v2}\n[pools.inventory.health]\npath = \"/health\"\ninterval = \"500ms\"\ntimeout = \"400ms\"\nexpect_status = [200]\nrise = 2\nfall = 2\n"
-    );
+    let mut checked = v2;
+    if let Some(pool) = checked.pools.get_mut("inventory") {
+        pool.health = Some(expect_200());
+    }
     let checked_path = cx.dir.join("deploy-2.3.5-checked.toml");
-    std::fs::write(&checked_path, &checked)?;
+    std::fs::write(&checked_path, checked.to_toml())?;
     let checked_s = checked_path.display().to_string();
     let bad_before = cx.lab.requests("inventory-4").unwrap_or(0);
     let t1 = Instant::now();

@@ -35,13 +35,14 @@ mod error;
 mod files;
 mod json;
 mod level;
+mod open;
 mod plain;
 mod scan;
 mod syslog;
 mod time;
 
 use std::fs::File;
-use std::io::{self, BufReader, Read, Seek, SeekFrom};
+use std::io::{self, Read, Seek, SeekFrom};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -49,7 +50,8 @@ use std::str::FromStr;
 pub use error::InputError;
 
 use crate::record::Line;
-use scan::{Head, Parser, Scanner, BLOCK};
+use open::Opened;
+use scan::{Parser, Scanner};
 
 /// How a file's lines are written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -217,6 +219,13 @@ impl Default for InputOptions {
     }
 }
 
+impl InputOptions {
+    /// Whether a file's format is detected: no hint, and lines are not bare messages.
+    pub(crate) fn needs_detect(&self) -> bool {
+        self.format_hint.is_none() && !self.message_only
+    }
+}
+
 /// Expands PATHs: files, directories (walked, following the layout rules), globs; `.gz` read transparently.
 ///
 /// Directories are walked recursively in name order, following symlinks, leaving out hidden
@@ -330,98 +339,34 @@ pub fn scan_range(
     options: &InputOptions,
     sink: &mut impl Sink,
 ) -> Result<Skipped, InputError> {
-    let open_error = |source| InputError::Open {
+    let mut file = File::open(path).map_err(|source| InputError::Open {
         path: path.to_path_buf(),
         source,
-    };
-    let read_error = |offset, source| InputError::Read {
+    })?;
+    let gz = is_gzip(&mut file).map_err(|source| InputError::Open {
         path: path.to_path_buf(),
-        offset,
         source,
-    };
-    let mut file = File::open(path).map_err(open_error)?;
-    let gz = is_gzip(&mut file).map_err(open_error)?;
+    })?;
     if gz && range.start > 0 {
         return Err(InputError::CompressedRange {
             path: path.to_path_buf(),
         });
     }
-    let needs_detect = options.format_hint.is_none() && !options.message_only;
-    let mut buf = vec![0u8; BLOCK];
-    let mut failure = None;
-    let (mut reader, filled, base, format): (Box<dyn Read>, usize, u64, Format) =
-        if range.start == 0 {
-            let mut reader: Box<dyn Read> = if gz {
-                Box::new(flate2::read::MultiGzDecoder::new(BufReader::with_capacity(
-                    BLOCK, file,
-                )))
-            } else {
-                Box::new(file)
-            };
-            // A read error here still leaves the bytes before it to scan; the scanner reports it.
-            let mut filled = 0;
-            while filled < SAMPLE {
-                match reader.read(&mut buf[filled..]) {
-                    Ok(0) => break,
-                    Ok(n) => filled += n,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                    Err(e) => {
-                        failure = Some(read_error(filled as u64, e));
-                        break;
-                    }
-                }
-            }
-            // A UTF-8 byte order mark is not part of the first line.
-            let bom = if buf[..filled].starts_with(b"\xef\xbb\xbf") {
-                3
-            } else {
-                0
-            };
-            buf.copy_within(bom..filled, 0);
-            filled -= bom;
-            let format = match options.format_hint {
-                Some(f) => f,
-                None if needs_detect => detect(&buf[..filled.min(SAMPLE)]),
-                None => Format::Plain,
-            };
-            (reader, filled, bom as u64, format)
-        } else {
-            let format = match options.format_hint {
-                Some(f) => f,
-                None if needs_detect => {
-                    let mut head = Vec::new();
-                    (&mut file)
-                        .take(SAMPLE as u64)
-                        .read_to_end(&mut head)
-                        .map_err(|e| read_error(0, e))?;
-                    detect(&head)
-                }
-                None => Format::Plain,
-            };
-            // Start at the byte before the range: the line it ends (or cuts) is the range before's.
-            let from = range.start - 1;
-            file.seek(SeekFrom::Start(from))
-                .map_err(|e| read_error(from, e))?;
-            let mut reader: Box<dyn Read> = Box::new(file);
-            let mut dropped = 0u64;
-            let filled = loop {
-                let got =
-                    read_full(&mut reader, &mut buf).map_err(|e| read_error(from + dropped, e))?;
-                match memchr::memchr(b'\n', &buf[..got]) {
-                    Some(i) => {
-                        buf.copy_within(i + 1..got, 0);
-                        dropped += i as u64 + 1;
-                        break got - i - 1;
-                    }
-                    None if got < buf.len() => {
-                        dropped += got as u64;
-                        break 0;
-                    }
-                    None => dropped += got as u64,
-                }
-            };
-            (reader, filled, from + dropped, format)
-        };
+    let read_error = |offset, source| InputError::Read {
+        path: path.to_path_buf(),
+        offset,
+        source,
+    };
+    let Opened {
+        mut reader,
+        head,
+        format,
+        failure,
+    } = if range.start == 0 {
+        Opened::at_start(file, gz, options, read_error)
+    } else {
+        Opened::within(file, range.start, options, read_error)?
+    };
     let source = source_info(path, &options.roots, format);
     let count_lead = range.start == 0;
     let end = if gz { u64::MAX } else { range.end };
@@ -429,7 +374,7 @@ pub fn scan_range(
     macro_rules! scan_with {
         ($parser:expr) => {{
             let mut scanner = Scanner::new($parser, &source, sink, count_lead);
-            let result = scanner.run(path, &mut *reader, Head { buf, filled, base }, end, failure);
+            let result = scanner.run(path, &mut *reader, head, end, failure);
             result.map(|()| scanner.skipped)
         }};
     }

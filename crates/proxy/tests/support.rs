@@ -10,7 +10,8 @@ use std::time::Duration;
 use prometheus_client::registry::Registry;
 use switchyard_config::Config;
 use switchyard_proxy::{
-    AccessLog, EventSink, Metrics, Proxy, ProxyEvent, ProxyHandle, ProxyOptions, TlsMaterial,
+    AccessLog, EventKind, EventSink, Metrics, Proxy, ProxyEvent, ProxyHandle, ProxyOptions,
+    TlsMaterial,
 };
 
 pub struct TestProxy {
@@ -83,7 +84,7 @@ impl TestProxy {
     }
 
     /// Waits (up to `timeout`) for the next reported event of `kind`, skipping others.
-    pub async fn next_event(&self, kind: &str, timeout: Duration) -> ProxyEvent {
+    pub async fn next_event(&self, kind: EventKind, timeout: Duration) -> ProxyEvent {
         let mut rx = self.events.lock().await;
         let deadline = tokio::time::Instant::now() + timeout;
         loop {

@@ -12,9 +12,9 @@ use axum::response::IntoResponse;
 
 pub(crate) use series::series;
 
-const INDEX_HTML: &str = include_str!("index.html");
-const APP_JS: &str = include_str!("app.js");
-const STYLE_CSS: &str = include_str!("style.css");
+const INDEX_HTML: &str = include_str!("dashboard/index.html");
+const APP_JS: &str = include_str!("dashboard/app.js");
+const STYLE_CSS: &str = include_str!("dashboard/style.css");
 
 /// Assets change only with the binary; `no-cache` makes the browser revalidate after upgrades.
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

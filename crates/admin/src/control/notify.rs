@@ -11,11 +11,33 @@ use switchyard_config::NotifyConfig;
 /// Pause before the first retry; each further retry doubles it.
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 
+/// Why a notice is sent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum NoticeKind {
+    /// The guard rolled a version back.
+    AutoRollback,
+    /// Outlier detection ejected a server.
+    Ejection,
+    /// A pool has no healthy server left.
+    AllUnhealthy,
+}
+
+impl NoticeKind {
+    /// The kind as the webhook receives it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NoticeKind::AutoRollback => "auto-rollback",
+            NoticeKind::Ejection => "ejection",
+            NoticeKind::AllUnhealthy => "all-unhealthy",
+        }
+    }
+}
+
 /// What the webhook receives.
 #[derive(Debug, Clone, Serialize)]
 pub struct Notice {
-    /// `auto-rollback`, `ejection` or `all-unhealthy`.
-    pub kind: String,
+    pub kind: NoticeKind,
     /// The version concerned (the one rolled back), when there is one.
     pub version: Option<u64>,
     pub pool: Option<String>,
@@ -58,7 +80,7 @@ impl Notifier {
         let http = self.http.clone();
         tokio::spawn(async move {
             if let Err(e) = deliver(&http, &config, &notice).await {
-                tracing::warn!(kind = %notice.kind, "could not notify: {e}");
+                tracing::warn!(kind = notice.kind.as_str(), "could not notify: {e}");
             }
         });
     }
@@ -146,7 +168,7 @@ mod tests {
             retries: 2,
         };
         let notice = Notice {
-            kind: "ejection".into(),
+            kind: NoticeKind::Ejection,
             version: None,
             pool: Some("inventory".into()),
             server: Some("inventory-2".into()),
@@ -170,7 +192,7 @@ mod tests {
             retries: 1,
         };
         let notice = Notice {
-            kind: "all-unhealthy".into(),
+            kind: NoticeKind::AllUnhealthy,
             version: None,
             pool: None,
             server: None,

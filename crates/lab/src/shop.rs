@@ -61,8 +61,9 @@ pub use host::{DbStatus, HostInfo, HostStatus, Role};
 
 use fault::Answer;
 use frontend::Frontend;
-use host::{status_json, Host, HostCore, Settings};
+use host::{status_json, Host, HostCore, Service, Settings};
 use log::AppLog;
+use services::{BackEnd, WrongService};
 
 /// The lab's hosts, in the order [`Lab::hosts`] lists them.
 const HOSTS: &[(&str, Role)] = &[
@@ -176,7 +177,7 @@ impl Lab {
                 log: Arc::new(log),
                 requests: Default::default(),
                 faults: Default::default(),
-                frontend: (role == Role::Frontend).then(|| Frontend::new(options.db.clone())),
+                service: service(role, &options.db),
                 settings: settings.clone(),
             };
             let host = Host::start(core, any_port)
@@ -323,9 +324,7 @@ impl Lab {
         self.control.stop().await;
         for host in &self.inner.hosts {
             host.listener.stop().await;
-            if let Some(frontend) = &host.core.frontend {
-                frontend.stop_leak();
-            }
+            host.core.service.stop();
         }
         self.flusher.abort();
         self.flush_logs();
@@ -337,12 +336,21 @@ impl Drop for Lab {
         self.control.abort();
         for host in &self.inner.hosts {
             host.listener.abort();
-            if let Some(frontend) = &host.core.frontend {
-                frontend.stop_leak();
-            }
+            host.core.service.stop();
         }
         self.flusher.abort();
         self.flush_logs();
+    }
+}
+
+/// What runs on a host of `role`.
+fn service(role: Role, db: &DbOptions) -> Box<dyn Service> {
+    match role {
+        Role::Frontend => Box::new(Frontend::new(db.clone())),
+        Role::Inventory => Box::new(BackEnd::Inventory),
+        Role::Billing => Box::new(BackEnd::Billing),
+        Role::Auth => Box::new(BackEnd::Auth),
+        Role::WrongService => Box::new(WrongService),
     }
 }
 
@@ -365,22 +373,19 @@ impl LabInner {
             Fault::NotFound => core.faults.set_answer(Answer::NotFound),
             Fault::Error500 => core.faults.set_answer(Answer::Error500),
             Fault::Latency(delay) => core.faults.set_latency(delay),
-            Fault::LeakConnections { per_second } => match &core.frontend {
-                Some(frontend) => frontend.start_leak(per_second),
-                None => {
+            Fault::LeakConnections { per_second } => {
+                if !core.service.start_leak(per_second) {
                     return Err(LabError::NotApplicable {
                         host: name.to_string(),
                         fault: "leak-connections",
                         role: core.role.as_str(),
-                    })
+                    });
                 }
-            },
+            }
             Fault::Crash => host.listener.stop().await,
             Fault::Recover => {
                 core.faults.clear();
-                if let Some(frontend) = &core.frontend {
-                    frontend.reset();
-                }
+                core.service.reset();
                 if !host.listener.is_up() {
                     let addr = host.listener.addr();
                     host.listener

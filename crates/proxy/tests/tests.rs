@@ -1,0 +1,17 @@
+//! The proxy over real sockets, one suite per module: lab backends behind a proxy on a free
+//! loopback port (helpers in [`support`]).
+//!
+//! One test binary for the crate (`cargo test -p switchyard-proxy --test integration`),
+//! so the suites are linked once.
+
+mod support;
+
+mod failures;
+mod framing;
+mod health;
+mod health_probe;
+mod limits;
+mod protocols;
+mod routing;
+mod saturation;
+mod streaming;
