@@ -2,15 +2,13 @@
 //! flood (CVE-2023-44487) and a CONTINUATION flood (CVE-2024-27316 class) are cut off with a
 //! GOAWAY after a bounded amount of work, and other clients are served all along.
 
-mod support;
-
 use std::time::Duration;
 
 use switchyard_lab::Backend;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use support::*;
+use crate::support::*;
 
 const PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 const HEADERS: u8 = 0x1;

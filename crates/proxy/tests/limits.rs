@@ -1,6 +1,7 @@
 //! Client limits over raw sockets: silent and half-sent connections are closed within the
 //! handshake timeout, a listener at `max_connections` refuses new ones (log line and metric),
-//! and normal clients are served again once the slow ones are gone.
+//! large heads share `max_buffer_memory`, clients that move bodies slower than
+//! `min_data_rate` are cut off, and normal clients are served all along.
 
 use std::time::{Duration, Instant};
 

@@ -8,6 +8,7 @@ mod support;
 
 mod failures;
 mod framing;
+mod h2_floods;
 mod health;
 mod health_probe;
 mod limits;

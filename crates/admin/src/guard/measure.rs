@@ -9,8 +9,11 @@ use crate::answers::Answers;
 /// ...and that many standard errors above it, so that chance does not decide.
 const CLIENT_ERROR_Z: f64 = 3.0;
 /// 4xx answers of the changed servers count as errors once their share is this much above the
-/// reference share...
-const CLIENT_ERROR_RISE: f64 = 0.01;
+/// reference share, and at least half again as high: where clients already get many 4xx (pages
+/// that do not exist), the way round robin happens to line requests up can shift shares by
+/// points without any server being at fault...
+const CLIENT_ERROR_RISE: f64 = 0.05;
+const CLIENT_ERROR_RATIO: f64 = 1.5;
 /// Answers of some pools over some seconds.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 pub(crate) struct Counts {
@@ -81,7 +84,8 @@ impl Measure {
             share(reference.client_errors, reference.requests),
         );
         let counted = changed.client_errors > 0
-            && changed_4xx > reference_4xx + CLIENT_ERROR_RISE
+            && changed_4xx
+                > (reference_4xx + CLIENT_ERROR_RISE).max(reference_4xx * CLIENT_ERROR_RATIO)
             && z_score(changed, reference) > CLIENT_ERROR_Z;
         let reference = reference_4xx;
         let errors = since.errors + if counted { changed.client_errors } else { 0 };

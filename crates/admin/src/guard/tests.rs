@@ -56,6 +56,7 @@ async fn setup() -> Setup {
         access_log: AccessLog::off(),
         tls: Default::default(),
         events: EventSink::none(),
+        release_memory: None,
     };
     let proxy = Proxy::start(config, options).await.unwrap();
     let control = Arc::new(ControlPlane::new(Arc::new(store), proxy.handle()));
