@@ -80,7 +80,7 @@ const LIVE_SETTINGS: [&str; 2] = ["admin.event_retention", "runtime.shutdown_tim
 pub(crate) fn needs_restart(changes: &[Change]) -> Vec<String> {
     changes
         .iter()
-        .filter(|c| c.scope == "admin" || c.scope == "runtime")
+        .filter(|c| c.scope == "admin" || c.scope == "runtime" || c.scope == "tracing")
         .map(|c| format!("{}.{}", c.scope, c.change))
         .filter(|text| {
             !LIVE_SETTINGS
@@ -352,6 +352,7 @@ impl ControlPlane {
         let parent = head.version;
         let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
         self.proxy.apply(next)?;
+        self.proxy.set_version(version.version);
         self.guard
             .on_version(kind, version.version, parent, guard, touched);
         version.config = None;

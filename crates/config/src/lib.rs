@@ -38,6 +38,7 @@ mod guard;
 mod health;
 pub mod model;
 mod raw;
+mod tracing;
 mod validate;
 
 pub use diff::{diff, text_diff, Change};
@@ -47,6 +48,7 @@ pub use error::{ConfigError, ConfigErrors};
 pub use guard::*;
 pub use health::*;
 pub use model::*;
+pub use tracing::*;
 
 impl Config {
     /// Parses and validates `source`; `file` names it in error messages.

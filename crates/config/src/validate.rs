@@ -12,6 +12,7 @@ use crate::raw::*;
 
 mod guard;
 mod health;
+mod tracing;
 
 pub(crate) fn validate(raw: RawConfig, file: &str, source: &str) -> Result<Config, ConfigErrors> {
     let mut v = Validator {
@@ -54,6 +55,7 @@ impl Validator<'_> {
         let routes = self.routes(raw.routes, &listeners, &pools);
         let guard = self.guard(raw.guard);
         let notify = self.notify(raw.notify);
+        let tracing = self.tracing(raw.tracing);
         Config {
             admin,
             runtime,
@@ -62,6 +64,7 @@ impl Validator<'_> {
             pools,
             guard,
             notify,
+            tracing,
         }
     }
 

@@ -42,7 +42,9 @@ pub(crate) async fn forward<T: Transport>(
     loop {
         let (index, lease) = match pool.acquire(&tried).await {
             Ok(found) => found,
-            Err(e) => return client.fail(view, head, Some(pool), e, &failures, out).await,
+            Err(e) => return client
+                    .fail(view, head, Some(pool), e, &failures, out, None)
+                    .await,
         };
         let server = &pool.servers[index].state;
         let Some(request) = build(up_head, &server.authority) else {
@@ -110,7 +112,7 @@ pub(crate) async fn forward<T: Transport>(
                 };
                 if !policy.retry_elsewhere(&err, at) {
                     return client
-                        .fail(view, head, Some(pool), err, &failures, out)
+                        .fail(view, head, Some(pool), err, &failures, out, None)
                         .await;
                 }
                 outcome::retrying(client.shared, pool, index, &err, view);

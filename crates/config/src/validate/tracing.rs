@@ -1,0 +1,106 @@
+//! Validation of `[tracing]`.
+
+use std::collections::BTreeMap;
+
+use super::Validator;
+use crate::health::Fraction;
+use crate::raw::{RawTracing, S};
+use crate::tracing::*;
+
+impl Validator<'_> {
+    pub(super) fn tracing(&mut self, raw: Option<S<RawTracing>>) -> Option<TracingConfig> {
+        let raw = raw?;
+        let span = raw.span();
+        let raw = raw.into_inner();
+        let otlp_endpoint = match raw.otlp_endpoint {
+            None => {
+                self.err(
+                    span,
+                    "tracing has no otlp_endpoint: add e.g. otlp_endpoint = \"http://127.0.0.1:4318\" (a Collector's OTLP/HTTP port)".into(),
+                );
+                String::new()
+            }
+            Some(e) => match endpoint_problem(e.get_ref()) {
+                None => e.into_inner(),
+                Some(problem) => {
+                    self.err(
+                        e.span(),
+                        format!("tracing.otlp_endpoint \"{}\" {problem}", e.get_ref()),
+                    );
+                    String::new()
+                }
+            },
+        };
+        let service_name = match raw.service_name {
+            None => DEFAULT_SERVICE_NAME.to_string(),
+            Some(s) if !s.get_ref().trim().is_empty() => s.into_inner(),
+            Some(s) => {
+                self.err(
+                    s.span(),
+                    "tracing.service_name is empty: leave it out for \"switchyard\" or name the service".into(),
+                );
+                String::new()
+            }
+        };
+        let sample = match raw.sample {
+            None => Fraction(DEFAULT_SAMPLE),
+            Some(r) if (0.0..=1.0).contains(r.get_ref()) => Fraction(*r.get_ref()),
+            Some(r) => {
+                self.err(
+                    r.span(),
+                    format!(
+                        "tracing.sample is {}; allowed: 0 to 1 (0.01 exports 1% of requests)",
+                        r.get_ref()
+                    ),
+                );
+                Fraction(DEFAULT_SAMPLE)
+            }
+        };
+        let mut headers = BTreeMap::new();
+        if let Some(raw_headers) = raw.headers {
+            let hspan = raw_headers.span();
+            for (name, value) in raw_headers.into_inner() {
+                if http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                    self.err(
+                        hspan.clone(),
+                        format!("tracing.headers: \"{name}\" is not a valid header name"),
+                    );
+                } else if http::HeaderValue::from_str(&value).is_err() {
+                    self.err(
+                        hspan.clone(),
+                        format!("tracing.headers.{name}: the value is not a valid header value (visible ASCII only)"),
+                    );
+                } else {
+                    headers.insert(name, value);
+                }
+            }
+        }
+        Some(TracingConfig {
+            otlp_endpoint,
+            service_name,
+            sample,
+            always_sample_errors: raw.always_sample_errors.is_none_or(S::into_inner),
+            headers,
+        })
+    }
+}
+
+/// Why an endpoint cannot be exported to, if it cannot.
+fn endpoint_problem(url: &str) -> Option<&'static str> {
+    if url.starts_with("grpc://") {
+        return Some("uses OTLP/gRPC, which is not supported: use the Collector's OTLP/HTTP endpoint, e.g. \"http://127.0.0.1:4318\"");
+    }
+    if url.starts_with("https://") {
+        return Some("uses https, which the exporter does not speak: send to a local Collector over http, e.g. \"http://127.0.0.1:4318\"");
+    }
+    let Some(rest) = url.strip_prefix("http://") else {
+        return Some("is not an http URL: write e.g. \"http://127.0.0.1:4318\"");
+    };
+    if rest.is_empty() || rest.starts_with('/') {
+        return Some("has no host: write e.g. \"http://127.0.0.1:4318\"");
+    }
+    if url.parse::<http::Uri>().is_err() {
+        return Some("is not a valid URL: write e.g. \"http://127.0.0.1:4318\"");
+    }
+    None
+}
