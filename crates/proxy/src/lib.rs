@@ -110,7 +110,9 @@ pub enum StartError {
 pub enum ApplyError {
     #[error("listeners changed ({detail}); listeners are bound at start, so this change needs a restart")]
     ListenersChanged { detail: String },
-    #[error("[tracing] changed; the span exporter is set up at start, so this change needs a restart")]
+    #[error(
+        "[tracing] changed; the span exporter is set up at start, so this change needs a restart"
+    )]
     TracingChanged,
 }
 

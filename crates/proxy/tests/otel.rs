@@ -32,7 +32,12 @@ struct Received {
 
 impl Received {
     fn spans(&self) -> Vec<Span> {
-        self.spans.lock().unwrap().iter().map(|(_, s)| s.clone()).collect()
+        self.spans
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|(_, s)| s.clone())
+            .collect()
     }
 }
 
@@ -146,8 +151,15 @@ async fn a_retried_request_gives_one_server_span_and_a_client_span_per_attempt()
         assert_eq!(r.status(), 200);
         let echo: serde_json::Value = r.json().await.unwrap();
         let lines = p.access_lines();
-        let line = lines.iter().find(|l| l["request_id"] == format!("req-{i}")).unwrap();
-        assert_eq!(line["trace_id"], trace.as_str(), "the access log names the trace");
+        let line = lines
+            .iter()
+            .find(|l| l["request_id"] == format!("req-{i}"))
+            .unwrap();
+        assert_eq!(
+            line["trace_id"],
+            trace.as_str(),
+            "the access log names the trace"
+        );
         if line["attempts"] == 2 {
             retried = Some((i, trace, echo));
         }
@@ -155,10 +167,17 @@ async fn a_retried_request_gives_one_server_span_and_a_client_span_per_attempt()
     let (i, trace, echo) = retried.expect("a request was retried");
     let spans = spans_of(&received, &trace, 3).await;
     assert_eq!(spans.len(), 3, "{spans:#?}");
-    let server: Vec<&Span> = spans.iter().filter(|s| s.kind == SpanKind::Server as i32).collect();
+    let server: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Server as i32)
+        .collect();
     assert_eq!(server.len(), 1, "one server span");
     let server = server[0];
-    assert_eq!(hex(&server.parent_span_id), "00f067aa0ba902b7", "continues the caller's span");
+    assert_eq!(
+        hex(&server.parent_span_id),
+        "00f067aa0ba902b7",
+        "continues the caller's span"
+    );
     assert_eq!(server.name, "GET");
     assert_eq!(text(server, "http.request.method"), "GET");
     assert_eq!(text(server, "url.path"), "/echo");
@@ -171,11 +190,17 @@ async fn a_retried_request_gives_one_server_span_and_a_client_span_per_attempt()
     assert!(attr(server, "switchyard.version").is_some());
     assert_eq!(server.trace_state, "vendor=abc");
 
-    let mut clients: Vec<&Span> = spans.iter().filter(|s| s.kind == SpanKind::Client as i32).collect();
+    let mut clients: Vec<&Span> = spans
+        .iter()
+        .filter(|s| s.kind == SpanKind::Client as i32)
+        .collect();
     clients.sort_by_key(|s| s.start_time_unix_nano);
     assert_eq!(clients.len(), 2, "one client span per attempt");
     for c in &clients {
-        assert_eq!(c.parent_span_id, server.span_id, "client spans are children of the server span");
+        assert_eq!(
+            c.parent_span_id, server.span_id,
+            "client spans are children of the server span"
+        );
         assert!(c.start_time_unix_nano >= server.start_time_unix_nano);
         assert!(c.end_time_unix_nano <= server.end_time_unix_nano);
         assert_eq!(text(c, "switchyard.pool"), "pool");
@@ -198,7 +223,12 @@ async fn a_retried_request_gives_one_server_span_and_a_client_span_per_attempt()
     );
     assert_eq!(echo["headers"]["tracestate"], "vendor=abc");
 
-    let with = received.spans.lock().unwrap().iter().all(|(svc, _)| svc == "edge");
+    let with = received
+        .spans
+        .lock()
+        .unwrap()
+        .iter()
+        .all(|(svc, _)| svc == "edge");
     assert!(with, "service.name comes from the config");
     let headers = received.headers.lock().unwrap();
     assert!(headers.iter().all(|h| h["authorization"] == "Bearer t0k"));
@@ -221,10 +251,19 @@ async fn an_explained_502_carries_its_reason_whatever_the_sampling() {
     assert_eq!(r.status(), 502);
     let body: serde_json::Value = r.json().await.unwrap();
     let reason = body["reason"].as_str().unwrap().to_string();
-    let trace = p.access_lines()[0]["trace_id"].as_str().unwrap().to_string();
+    let trace = p.access_lines()[0]["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let spans = spans_of(&received, &trace, 3).await;
-    let server = spans.iter().find(|s| s.kind == SpanKind::Server as i32).unwrap();
-    assert!(server.parent_span_id.is_empty(), "a new trace has a root span");
+    let server = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server as i32)
+        .unwrap();
+    assert!(
+        server.parent_span_id.is_empty(),
+        "a new trace has a root span"
+    );
     assert_eq!(int(server, "http.response.status_code"), 502);
     assert_eq!(text(server, "error.type"), "connect_refused");
     assert_eq!(text(server, "switchyard.error.reason"), reason);
@@ -264,15 +303,21 @@ async fn sampling_exports_by_ratio_and_parent_and_errors_always() {
         .unwrap();
     b.control.set_status(500);
     assert_eq!(c.get(p.url("/")).send().await.unwrap().status(), 500);
-    let error_trace = p.access_lines().last().unwrap()["trace_id"].as_str().unwrap().to_string();
+    let error_trace = p.access_lines().last().unwrap()["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let TestProxy { proxy, .. } = p;
     // Shutting down exports whatever is queued.
     proxy.shutdown(Duration::from_secs(5)).await;
     let spans = received.spans();
-    let traces: std::collections::BTreeSet<String> = spans.iter().map(|s| hex(&s.trace_id)).collect();
+    let traces: std::collections::BTreeSet<String> =
+        spans.iter().map(|s| hex(&s.trace_id)).collect();
     assert_eq!(
         traces,
-        [sampled.to_string(), error_trace.clone()].into_iter().collect(),
+        [sampled.to_string(), error_trace.clone()]
+            .into_iter()
+            .collect(),
         "ratio 0 exports only the caller-sampled trace and the 500"
     );
     let error = spans
@@ -294,7 +339,9 @@ async fn sampling_exports_by_ratio_and_parent_and_errors_always() {
         assert_eq!(c.get(p.url("/")).send().await.unwrap().status(), 200);
     }
     let exported = p.handle.clone();
-    let TestProxy { proxy, registry, .. } = p;
+    let TestProxy {
+        proxy, registry, ..
+    } = p;
     proxy.shutdown(Duration::from_secs(5)).await;
     drop(exported);
     let servers = received
@@ -332,7 +379,10 @@ async fn a_dead_or_silent_collector_costs_requests_nothing() {
 
     // Refused: every export fails at once and its spans are counted as dropped.
     let mut toml = one_pool("", &[("b", b.addr)]);
-    toml.push_str(&tracing_toml(&format!("http://{}", dead_addr()), "sample = 1.0"));
+    toml.push_str(&tracing_toml(
+        &format!("http://{}", dead_addr()),
+        "sample = 1.0",
+    ));
     let (p, dead) = run(toml).await;
     eventually("spans counted as dropped", || {
         p.metric("switchyard_tracing_spans_dropped_total{reason=\"export_failed\"}") > 0.0
@@ -349,5 +399,7 @@ async fn a_dead_or_silent_collector_costs_requests_nothing() {
     ));
     let (_silent_proxy, hung) = run(toml).await;
     // Timing is the benchmark's job; this only shows the three runs side by side.
-    eprintln!("{N} requests: tracing off {off:?}, collector refusing {dead:?}, collector silent {hung:?}");
+    eprintln!(
+        "{N} requests: tracing off {off:?}, collector refusing {dead:?}, collector silent {hung:?}"
+    );
 }

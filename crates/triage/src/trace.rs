@@ -80,7 +80,10 @@ impl Sink for Finder<'_> {
             || line.trace_id.is_some_and(|t| same_trace(t, self.id))
             || line.request_id.is_some_and(|r| self.requests.contains(r))
             || line.message.contains(self.id)
-            || self.requests.iter().any(|r| line.message.contains(r.as_str()));
+            || self
+                .requests
+                .iter()
+                .any(|r| line.message.contains(r.as_str()));
         let Some(ts) = line.ts_ms.filter(|_| matches) else {
             return;
         };

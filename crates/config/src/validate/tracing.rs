@@ -104,3 +104,74 @@ fn endpoint_problem(url: &str) -> Option<&'static str> {
     }
     None
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::Config;
+
+    const BASE: &str = "[[listeners]]\nname = \"web\"\nbind = \"127.0.0.1:8080\"\n\n[[routes]]\npool = \"p\"\n\n[[pools.p.servers]]\nname = \"a\"\naddress = \"127.0.0.1:9000\"\n\n[tracing]\n";
+
+    fn parse(tracing: &str) -> Result<Config, String> {
+        Config::parse(&format!("{BASE}{tracing}"), "t.toml").map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn defaults_and_round_trip() {
+        let c = parse("otlp_endpoint = \"http://127.0.0.1:4318\"").unwrap();
+        let t = c.tracing.clone().unwrap();
+        assert_eq!(t.service_name, "switchyard");
+        assert_eq!(t.sample.0, 0.01);
+        assert!(t.always_sample_errors);
+        assert!(t.headers.is_empty());
+        assert_eq!(t.traces_url(), "http://127.0.0.1:4318/v1/traces");
+        let again = Config::parse(&c.to_toml(), "again.toml").unwrap();
+        assert_eq!(again, c);
+
+        let c = parse("otlp_endpoint = \"http://c:4318\"\nservice_name = \"edge\"\nsample = 0.5\nalways_sample_errors = false\nheaders = { authorization = \"Bearer x\" }").unwrap();
+        let t = c.tracing.clone().unwrap();
+        assert_eq!(
+            (t.service_name.as_str(), t.sample.0, t.always_sample_errors),
+            ("edge", 0.5, false)
+        );
+        assert_eq!(t.headers["authorization"], "Bearer x");
+        assert_eq!(Config::parse(&c.to_toml(), "again.toml").unwrap(), c);
+    }
+
+    #[test]
+    fn bad_values_are_named_with_their_position() {
+        let cases = [
+            ("sample = 0.5", "t.toml:12:1: tracing has no otlp_endpoint"),
+            (
+                "otlp_endpoint = \"grpc://127.0.0.1:4317\"",
+                "t.toml:13:17: tracing.otlp_endpoint \"grpc://127.0.0.1:4317\" uses OTLP/gRPC",
+            ),
+            ("otlp_endpoint = \"https://c:4318\"", "uses https"),
+            ("otlp_endpoint = \"127.0.0.1:4318\"", "is not an http URL"),
+            ("otlp_endpoint = \"http://\"", "has no host"),
+            (
+                "otlp_endpoint = \"http://c:4318\"\nsample = 1.5",
+                "t.toml:14:10: tracing.sample is 1.5; allowed: 0 to 1",
+            ),
+            (
+                "otlp_endpoint = \"http://c:4318\"\nservice_name = \" \"",
+                "tracing.service_name is empty",
+            ),
+            (
+                "otlp_endpoint = \"http://c:4318\"\nheaders = { \"bad name\" = \"x\" }",
+                "\"bad name\" is not a valid header name",
+            ),
+            (
+                "otlp_endpoint = \"http://c:4318\"\nheaders = { auth = \"a\\nb\" }",
+                "tracing.headers.auth: the value is not a valid header value",
+            ),
+            (
+                "otlp_endpoint = \"http://c:4318\"\nsampel = 0.1",
+                "unknown field `sampel`",
+            ),
+        ];
+        for (tracing, want) in cases {
+            let err = parse(tracing).unwrap_err();
+            assert!(err.contains(want), "{tracing}: {err}");
+        }
+    }
+}

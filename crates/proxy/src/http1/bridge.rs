@@ -42,9 +42,11 @@ pub(crate) async fn forward<T: Transport>(
     loop {
         let (index, lease) = match pool.acquire(&tried).await {
             Ok(found) => found,
-            Err(e) => return client
+            Err(e) => {
+                return client
                     .fail(view, head, Some(pool), e, &failures, out, None)
-                    .await,
+                    .await
+            }
         };
         let server = &pool.servers[index].state;
         let Some(request) = build(up_head, &server.authority) else {

@@ -157,10 +157,7 @@ impl<T: Transport> Client<'_, T> {
                 "HTTP/1.1"
             },
         };
-        let mut traced = head
-            .trace
-            .as_ref()
-            .map(|t| Traced::start(t, started, text));
+        let mut traced = head.trace.as_ref().map(|t| Traced::start(t, started, text));
         let pool = {
             let runtime = self.shared.runtime.load();
             runtime
@@ -483,7 +480,13 @@ impl<T: Transport> Client<'_, T> {
     }
 
     /// Ends the trace of a request a server answered.
-    fn trace_answered(&self, view: &RequestView<'_>, pool: &Pool, end: &Ending<'_>, finish: &Finish<'_>) {
+    fn trace_answered(
+        &self,
+        view: &RequestView<'_>,
+        pool: &Pool,
+        end: &Ending<'_>,
+        finish: &Finish<'_>,
+    ) {
         if let (Some(traced), Some(tracing)) = (finish.traced, &self.shared.tracing) {
             tracing.finish(
                 traced,

@@ -9,8 +9,8 @@ use std::ops::Range;
 use http::Method;
 
 use super::buf::{write_u64, Out};
-use crate::otel::{parse_traceparent, write_traceparent, Parent, Sampler, TraceHead};
 pub(crate) use crate::headers::is_sane_request_id;
+use crate::otel::{parse_traceparent, write_traceparent, Parent, Sampler, TraceHead};
 
 /// Most header lines accepted in one head.
 pub(crate) const MAX_HEADERS: usize = 128;

@@ -20,11 +20,7 @@ pub(crate) struct Parent {
 /// Reads a `traceparent` value. Versions other than `00` are read by their first four fields
 /// as the spec asks; `ff`, all-zero ids and anything malformed are refused.
 pub(crate) fn parse_traceparent(value: &[u8]) -> Option<Parent> {
-    if value.len() < TRACEPARENT_LEN
-        || value[2] != b'-'
-        || value[35] != b'-'
-        || value[52] != b'-'
-    {
+    if value.len() < TRACEPARENT_LEN || value[2] != b'-' || value[35] != b'-' || value[52] != b'-' {
         return None;
     }
     let version = hex_u64(&value[..2])?;
@@ -34,7 +30,8 @@ pub(crate) fn parse_traceparent(value: &[u8]) -> Option<Parent> {
     if version != 0 && value.len() > TRACEPARENT_LEN && value[TRACEPARENT_LEN] != b'-' {
         return None;
     }
-    let trace_id = (u128::from(hex_u64(&value[3..19])?) << 64) | u128::from(hex_u64(&value[19..35])?);
+    let trace_id =
+        (u128::from(hex_u64(&value[3..19])?) << 64) | u128::from(hex_u64(&value[19..35])?);
     let span_id = hex_u64(&value[36..52])?;
     let flags = hex_u64(&value[53..55])?;
     if trace_id == 0 || span_id == 0 {
@@ -70,7 +67,11 @@ fn put_hex(out: &mut [u8], mut n: u128) {
 }
 
 /// `00-{trace}-{span}-{flags}`.
-pub(crate) fn write_traceparent(trace_id: u128, span_id: u64, sampled: bool) -> [u8; TRACEPARENT_LEN] {
+pub(crate) fn write_traceparent(
+    trace_id: u128,
+    span_id: u64,
+    sampled: bool,
+) -> [u8; TRACEPARENT_LEN] {
     let mut v = *b"00-00000000000000000000000000000000-0000000000000000-00";
     put_hex(&mut v[3..35], trace_id);
     put_hex(&mut v[36..52], u128::from(span_id));
@@ -167,32 +168,48 @@ mod tests {
             b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7",
             b"garbage",
         ] {
-            assert_eq!(parse_traceparent(bad), None, "{}", String::from_utf8_lossy(bad));
+            assert_eq!(
+                parse_traceparent(bad),
+                None,
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
         // A later version may carry more fields after a dash.
-        assert!(parse_traceparent(
-            b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more"
-        )
-        .is_some());
+        assert!(
+            parse_traceparent(b"01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-more")
+                .is_some()
+        );
     }
 
     #[test]
     fn parent_id_is_rewritten_in_place() {
         let mut v = *b"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
         set_parent(&mut v, 0xabc);
-        assert_eq!(&v[..], b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000abc-01");
+        assert_eq!(
+            &v[..],
+            b"00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000abc-01"
+        );
     }
 
     #[test]
     fn sampling_follows_the_parent_then_the_ratio() {
         let parent = parse_traceparent(EXAMPLE).unwrap();
         assert!(Sampler::new(0.0).sampled(Some(&parent), 1));
-        let unsampled = Parent { sampled: false, ..parent };
+        let unsampled = Parent {
+            sampled: false,
+            ..parent
+        };
         assert!(!Sampler::new(1.0).sampled(Some(&unsampled), 1));
         assert!(Sampler::new(1.0).sampled(None, u128::MAX));
         assert!(!Sampler::new(0.0).sampled(None, 1));
         let half = Sampler::new(0.5);
-        let hits = (0..10_000).filter(|_| half.sampled(None, new_trace_id())).count();
-        assert!((4_000..6_000).contains(&hits), "{hits} of 10000 sampled at 0.5");
+        let hits = (0..10_000)
+            .filter(|_| half.sampled(None, new_trace_id()))
+            .count();
+        assert!(
+            (4_000..6_000).contains(&hits),
+            "{hits} of 10000 sampled at 0.5"
+        );
     }
 }

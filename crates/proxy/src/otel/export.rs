@@ -150,7 +150,9 @@ impl Exporter {
             }
             Err(_) => {
                 self.dropped("export_failed", n);
-                tracing::debug!("span export timed out after {EXPORT_TIMEOUT:?}, {n} spans dropped");
+                tracing::debug!(
+                    "span export timed out after {EXPORT_TIMEOUT:?}, {n} spans dropped"
+                );
             }
         }
     }

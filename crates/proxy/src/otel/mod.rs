@@ -22,8 +22,8 @@ use switchyard_config::TracingConfig;
 use tokio::sync::Notify;
 
 pub(crate) use context::{
-    new_span_id, new_trace_id, parse_traceparent, set_parent, trace_hex, write_traceparent,
-    Parent, Sampler, TraceHead,
+    new_span_id, new_trace_id, parse_traceparent, set_parent, trace_hex, write_traceparent, Parent,
+    Sampler, TraceHead,
 };
 pub use export::TracingError;
 pub(crate) use record::{AttemptEnd, RequestTrace};
@@ -122,7 +122,8 @@ impl Tracing {
     pub fn finish(&self, traced: &Traced<'_>, view: &RequestView<'_>, out: Outcome<'_>) {
         let trace = &traced.trace;
         let failed = out.error.is_some() || out.status >= 500;
-        if !trace.sampled && !(self.always_errors && failed) {
+        let exported = trace.sampled || (self.always_errors && failed);
+        if !exported {
             return;
         }
         let duration = trace.started.elapsed();

@@ -26,7 +26,8 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
         .as_deref()
         .and_then(|s| s.parse::<TraceState>().ok())
         .unwrap_or_default();
-    let context = |span: u64| SpanContext::new(trace_id, SpanId::from(span), flags, false, state.clone());
+    let context =
+        |span: u64| SpanContext::new(trace_id, SpanId::from(span), flags, false, state.clone());
     let name: Cow<'static, str> = Cow::Owned(f.method.clone());
 
     for a in &f.attempts {
@@ -35,10 +36,7 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
             KeyValue::new("http.request.method", f.method.clone()),
             KeyValue::new("server.address", a.server.address.ip().to_string()),
             KeyValue::new("server.port", i64::from(a.server.address.port())),
-            KeyValue::new(
-                "url.full",
-format!("http://{}{}", a.server.address, f.path),
-            ),
+            KeyValue::new("url.full", format!("http://{}{}", a.server.address, f.path)),
             KeyValue::new("network.protocol.version", "1.1"),
             KeyValue::new("switchyard.server", a.server.name.clone()),
             KeyValue::new("switchyard.request_id", f.request_id.clone()),
@@ -46,7 +44,11 @@ format!("http://{}{}", a.server.address, f.path),
         if let Some(pool) = &f.pool {
             attrs.push(KeyValue::new("switchyard.pool", pool.clone()));
         }
-        let index = f.attempts.iter().position(|x| x.mark.span_id == m.span_id).unwrap_or(0);
+        let index = f
+            .attempts
+            .iter()
+            .position(|x| x.mark.span_id == m.span_id)
+            .unwrap_or(0);
         if index > 0 {
             attrs.push(KeyValue::new("http.request.resend_count", index as i64));
         }
@@ -90,7 +92,10 @@ format!("http://{}{}", a.server.address, f.path),
         KeyValue::new("http.request.method", f.method.clone()),
         KeyValue::new("url.path", f.path),
         KeyValue::new("url.scheme", f.scheme),
-        KeyValue::new("network.protocol.version", f.protocol.trim_start_matches("HTTP/")),
+        KeyValue::new(
+            "network.protocol.version",
+            f.protocol.trim_start_matches("HTTP/"),
+        ),
         KeyValue::new("client.address", f.client.ip().to_string()),
         KeyValue::new("client.port", i64::from(f.client.port())),
         KeyValue::new("http.response.status_code", i64::from(f.status)),

@@ -126,7 +126,15 @@ pub(crate) fn scan(
             let host = attribute(&rl.resource.attributes, &["host.name"]);
             for sl in &rl.scope_logs {
                 for r in &sl.log_records {
-                    emit(r, service.as_deref(), host.as_deref(), n as u64 + 1, source, sink, &mut skipped);
+                    emit(
+                        r,
+                        service.as_deref(),
+                        host.as_deref(),
+                        n as u64 + 1,
+                        source,
+                        sink,
+                        &mut skipped,
+                    );
                 }
             }
         }
@@ -161,7 +169,12 @@ fn emit(
     let (message, body_details) = body.split_once('\n').unwrap_or((&body, ""));
     let request_id = attribute(
         &r.attributes,
-        &["request_id", "http.request.id", "switchyard.request_id", "request.id"],
+        &[
+            "request_id",
+            "http.request.id",
+            "switchyard.request_id",
+            "request.id",
+        ],
     );
     let trace_id = r.trace_id.as_deref().filter(|t| !t.is_empty());
     let host = attribute(&r.attributes, &["host.name"]).or(host.map(str::to_string));
@@ -170,9 +183,13 @@ fn emit(
         std::iter::once(body_details.to_string())
             .filter(|d| !d.is_empty())
             .chain(
-                ["exception.type", "exception.message", "exception.stacktrace"]
-                    .iter()
-                    .filter_map(|k| attribute(&r.attributes, &[k])),
+                [
+                    "exception.type",
+                    "exception.message",
+                    "exception.stacktrace",
+                ]
+                .iter()
+                .filter_map(|k| attribute(&r.attributes, &[k])),
             )
             .collect::<Vec<_>>()
             .join("\n")

@@ -196,7 +196,10 @@ fn traced_requests_forward_a_traceparent_naming_this_proxy() {
     let forwarded = &text[trace.traceparent.clone()];
     assert_eq!(
         forwarded,
-        format!("00-4bf92f3577b34da6a3ce929d0e0e4736-{:016x}-01", trace.first_attempt)
+        format!(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-{:016x}-01",
+            trace.first_attempt
+        )
     );
     assert_eq!(&text[trace.tracestate.unwrap()], "vendor=x");
 
@@ -209,5 +212,8 @@ fn traced_requests_forward_a_traceparent_naming_this_proxy() {
     assert_eq!(trace.parent, None);
     assert!(!trace.sampled);
     let text = String::from_utf8(out).unwrap();
-    assert!(text.contains(&format!("traceparent: 00-{:032x}-", trace.trace_id)), "{text}");
+    assert!(
+        text.contains(&format!("traceparent: 00-{:032x}-", trace.trace_id)),
+        "{text}"
+    );
 }
