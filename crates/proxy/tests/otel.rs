@@ -403,3 +403,43 @@ async fn a_dead_or_silent_collector_costs_requests_nothing() {
         "{N} requests: tracing off {off:?}, collector refusing {dead:?}, collector silent {hung:?}"
     );
 }
+
+#[tokio::test]
+async fn http2_clients_are_traced_too() {
+    let (collector, received) = start_collector().await;
+    let b = Backend::start("b").await.unwrap();
+    let mut toml = one_pool("", &[("b", b.addr)]);
+    toml.push_str(&tracing_toml(&format!("http://{collector}"), "sample = 1"));
+    let p = start(&toml).await;
+    let h2 = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let trace = "0af7651916cd43dd8448eb211c80319c";
+    let r = h2
+        .get(p.url("/echo"))
+        .header("traceparent", format!("00-{trace}-b7ad6b7169203331-01"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), reqwest::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    let echo: serde_json::Value = r.json().await.unwrap();
+    let spans = spans_of(&received, trace, 2).await;
+    let server = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server as i32)
+        .unwrap();
+    let client = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Client as i32)
+        .unwrap();
+    assert_eq!(hex(&server.parent_span_id), "b7ad6b7169203331");
+    assert_eq!(text(server, "network.protocol.version"), "2");
+    assert_eq!(client.parent_span_id, server.span_id);
+    assert_eq!(int(client, "http.response.status_code"), 200);
+    assert_eq!(
+        echo["headers"]["traceparent"],
+        format!("00-{trace}-{}-01", hex(&client.span_id))
+    );
+}

@@ -54,6 +54,14 @@ pub(crate) struct Traced<'a> {
 }
 
 impl<'a> Traced<'a> {
+    /// Opens the next attempt on server `server` with a new span id, and gives the
+    /// `traceparent` value that names it, for the upstream request.
+    pub fn next_attempt(&mut self, server: usize) -> [u8; context::TRACEPARENT_LEN] {
+        let span = new_span_id();
+        self.trace.begin(server, span);
+        write_traceparent(self.trace.trace_id, span, self.trace.sampled)
+    }
+
     /// Starts tracing a request whose head had trace context; `text` reads the forwarded head.
     pub fn start(
         head: &TraceHead,
@@ -102,6 +110,23 @@ impl Tracing {
             flush,
             flushed,
         })
+    }
+
+    /// Starts the trace of a request whose headers were parsed by hyper (HTTP/2 clients):
+    /// continues its `traceparent` when valid, else starts a trace sampled by the ratio.
+    pub fn begin<'a>(
+        &self,
+        traceparent: Option<&[u8]>,
+        tracestate: Option<&'a str>,
+        started: std::time::Instant,
+    ) -> Traced<'a> {
+        let parent = traceparent.and_then(parse_traceparent);
+        let trace_id = parent.map_or_else(new_trace_id, |p| p.trace_id);
+        let sampled = self.sampler.sampled(parent.as_ref(), trace_id);
+        Traced {
+            trace: RequestTrace::new(trace_id, parent.map(|p| p.span_id), sampled, started),
+            tracestate,
+        }
     }
 
     pub fn set_version(&self, version: u64) {

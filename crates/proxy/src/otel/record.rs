@@ -47,11 +47,20 @@ pub(crate) struct RequestTrace {
 
 impl RequestTrace {
     pub fn start(head: &TraceHead, started: Instant) -> RequestTrace {
+        RequestTrace::new(head.trace_id, head.parent, head.sampled, started)
+    }
+
+    pub fn new(
+        trace_id: u128,
+        parent: Option<u64>,
+        sampled: bool,
+        started: Instant,
+    ) -> RequestTrace {
         RequestTrace {
-            trace_id: head.trace_id,
-            parent: head.parent,
+            trace_id,
+            parent,
             span_id: new_span_id(),
-            sampled: head.sampled,
+            sampled,
             started,
             attempts: [AttemptMark::default(); MAX_ATTEMPTS],
             count: 0,
