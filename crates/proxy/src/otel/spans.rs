@@ -101,11 +101,13 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
         KeyValue::new("http.response.status_code", i64::from(f.status)),
         KeyValue::new("switchyard.listener", f.listener),
         KeyValue::new("switchyard.request_id", f.request_id),
-        KeyValue::new("switchyard.version", f.version as i64),
         KeyValue::new("switchyard.attempts", f.attempts.len() as i64),
     ];
     if !f.host.is_empty() {
         attrs.push(KeyValue::new("server.address", f.host));
+    }
+    if f.version > 0 {
+        attrs.push(KeyValue::new("switchyard.version", f.version as i64));
     }
     if let Some(pool) = f.pool {
         attrs.push(KeyValue::new("switchyard.pool", pool));
