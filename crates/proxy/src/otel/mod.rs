@@ -157,16 +157,19 @@ impl Tracing {
         let attempts = marks
             .iter()
             .map(|m| {
-                let server = out.pool.and_then(|p| p.servers.get(m.server)).map_or_else(
-                    || AttemptServer {
-                        name: String::new(),
-                        address: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
-                    },
-                    |s| AttemptServer {
-                        name: s.state.name.clone(),
-                        address: s.state.address,
-                    },
-                );
+                let server = out
+                    .pool
+                    .and_then(|p| p.servers.get(m.server as usize))
+                    .map_or_else(
+                        || AttemptServer {
+                            name: String::new(),
+                            address: std::net::SocketAddr::from(([0, 0, 0, 0], 0)),
+                        },
+                        |s| AttemptServer {
+                            name: s.state.name.clone(),
+                            address: s.state.address,
+                        },
+                    );
                 let reason = match m.outcome {
                     AttemptEnd::Failed(_) => earlier
                         .next()

@@ -23,14 +23,31 @@ pub(crate) enum AttemptEnd {
     Failed(&'static str),
 }
 
-/// One attempt: its span id, which server, and when, as offsets from the request's start.
+/// One attempt: its span id, which server (its index in the pool), and when, in microseconds
+/// from the request's start (kept small: every request carries room for [`MAX_ATTEMPTS`]).
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct AttemptMark {
     pub span_id: u64,
-    pub server: usize,
-    pub start: Duration,
-    pub end: Duration,
+    pub server: u32,
+    pub start_us: u32,
+    pub end_us: u32,
     pub outcome: AttemptEnd,
+}
+
+impl AttemptMark {
+    pub fn start(&self) -> Duration {
+        Duration::from_micros(self.start_us.into())
+    }
+
+    /// When the attempt ended; `None` while it was still open.
+    pub fn end(&self) -> Option<Duration> {
+        (self.outcome != AttemptEnd::Open).then(|| Duration::from_micros(self.end_us.into()))
+    }
+}
+
+/// Microseconds since `started`, saturating.
+fn micros_since(started: Instant) -> u32 {
+    u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX)
 }
 
 /// The trace of one request in flight.
@@ -72,8 +89,8 @@ impl RequestTrace {
         if self.count < MAX_ATTEMPTS {
             self.attempts[self.count] = AttemptMark {
                 span_id,
-                server,
-                start: self.started.elapsed(),
+                server: server as u32,
+                start_us: micros_since(self.started),
                 ..AttemptMark::default()
             };
             self.count += 1;
@@ -83,7 +100,7 @@ impl RequestTrace {
     /// Closes the attempt opened last.
     pub fn end(&mut self, outcome: AttemptEnd) {
         if let Some(a) = self.count.checked_sub(1).map(|i| &mut self.attempts[i]) {
-            a.end = self.started.elapsed();
+            a.end_us = micros_since(self.started);
             a.outcome = outcome;
         }
     }

@@ -70,14 +70,14 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
             }
             AttemptEnd::Open => Status::Unset,
         };
-        let end = if m.end.is_zero() { f.duration } else { m.end };
+        let end = m.end().unwrap_or(f.duration);
         out.push(SpanData {
             span_context: context(m.span_id),
             parent_span_id: SpanId::from(f.span_id),
             parent_span_is_remote: false,
             span_kind: SpanKind::Client,
             name: name.clone(),
-            start_time: f.start + m.start,
+            start_time: f.start + m.start(),
             end_time: f.start + end,
             attributes: attrs,
             dropped_attributes_count: 0,
