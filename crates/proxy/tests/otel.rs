@@ -478,3 +478,37 @@ async fn http2_clients_are_traced_too() {
         format!("00-{trace}-{}-01", hex(&client.span_id))
     );
 }
+
+#[tokio::test]
+async fn http1_clients_of_an_h2c_pool_are_traced_too() {
+    let (collector, received) = start_collector().await;
+    let b = Backend::start("b").await.unwrap();
+    let mut toml = one_pool("protocol = \"h2c\"", &[("b", b.addr)]);
+    toml.push_str(&tracing_toml(&format!("http://{collector}"), "sample = 1"));
+    let p = start(&toml).await;
+    let r = client().get(p.url("/echo")).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    let echo: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(echo["version"], "HTTP/2.0");
+    let trace = p.access_lines()[0]["trace_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let spans = spans_of(&received, &trace, 2).await;
+    let server = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Server as i32)
+        .unwrap();
+    let client_span = spans
+        .iter()
+        .find(|s| s.kind == SpanKind::Client as i32)
+        .unwrap();
+    assert_eq!(client_span.parent_span_id, server.span_id);
+    assert_eq!(int(client_span, "http.response.status_code"), 200);
+    assert_eq!(text(client_span, "network.protocol.version"), "2");
+    assert_eq!(text(server, "network.protocol.version"), "1.1");
+    assert_eq!(
+        echo["headers"]["traceparent"],
+        format!("00-{trace}-{}-01", hex(&client_span.span_id))
+    );
+}

@@ -107,9 +107,9 @@ struct Answer {
 
 /// What ending a request's trace needs from the attempt phase.
 pub(crate) struct Finish<'a> {
-    traced: Option<&'a Traced<'a>>,
+    pub traced: Option<&'a Traced<'a>>,
     /// Why each retried attempt failed.
-    earlier: &'a [String],
+    pub earlier: &'a [String],
 }
 
 /// How an attempt on one server failed.
@@ -179,7 +179,8 @@ impl<T: Transport> Client<'_, T> {
                 .await;
         };
         if pool.config.protocol == switchyard_config::UpstreamProtocol::H2c {
-            return super::bridge::forward(self, head, up_head, &pool, &view, out).await;
+            let traced = traced.as_mut();
+            return super::bridge::forward(self, head, up_head, &pool, &view, out, traced).await;
         }
         let policy = RetryPolicy {
             retries: pool.config.retries,
@@ -480,7 +481,7 @@ impl<T: Transport> Client<'_, T> {
     }
 
     /// Ends the trace of a request a server answered.
-    fn trace_answered(
+    pub fn trace_answered(
         &self,
         view: &RequestView<'_>,
         pool: &Pool,

@@ -196,6 +196,10 @@ impl Tracing {
             host: view.host.to_string(),
             scheme: if out.tls { "https" } else { "http" },
             protocol: view.protocol,
+            upstream_protocol: match out.pool.map(|p| p.config.protocol) {
+                Some(switchyard_config::UpstreamProtocol::H2c) => "2",
+                _ => "1.1",
+            },
             client: view.client,
             listener: view.listener.to_string(),
             request_id: view.request_id.to_string(),

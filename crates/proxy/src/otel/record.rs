@@ -150,6 +150,8 @@ pub(crate) struct Finished {
     pub host: String,
     pub scheme: &'static str,
     pub protocol: &'static str,
+    /// The HTTP version spoken to the servers: "1.1", or "2" for h2c pools.
+    pub upstream_protocol: &'static str,
     pub client: SocketAddr,
     pub listener: String,
     pub request_id: String,

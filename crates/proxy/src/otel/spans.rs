@@ -37,7 +37,7 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
             KeyValue::new("server.address", a.server.address.ip().to_string()),
             KeyValue::new("server.port", i64::from(a.server.address.port())),
             KeyValue::new("url.full", format!("http://{}{}", a.server.address, f.path)),
-            KeyValue::new("network.protocol.version", "1.1"),
+            KeyValue::new("network.protocol.version", f.upstream_protocol),
             KeyValue::new("switchyard.server", a.server.name.clone()),
             KeyValue::new("switchyard.request_id", f.request_id.clone()),
         ];
