@@ -223,7 +223,7 @@ mod tests {
 
     #[test]
     fn one_line_gives_every_record_with_resource_and_severity() {
-        let line = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"inventory"}},{"key":"host.name","value":{"stringValue":"inv-2"}}]},"scopeLogs":[{"scope":{},"logRecords":[{"timeUnixNano":"1763029395123000000","severityNumber":17,"severityText":"ERROR","body":{"stringValue":"db timeout"},"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","attributes":[{"key":"request_id","value":{"stringValue":"r-9"}}]},{"timeUnixNano":"1763029396000000000","severityNumber":9,"body":{"stringValue":"ok"}}]}]}]}"#;
+        let line = r#"{"resourceLogs":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"inventory"}},{"key":"host.name","value":{"stringValue":"inv-2"}}]},"scopeLogs":[{"scope":{},"logRecords":[{"timeUnixNano":"1763029395050000000","severityNumber":17,"severityText":"ERROR","body":{"stringValue":"db timeout"},"traceId":"4bf92f3577b34da6a3ce929d0e0e4736","spanId":"00f067aa0ba902b7","attributes":[{"key":"request_id","value":{"stringValue":"r-9"}}]},{"timeUnixNano":"1763029396000000000","severityNumber":9,"body":{"stringValue":"ok"}}]}]}]}"#;
         let source = SourceInfo {
             path: "x.jsonl".into(),
             host: "file-host".into(),
@@ -248,7 +248,11 @@ mod tests {
         assert_eq!(skipped.total(), 0);
         assert_eq!(seen.len(), 2);
         let first = &seen[0];
-        assert_eq!(first.0, Some(1_763_029_395_123));
+        assert_eq!(
+            first.0,
+            Some(1_763_029_395_050),
+            "nanoseconds scaled exactly"
+        );
         assert_eq!(first.1, Some(Level::Error));
         assert_eq!(first.2, "db timeout");
         assert_eq!(first.3.as_deref(), Some("inventory"));
