@@ -66,13 +66,15 @@ EOF
 # access_log_of TARGET : the file a proxy writes its access log to in the logs case.
 access_log_of() { printf '%s/logs/%s.access.log\n' "$WORK" "$1"; }
 
-# start_switchyard LOGS : LOGS is on or off.
+# start_switchyard LOGS [NAME PORT ADMIN TRACING] : LOGS is on or off; NAME (default switchyard) names the
+# process, PORT and ADMIN its listener and admin ports, and TRACING, if given, is appended as a [tracing] section.
 start_switchyard() {
-  local cfg="$WORK/switchyard.toml" access=off
-  [[ "$1" == on ]] && access="$(access_log_of switchyard)"
+  local name="${2:-switchyard}" port="${3:-$SWITCHYARD_PORT}" admin="${4:-$ADMIN_PORT}" tracing="${5:-}"
+  local cfg="$WORK/$name.toml" access=off
+  [[ "$1" == on ]] && access="$(access_log_of "$name")"
   cat >"$cfg" <<EOF
 [admin]
-bind = "127.0.0.1:$ADMIN_PORT"
+bind = "127.0.0.1:$admin"
 access_log = "$access"
 
 [runtime]
@@ -80,7 +82,7 @@ workers = $WORKERS
 
 [[listeners]]
 name = "web"
-bind = "127.0.0.1:$SWITCHYARD_PORT"
+bind = "127.0.0.1:$port"
 
 [[routes]]
 pool = "bench"
@@ -99,9 +101,10 @@ address = "127.0.0.1:$B1_PORT"
 name = "b2"
 address = "127.0.0.1:$B2_PORT"
 EOF
-  start_bg switchyard "$SWITCHYARD_BIN" serve --config "$cfg" --state "$WORK/switchyard-state"
-  wait_ready switchyard "$SWITCHYARD_PORT" \
-    "\`switchyard serve\` did not come up; SKIP_SWITCHYARD=1 benchmarks the others"
+  [[ -n "$tracing" ]] && printf '\n[tracing]\n%s\n' "$tracing" >>"$cfg"
+  start_bg "$name" "$SWITCHYARD_BIN" serve --config "$cfg" --state "$WORK/$name-state"
+  wait_ready "$name" "$port" \
+    "\`switchyard serve\` ($name) did not come up; SKIP_SWITCHYARD=1 benchmarks the others"
 }
 
 # nginx_access_log : nginx's log_format with the fields of Switchyard's JSON line, and the

@@ -18,10 +18,11 @@ import statistics
 import sys
 from pathlib import Path
 
-ORDER = ["direct", "switchyard", "nginx", "haproxy"]
+ORDER = ["direct", "switchyard", "switchyard_traced", "nginx", "haproxy"]
 LABELS = {
     "direct": "direct (backend 1)",
     "switchyard": "Switchyard",
+    "switchyard_traced": "Switchyard, tracing on",
     "nginx": "nginx",
     "haproxy": "HAProxy",
 }
@@ -30,6 +31,7 @@ TITLES = {
     "logs": "logs: access logs on in all three, one line per request to a file",
     "1mib": "1mib: 1 MiB responses",
     "idle": "idle: memory held for idle keep-alive client connections",
+    "tracing": "tracing: Switchyard with OpenTelemetry span export off and on",
 }
 COMPARED = ["nginx", "haproxy"]
 
@@ -143,7 +145,7 @@ def median(runs, key):
     return statistics.median(values) if values else float("nan")
 
 
-def load_section(case, runs):
+def load_section(case, runs, dir_=None):
     """Markdown for one load case, and its ratios {other: {metric: ratio}}."""
     big = case == "1mib"
     logs = case == "logs"
@@ -178,7 +180,22 @@ def load_section(case, runs):
     out.append("")
 
     ratios = {}
-    if "switchyard" in med:
+    if case == "tracing" and "switchyard" in med and "switchyard_traced" in med:
+        on, off = med["switchyard_traced"], med["switchyard"]
+        out.append("Tracing on / off (CPU/req: the goal is at most 1.05):")
+        out.append("")
+        out.append("| ratio | requests/s | p99 | CPU/req |")
+        out.append("| --- | ---: | ---: | ---: |")
+        out.append(
+            f"| on/off | {fmt_ratio(on['rps'], off['rps'])} | {fmt_ratio(on['p99'], off['p99'])} | "
+            f"{fmt_ratio(on['cpu_us'], off['cpu_us'])} |"
+        )
+        sink = Path(dir_) / "sink.txt" if dir_ else None
+        if sink and sink.exists():
+            exports, size = sink.read_text().split("=", 1)[1].split()
+            out.append("")
+            out.append(f"The collector sink received {exports} exports ({int(size):,} bytes of OTLP protobuf).")
+    elif "switchyard" in med:
         sy = med["switchyard"]
         out.append(
             "Switchyard ratios (requests/s"
@@ -311,7 +328,7 @@ def report(results_dir, cases):
         if case == "idle":
             text, idle = idle_section(dir_)
         else:
-            text, ratios = load_section(case, load_case(dir_))
+            text, ratios = load_section(case, load_case(dir_), dir_)
             if ratios:
                 all_ratios[case] = ratios
         out.append(text)

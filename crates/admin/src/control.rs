@@ -103,13 +103,14 @@ const LIVE_SETTINGS: [(&str, &str); 2] = [
     ("runtime", "shutdown_timeout"),
 ];
 
-/// The changes to `[admin]` and `[runtime]` that only take effect at a restart (the admin
-/// listener, the access log and the worker threads are set up at start), as
+/// The changes to `[admin]`, `[runtime]` and `[tracing]` that only take effect at a restart
+/// (the admin listener, the access log, the worker threads and the exporter are set up at
+/// start), as
 /// `admin.bind 127.0.0.1:9901 -> 127.0.0.1:9902`.
 pub(crate) fn needs_restart(changes: &[Change]) -> Vec<String> {
     changes
         .iter()
-        .filter(|c| c.scope == "admin" || c.scope == "runtime")
+        .filter(|c| c.scope == "admin" || c.scope == "runtime" || c.scope == "tracing")
         .filter(|c| match &c.kind {
             ChangeKind::Setting { path } => !LIVE_SETTINGS.contains(&(c.scope.as_str(), path)),
             _ => true,
@@ -391,6 +392,7 @@ impl ControlPlane {
         let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
         let next = Arc::new(next);
         self.proxy.apply(Config::clone(&next))?;
+        self.proxy.set_version(version.version);
         self.newest.store(version.version, Ordering::Release);
         // Nobody may be subscribed; the version runs all the same.
         let _ = self.published.send(Published {

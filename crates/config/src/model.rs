@@ -13,6 +13,7 @@ use serde::{Serialize, Serializer};
 use crate::duration::{ser_duration, ser_opt_duration};
 use crate::guard::{GuardConfig, NotifyConfig};
 use crate::health::{HealthConfig, OutlierConfig, WhenAllUnhealthy};
+use crate::tracing::TracingConfig;
 
 /// Default admin bind: loopback only.
 pub const DEFAULT_ADMIN_BIND: &str = "127.0.0.1:9901";
@@ -64,6 +65,9 @@ pub struct Config {
     /// `[notify]`: a webhook for auto-rollbacks, ejections and all-unhealthy pools.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub notify: Option<NotifyConfig>,
+    /// `[tracing]`: OpenTelemetry spans over OTLP/HTTP; off by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tracing: Option<TracingConfig>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

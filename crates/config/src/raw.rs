@@ -24,6 +24,18 @@ pub(crate) struct RawConfig {
     pub guard: Option<S<RawGuard>>,
     #[serde(default)]
     pub notify: Option<S<RawNotify>>,
+    #[serde(default)]
+    pub tracing: Option<S<RawTracing>>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawTracing {
+    pub otlp_endpoint: Option<S<String>>,
+    pub service_name: Option<S<String>>,
+    pub sample: Option<S<f64>>,
+    pub always_sample_errors: Option<S<bool>>,
+    pub headers: Option<S<BTreeMap<String, String>>>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -13,6 +13,7 @@ use crate::raw::*;
 mod guard;
 mod health;
 mod pool;
+mod tracing;
 
 pub(crate) fn validate(raw: RawConfig, file: &str, source: &str) -> Result<Config, ConfigErrors> {
     let mut v = Validator {
@@ -55,6 +56,7 @@ impl Validator<'_> {
         let routes = self.routes(raw.routes, &listeners, &pools);
         let guard = self.guard(raw.guard);
         let notify = self.notify(raw.notify);
+        let tracing = self.tracing(raw.tracing);
         Config {
             admin,
             runtime,
@@ -63,6 +65,7 @@ impl Validator<'_> {
             pools,
             guard,
             notify,
+            tracing,
         }
     }
 

@@ -70,6 +70,20 @@ pub(crate) struct Entry<'a> {
     pub bytes_sent: u64,
     pub attempts: u32,
     pub error: Option<&'static str>,
+    /// Written only when spans are exported (`[tracing]`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace_id: Option<TraceId>,
+}
+
+/// A W3C trace id, written as 32 lowercase hex digits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct TraceId(pub u128);
+
+impl Serialize for TraceId {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let hex = crate::otel::trace_hex(self.0);
+        s.serialize_str(std::str::from_utf8(&hex).unwrap_or_default())
+    }
 }
 
 /// A wall-clock instant in milliseconds, written as RFC 3339 UTC with milliseconds.
@@ -317,6 +331,7 @@ mod tests {
             bytes_sent: 12,
             attempts: 1,
             error: None,
+            trace_id: None,
         }
     }
 

@@ -17,6 +17,7 @@ use crate::access_log::{AccessRecord, Timestamp};
 use crate::body::{Completion, ResponseBody};
 use crate::error::ProxyError;
 use crate::headers::{self, X_REQUEST_ID};
+use crate::otel::{self, AttemptEnd, Traced};
 use crate::outcome::{self, RequestView};
 use crate::pool::Pool;
 use crate::retry::{Attempted, RetryPolicy};
@@ -65,6 +66,7 @@ pub(crate) async fn handle(
     else {
         return ctx.fail(
             None,
+            None,
             ProxyError::NoRoute {
                 listener: conn.listener.to_string(),
                 host: ctx.host.clone(),
@@ -74,7 +76,19 @@ pub(crate) async fn handle(
         );
     };
     drop(runtime);
-    ctx.forward(&pool, req).await
+    let tracestate = match &shared.tracing {
+        Some(_) => req
+            .headers()
+            .get("tracestate")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string),
+        None => None,
+    };
+    let traced = shared.tracing.as_ref().map(|t| {
+        let parent = req.headers().get("traceparent").map(|v| v.as_bytes());
+        t.begin(parent, tracestate.as_deref(), started)
+    });
+    ctx.forward(&pool, req, traced).await
 }
 
 impl Ctx<'_> {
@@ -92,7 +106,12 @@ impl Ctx<'_> {
         }
     }
 
-    async fn forward(&self, pool: &Arc<Pool>, req: Request<Incoming>) -> Response<ResponseBody> {
+    async fn forward(
+        &self,
+        pool: &Arc<Pool>,
+        req: Request<Incoming>,
+        mut traced: Option<Traced<'_>>,
+    ) -> Response<ResponseBody> {
         let (mut parts, body) = req.into_parts();
         headers::strip_hop_by_hop(&mut parts.headers);
         headers::set_forwarded(
@@ -131,7 +150,7 @@ impl Ctx<'_> {
         loop {
             let (index, lease) = match pool.acquire(&tried).await {
                 Ok(found) => found,
-                Err(e) => return self.fail(Some(pool), e, &failures),
+                Err(e) => return self.fail(Some(pool), traced.as_ref(), e, &failures),
             };
             let server = &pool.servers[index];
             let mut uri = http::uri::Parts::default();
@@ -149,6 +168,12 @@ impl Ctx<'_> {
             } else {
                 std::mem::take(&mut parts.headers)
             };
+            if let Some(t) = &mut traced {
+                let value = t.next_attempt(index);
+                if let Ok(v) = HeaderValue::from_bytes(&value) {
+                    upstream_req.headers_mut().insert("traceparent", v);
+                }
+            }
             let timeout = pool.config.timeouts.request;
             // A removed server whose drain time runs out wakes the requests still waiting on it.
             let closing = server.state.closing.notified();
@@ -167,10 +192,32 @@ impl Ctx<'_> {
                     server: server.state.server_ref(),
                 }),
             };
+            if let Some(t) = &mut traced {
+                t.trace.end(match &result {
+                    Ok(resp) => AttemptEnd::Answered(resp.status().as_u16()),
+                    Err(e) => AttemptEnd::Failed(e.code()),
+                });
+            }
             match result {
                 Ok(resp) => {
                     let status = resp.status().as_u16();
                     outcome::answered(self.shared, pool, index, status, &self.view());
+                    if let (Some(t), Some(tracing)) = (&traced, &self.shared.tracing) {
+                        // The span ends with the response head: hyper streams the body on.
+                        tracing.finish(
+                            t,
+                            &self.view(),
+                            otel::Outcome {
+                                status,
+                                pool: Some(pool),
+                                server: Some(&server.state.reference),
+                                error: None,
+                                earlier: &failures,
+                                last_error: None,
+                                tls: self.conn.tls,
+                            },
+                        );
+                    }
                     return self.respond(pool, lease, tried.len() as u32 + 1, resp);
                 }
                 Err(e) => {
@@ -187,7 +234,7 @@ impl Ctx<'_> {
                             .any(|(i, s)| s.in_rotation && !tried.contains(&i)),
                     };
                     if !may_retry || !policy.retry_elsewhere(&e, at) {
-                        return self.fail(Some(pool), e, &failures);
+                        return self.fail(Some(pool), traced.as_ref(), e, &failures);
                     }
                     outcome::retrying(self.shared, pool, index, &e, &self.view());
                     failures.push(e.to_string());
@@ -226,12 +273,28 @@ impl Ctx<'_> {
     fn fail(
         &self,
         pool: Option<&Arc<Pool>>,
+        traced: Option<&Traced<'_>>,
         err: ProxyError,
         earlier: &[String],
     ) -> Response<ResponseBody> {
         let explained =
             outcome::explain(self.shared, &self.view(), pool.map(|p| &**p), &err, earlier);
         let server = err.server();
+        if let (Some(t), Some(tracing)) = (traced, &self.shared.tracing) {
+            tracing.finish(
+                t,
+                &self.view(),
+                otel::Outcome {
+                    status: explained.status.as_u16(),
+                    pool: pool.map(|p| &**p),
+                    server,
+                    error: Some((explained.code, &explained.reason)),
+                    earlier,
+                    last_error: Some(&err),
+                    tls: self.conn.tls,
+                },
+            );
+        }
         let record = self.record(explained.status.as_u16()).map(|mut r| {
             r.pool = pool.map(|p| p.name().to_string());
             r.server = server.map(|s| s.name.clone());

@@ -20,6 +20,7 @@ mod health;
 mod history;
 mod http1;
 mod metrics;
+mod otel;
 mod outcome;
 mod outlier;
 mod pool;
@@ -51,6 +52,7 @@ pub use events::{EventKind, EventSink, ProxyEvent};
 pub use health::HealthStatus;
 pub use history::{Second, HISTORY_SECONDS};
 pub use metrics::Metrics;
+pub use otel::TracingError;
 pub use stats::LastError;
 pub use status::{DrainOutcome, LiveState, PoolStatus, ServerStatus};
 pub use tls::{TlsError, TlsMaterial};
@@ -65,6 +67,8 @@ pub(crate) struct Shared {
     access_log: AccessLog,
     events: EventSink,
     checks: checker::HealthChecks,
+    /// Span export, when `[tracing]` is set.
+    tracing: Option<otel::Tracing>,
     /// Serializes config swaps so that each builds on the one before.
     apply_lock: Mutex<()>,
 }
@@ -96,6 +100,8 @@ pub enum StartError {
     MissingTls { listener: String },
     #[error(transparent)]
     Tls(#[from] TlsError),
+    #[error(transparent)]
+    Tracing(#[from] TracingError),
     #[error("could not start worker thread {index}: {source}")]
     Worker {
         index: usize,
@@ -108,6 +114,10 @@ pub enum StartError {
 pub enum ApplyError {
     #[error("listeners changed ({detail}); listeners are bound at start, so this change needs a restart")]
     ListenersChanged { detail: String },
+    #[error(
+        "[tracing] changed; the span exporter is set up at start, so this change needs a restart"
+    )]
+    TracingChanged,
 }
 
 /// A running proxy: bound listeners served by worker threads.
@@ -190,6 +200,11 @@ impl Proxy {
             .collect::<std::io::Result<Vec<_>>>()
             .map_err(|source| StartError::Worker { index: 0, source })?;
         per_worker.insert(0, first);
+        let tracing = config
+            .tracing
+            .as_ref()
+            .map(|t| otel::Tracing::start(t, &options.metrics))
+            .transpose()?;
         let config = Arc::new(config);
         let runtime = Runtime::build(config, None, &options.metrics, &options.events);
         let shared = Arc::new(Shared {
@@ -198,6 +213,7 @@ impl Proxy {
             access_log: options.access_log,
             events: options.events,
             checks: checker::HealthChecks::default(),
+            tracing,
             apply_lock: Mutex::new(()),
         });
         shared.checks.reconcile(&shared.runtime.load(), &shared);
@@ -259,6 +275,9 @@ impl Proxy {
         })
         .await
         .ok();
+        if let Some(tracing) = &self.handle.shared.tracing {
+            tracing.flush(Duration::from_secs(5)).await;
+        }
         finished
     }
 }
@@ -283,6 +302,9 @@ impl ProxyHandle {
                 detail: listener_change(&current.config, config),
             });
         }
+        if current.config.tracing != config.tracing {
+            return Err(ApplyError::TracingChanged);
+        }
         Ok(())
     }
 
@@ -306,6 +328,13 @@ impl ProxyHandle {
             .checks
             .reconcile(&self.shared.runtime.load(), &self.shared);
         Ok(())
+    }
+
+    /// Names the config version that spans are labelled with (`switchyard.version`).
+    pub fn set_version(&self, version: u64) {
+        if let Some(tracing) = &self.shared.tracing {
+            tracing.set_version(version);
+        }
     }
 
     /// Writes out every access-log line recorded so far.

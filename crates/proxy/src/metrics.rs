@@ -37,6 +37,11 @@ pub(crate) struct ErrorLabels {
     pub reason: &'static str,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(crate) struct SpanDropLabels {
+    pub reason: &'static str,
+}
+
 fn duration_histogram() -> Histogram {
     // 0.5 ms .. ~65 s
     Histogram::new(exponential_buckets(0.0005, 2.0, 18))
@@ -55,6 +60,8 @@ pub struct Metrics {
     pub(crate) access_log_write_errors: Counter,
     pub(crate) connections: Family<ListenerLabels, Gauge>,
     pub(crate) connections_refused: Family<ListenerLabels, Counter>,
+    pub(crate) spans_exported: Counter,
+    pub(crate) spans_dropped: Family<SpanDropLabels, Counter>,
 }
 
 impl Metrics {
@@ -71,6 +78,8 @@ impl Metrics {
             access_log_write_errors: Counter::default(),
             connections: Family::default(),
             connections_refused: Family::default(),
+            spans_exported: Counter::default(),
+            spans_dropped: Family::default(),
         };
         let r = registry.sub_registry_with_prefix("switchyard");
         r.register(
@@ -122,6 +131,16 @@ impl Metrics {
             "listener_connections_refused",
             "Client connections closed at once because the listener was at max_connections",
             m.connections_refused.clone(),
+        );
+        r.register(
+            "tracing_spans_exported",
+            "Spans the OTLP collector accepted",
+            m.spans_exported.clone(),
+        );
+        r.register(
+            "tracing_spans_dropped",
+            "Spans not exported: queue_full (the exporter fell behind) or export_failed (the collector refused, failed or timed out)",
+            m.spans_dropped.clone(),
         );
         m
     }

@@ -41,6 +41,8 @@ pub(crate) struct Ending<'a> {
     pub bytes_sent: u64,
     pub attempts: u32,
     pub error: Option<&'static str>,
+    /// The W3C trace id, when spans are exported.
+    pub trace_id: Option<u128>,
 }
 
 impl<'a> RequestView<'a> {
@@ -64,6 +66,7 @@ impl<'a> RequestView<'a> {
             bytes_sent: end.bytes_sent,
             attempts: end.attempts,
             error: end.error,
+            trace_id: end.trace_id.map(crate::access_log::TraceId),
         }
     }
 }
@@ -128,6 +131,8 @@ pub(crate) struct Explained {
     /// The JSON body that says what failed.
     pub body: Vec<u8>,
     pub code: &'static str,
+    /// The reason in words, as the body gives it.
+    pub reason: String,
 }
 
 /// Counts, logs once and explains a failure: which service, which request, what was
@@ -196,13 +201,14 @@ pub(crate) fn explain(
         "server_address": server.map(|s| s.address.to_string()),
         "expected": err.expected(),
         "received": err.received(),
-        "reason": reason,
+        "reason": &reason,
         "request_id": view.request_id,
     });
     Explained {
         status,
         body: json_body(&body),
         code: err.code(),
+        reason,
     }
 }
 

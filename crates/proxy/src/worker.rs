@@ -452,6 +452,7 @@ mod tests {
             access_log: crate::AccessLog::off(),
             events: crate::EventSink::none(),
             checks: crate::checker::HealthChecks::default(),
+            tracing: None,
             apply_lock: std::sync::Mutex::new(()),
         });
         let info = Arc::new(ConnInfo {

@@ -12,6 +12,7 @@ mod h2_floods;
 mod health;
 mod health_probe;
 mod limits;
+mod otel;
 mod protocols;
 mod routing;
 mod saturation;

@@ -21,6 +21,8 @@ mod health_cli;
 mod incident_bad_member;
 mod live_changes;
 mod operator;
+mod otel_logs;
+mod otel_serve;
 mod serve;
 mod serve_state;
 mod shutdown;

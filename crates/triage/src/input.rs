@@ -36,6 +36,7 @@ mod files;
 mod json;
 mod level;
 mod open;
+mod otlp;
 mod plain;
 mod scan;
 mod syslog;
@@ -67,16 +68,20 @@ pub enum Format {
     Syslog3164,
     /// Syslog RFC 5424: `<34>1 2025-11-13T10:23:15.003Z host app 123 ID47 - msg`.
     Syslog5424,
+    /// OpenTelemetry logs as the Collector's file exporter writes them: OTLP/JSON lines of
+    /// `resourceLogs`, each holding many records.
+    Otlp,
 }
 
 impl Format {
     /// Every format, in the order [`Format::name`]s are listed to a person.
-    pub const ALL: [Format; 5] = [
+    pub const ALL: [Format; 6] = [
         Format::Plain,
         Format::Json,
         Format::Combined,
         Format::Syslog3164,
         Format::Syslog5424,
+        Format::Otlp,
     ];
 
     /// The name `--format-hint` takes: `plain`, `json`, `combined`, `syslog3164`, `syslog5424`.
@@ -87,6 +92,7 @@ impl Format {
             Format::Combined => "combined",
             Format::Syslog3164 => "syslog3164",
             Format::Syslog5424 => "syslog5424",
+            Format::Otlp => "otlp",
         }
     }
 }
@@ -99,7 +105,7 @@ impl std::fmt::Display for Format {
 
 /// A format name that is not one of [`Format::name`]'s.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("unknown log format {0:?}: use one of plain, json, combined (also common, nginx, apache), syslog3164 (rfc3164, syslog), syslog5424 (rfc5424)")]
+#[error("unknown log format {0:?}: use one of plain, json, combined (also common, nginx, apache), syslog3164 (rfc3164, syslog), syslog5424 (rfc5424), otlp (otel)")]
 pub struct UnknownFormat(pub String);
 
 impl FromStr for Format {
@@ -113,6 +119,7 @@ impl FromStr for Format {
             "combined" | "common" | "clf" | "nginx" | "apache" => Format::Combined,
             "syslog3164" | "rfc3164" | "syslog" | "bsd" => Format::Syslog3164,
             "syslog5424" | "rfc5424" => Format::Syslog5424,
+            "otlp" | "otel" | "opentelemetry" => Format::Otlp,
             _ => return Err(UnknownFormat(s.to_string())),
         })
     }
@@ -295,7 +302,12 @@ pub fn chunks(path: &Path, n: usize) -> io::Result<Vec<Range<u64>>> {
     let n = n.min((len / MIN_CHUNK) as usize) as u64;
     let mut head = Vec::new();
     (&mut file).take(SAMPLE as u64).read_to_end(&mut head)?;
-    let mut is_start = starts_record(detect(&head));
+    let format = detect(&head);
+    if format == Format::Otlp {
+        // Read whole: one line holds many records.
+        return Ok(std::iter::once(0..len).collect());
+    }
+    let mut is_start = starts_record(format);
     let mut starts = vec![0u64];
     let mut window = vec![0u8; ALIGN_WINDOW];
     for i in 1..n {
@@ -368,6 +380,14 @@ pub fn scan_range(
         Opened::within(file, range.start, options, read_error)?
     };
     let source = source_info(path, &options.roots, format);
+    if format == Format::Otlp && !options.message_only {
+        if range.start > 0 {
+            return Ok(Skipped::default());
+        }
+        let start = io::Cursor::new(head.buf[..head.filled].to_vec());
+        let reader = io::BufReader::with_capacity(scan::BLOCK, start.chain(reader));
+        return otlp::scan(reader, &source, sink).map_err(|e| read_error(0, e));
+    }
     let count_lead = range.start == 0;
     let end = if gz { u64::MAX } else { range.end };
 
@@ -388,6 +408,8 @@ pub fn scan_range(
         Format::Combined => scan_with!(combined::Combined::new(year)),
         Format::Syslog3164 => scan_with!(syslog::Syslog3164::new(year)),
         Format::Syslog5424 => scan_with!(syslog::Syslog5424::new(year)),
+        // Read above.
+        Format::Otlp => scan_with!(json::Json::new(year)),
     }
 }
 
@@ -403,6 +425,7 @@ fn starts_record(format: Format) -> Box<dyn FnMut(&str) -> bool> {
         Format::Combined => boxed(combined::Combined::new(year)),
         Format::Syslog3164 => boxed(syslog::Syslog3164::new(year)),
         Format::Syslog5424 => boxed(syslog::Syslog5424::new(year)),
+        Format::Otlp => Box::new(otlp::is_export),
     }
 }
 

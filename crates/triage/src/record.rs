@@ -48,6 +48,19 @@ impl Level {
     pub fn is_error(self) -> bool {
         self >= Level::Error
     }
+
+    /// The OpenTelemetry `SeverityNumber` (1-24): 17 and above are errors.
+    pub fn from_otel(number: i64) -> Option<Level> {
+        Some(match number {
+            1..=4 => Level::Trace,
+            5..=8 => Level::Debug,
+            9..=12 => Level::Info,
+            13..=16 => Level::Warn,
+            17..=20 => Level::Error,
+            21..=24 => Level::Fatal,
+            _ => return None,
+        })
+    }
 }
 
 /// Fields of an access-log line (Switchyard's JSON access log, nginx/Apache combined).
@@ -79,6 +92,8 @@ pub struct Line<'a> {
     /// The service the record names itself (JSON `service`/`app`, syslog app-name), if any.
     pub service: Option<&'a str>,
     pub request_id: Option<&'a str>,
+    /// The W3C trace id the record names (OTel `trace_id`/`traceId`), as written.
+    pub trace_id: Option<&'a str>,
     pub access: Option<Access<'a>>,
 }
 

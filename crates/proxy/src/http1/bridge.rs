@@ -14,17 +14,19 @@ use http_body_util::{BodyExt, Empty, StreamBody};
 
 use super::buf::Out;
 use super::client::Transport;
-use super::exchange::{After, Client};
+use super::exchange::{After, Client, Finish};
 use super::head::{is_hop_by_hop, Framing, RequestHead};
 use super::pump::{pump, Encode, Paced};
 use super::rate::{self, Pace};
 use crate::body::BoxError;
+use crate::otel::{AttemptEnd, Traced};
 use crate::outcome::{self, Ending, RequestView};
 use crate::pool::Pool;
 use crate::retry::{Attempted, RetryPolicy};
 use crate::upstream::UpstreamBody;
 
-/// Forwards the request to the h2c pool and writes its answer to the client.
+/// Forwards the request to the h2c pool and writes its answer to the client; `traced` gets a
+/// client span per attempt.
 pub(crate) async fn forward<T: Transport>(
     client: &mut Client<'_, T>,
     head: &RequestHead,
@@ -32,6 +34,7 @@ pub(crate) async fn forward<T: Transport>(
     pool: &Arc<Pool>,
     view: &RequestView<'_>,
     out: &mut Out,
+    mut traced: Option<&mut Traced<'_>>,
 ) -> After {
     let has_body = head.framing != Framing::Empty;
     let policy = RetryPolicy {
@@ -42,12 +45,23 @@ pub(crate) async fn forward<T: Transport>(
     loop {
         let (index, lease) = match pool.acquire(&tried).await {
             Ok(found) => found,
-            Err(e) => return client.fail(view, head, Some(pool), e, &failures, out).await,
+            Err(e) => {
+                let traced = traced.as_deref();
+                return client
+                    .fail(view, head, Some(pool), e, &failures, out, traced)
+                    .await;
+            }
         };
         let server = &pool.servers[index].state;
-        let Some(request) = build(up_head, &server.authority) else {
+        let Some(mut request) = build(up_head, &server.authority) else {
             return After::Close;
         };
+        if let Some(t) = traced.as_deref_mut() {
+            let value = t.next_attempt(index);
+            if let Ok(v) = HeaderValue::from_bytes(&value) {
+                request.headers_mut().insert("traceparent", v);
+            }
+        }
         let (request, feeder) = if has_body {
             let (tx, rx) = tokio::sync::mpsc::channel::<Result<Frame<Bytes>, BoxError>>(2);
             let body = StreamBody::new(tokio_stream_from(rx)).boxed();
@@ -68,6 +82,12 @@ pub(crate) async fn forward<T: Transport>(
                 sent
             }
         };
+        if let Some(t) = traced.as_deref_mut() {
+            t.trace.end(match &sent {
+                Ok(response) => AttemptEnd::Answered(response.status().as_u16()),
+                Err(e) => AttemptEnd::Failed(e.code()),
+            });
+        }
         match sent {
             Ok(response) => {
                 let status = response.status().as_u16();
@@ -79,6 +99,7 @@ pub(crate) async fn forward<T: Transport>(
                     server: Some(&server.reference),
                     upstream_status: Some(status),
                     attempts: tried.len() as u32 + 1,
+                    trace_id: traced.as_ref().map(|t| t.trace.trace_id),
                     ..Ending::default()
                 };
                 let keep = match after {
@@ -93,6 +114,11 @@ pub(crate) async fn forward<T: Transport>(
                 };
                 drop(lease);
                 client.log(view, &end);
+                let finish = Finish {
+                    traced: traced.as_deref(),
+                    earlier: &failures,
+                };
+                client.trace_answered(view, pool, &end, &finish);
                 return keep;
             }
             Err(err) => {
@@ -109,8 +135,9 @@ pub(crate) async fn forward<T: Transport>(
                         .any(|(i, s)| s.in_rotation && !tried.contains(&i)),
                 };
                 if !policy.retry_elsewhere(&err, at) {
+                    let traced = traced.as_deref();
                     return client
-                        .fail(view, head, Some(pool), err, &failures, out)
+                        .fail(view, head, Some(pool), err, &failures, out, traced)
                         .await;
                 }
                 outcome::retrying(client.shared, pool, index, &err, view);

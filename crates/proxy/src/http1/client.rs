@@ -89,6 +89,7 @@ pub(crate) async fn serve<T: Transport>(
             tls: info.tls,
             trusted: info.trusted,
             new_request_id: &id,
+            sampler: shared.tracing.as_ref().map(|t| &t.sampler),
         };
         let head = loop {
             match parse_request(buf.filled(), &ctx, &mut scratch.up_head) {

@@ -21,6 +21,7 @@ use super::rate::Pace;
 use super::upstream::{self, UpstreamConn};
 use crate::access_log::Timestamp;
 use crate::error::ProxyError;
+use crate::otel::{self, AttemptEnd, Traced};
 use crate::outcome::{self, Ending, RequestView};
 use crate::pool::Pool;
 use crate::retry::{Attempted, RetryPolicy};
@@ -40,6 +41,8 @@ pub(crate) struct Scratch {
     pub out: Out,
     /// Body bytes on their way, re-chunked when needed.
     pub body: Vec<u8>,
+    /// The forwarded head of a traced retry, whose `traceparent` names the retry's span.
+    pub retry_head: Vec<u8>,
 }
 
 thread_local! {
@@ -111,6 +114,13 @@ struct Answer {
     attempts: u32,
 }
 
+/// What ending a request's trace needs from the attempt phase.
+pub(crate) struct Finish<'a> {
+    pub traced: Option<&'a Traced<'a>>,
+    /// Why each retried attempt failed.
+    pub earlier: &'a [String],
+}
+
 /// How an attempt on one server failed.
 struct AttemptError {
     err: ProxyError,
@@ -126,7 +136,12 @@ impl<T: Transport> Client<'_, T> {
         started: Instant,
         ts: Timestamp,
     ) -> After {
-        let Scratch { up_head, out, body } = scratch;
+        let Scratch {
+            up_head,
+            out,
+            body,
+            retry_head,
+        } = scratch;
         let up_head: &[u8] = up_head;
         let text =
             |r: &std::ops::Range<usize>| std::str::from_utf8(&up_head[r.clone()]).unwrap_or("");
@@ -151,6 +166,7 @@ impl<T: Transport> Client<'_, T> {
                 "HTTP/1.1"
             },
         };
+        let mut traced = head.trace.as_ref().map(|t| Traced::start(t, started, text));
         let pool = {
             let runtime = self.shared.runtime.load();
             runtime
@@ -167,21 +183,24 @@ impl<T: Transport> Client<'_, T> {
                 host: host.to_string(),
                 path: path.to_string(),
             };
-            return self.fail(&view, head, None, err, &[], out).await;
+            return self
+                .fail(&view, head, None, err, &[], out, traced.as_ref())
+                .await;
         };
         if head.framing != Framing::Empty {
             self.pace = Pace::start(self.info.limits.min_data_rate);
             if let Err(source) = self.preread(head).await {
                 let abort = source.kind() == io::ErrorKind::TimedOut;
                 let err = ProxyError::ClientBody { source };
-                let done = self.fail(&view, head, Some(&pool), err, &[], out).await;
-                let _ = done;
+                self.fail(&view, head, Some(&pool), err, &[], out, traced.as_ref())
+                    .await;
                 // Part of the body was read: nothing after it can be trusted.
                 return if abort { After::Abort } else { After::Close };
             }
         }
         if pool.config.protocol == switchyard_config::UpstreamProtocol::H2c {
-            return super::bridge::forward(self, head, up_head, &pool, &view, out).await;
+            let traced = traced.as_mut();
+            return super::bridge::forward(self, head, up_head, &pool, &view, out, traced).await;
         }
         let policy = RetryPolicy {
             retries: pool.config.retries,
@@ -191,9 +210,34 @@ impl<T: Transport> Client<'_, T> {
         loop {
             let (index, lease) = match pool.acquire(&tried).await {
                 Ok(found) => found,
-                Err(e) => return self.fail(&view, head, Some(&pool), e, &failures, out).await,
+                Err(e) => {
+                    return self
+                        .fail(&view, head, Some(&pool), e, &failures, out, traced.as_ref())
+                        .await
+                }
             };
-            let attempt = self.attempt(&pool, index, head, up_head, body).await;
+            let sent_head: &[u8] = match (&mut traced, &head.trace) {
+                (Some(t), Some(context)) => {
+                    let span = t.trace.next_span_id(context);
+                    t.trace.begin(index, span);
+                    if span == context.first_attempt {
+                        up_head
+                    } else {
+                        retry_head.clear();
+                        retry_head.extend_from_slice(up_head);
+                        otel::set_parent(&mut retry_head[context.traceparent.clone()], span);
+                        retry_head
+                    }
+                }
+                _ => up_head,
+            };
+            let attempt = self.attempt(&pool, index, head, sent_head, body).await;
+            if let Some(t) = &mut traced {
+                t.trace.end(match &attempt {
+                    Ok((_, response)) => AttemptEnd::Answered(response.status),
+                    Err(e) => AttemptEnd::Failed(e.err.code()),
+                });
+            }
             let (conn, response) = match attempt {
                 Ok(answer) => answer,
                 Err(AttemptError {
@@ -220,7 +264,15 @@ impl<T: Transport> Client<'_, T> {
                             Some(After::Close)
                         };
                         let done = self
-                            .fail(&view, head, Some(&pool), err, &failures, out)
+                            .fail(
+                                &view,
+                                head,
+                                Some(&pool),
+                                err,
+                                &failures,
+                                out,
+                                traced.as_ref(),
+                            )
                             .await;
                         return after.unwrap_or(done);
                     }
@@ -236,8 +288,12 @@ impl<T: Transport> Client<'_, T> {
                 lease,
                 attempts,
             };
+            let finish = Finish {
+                traced: traced.as_ref(),
+                earlier: &failures,
+            };
             return self
-                .respond(&pool, index, head, &view, answer, out, body)
+                .respond(&pool, index, head, &view, answer, out, body, finish)
                 .await;
         }
     }
@@ -397,6 +453,7 @@ impl<T: Transport> Client<'_, T> {
         answer: Answer,
         out: &mut Out,
         scratch: &mut Vec<u8>,
+        finish: Finish<'_>,
     ) -> After {
         let Answer {
             mut conn,
@@ -421,6 +478,7 @@ impl<T: Transport> Client<'_, T> {
             server: Some(&server.reference),
             upstream_status: Some(status),
             attempts,
+            trace_id: finish.traced.map(|t| t.trace.trace_id),
             ..Ending::default()
         };
         if status == 101 {
@@ -428,6 +486,7 @@ impl<T: Transport> Client<'_, T> {
             drop(lease);
             end.error = after.err();
             self.log(view, &end);
+            self.trace_answered(view, pool, &end, &finish);
             return After::Close;
         }
         let encode = if framing.body == BodyOut::Chunked {
@@ -488,7 +547,33 @@ impl<T: Transport> Client<'_, T> {
         if !logged {
             self.log(view, &end);
         }
+        self.trace_answered(view, pool, &end, &finish);
         after
+    }
+
+    /// Ends the trace of a request a server answered.
+    pub fn trace_answered(
+        &self,
+        view: &RequestView<'_>,
+        pool: &Pool,
+        end: &Ending<'_>,
+        finish: &Finish<'_>,
+    ) {
+        if let (Some(traced), Some(tracing)) = (finish.traced, &self.shared.tracing) {
+            tracing.finish(
+                traced,
+                view,
+                otel::Outcome {
+                    status: end.status,
+                    pool: Some(pool),
+                    server: end.server,
+                    error: end.error.map(|code| (code, code)),
+                    earlier: finish.earlier,
+                    last_error: None,
+                    tls: self.info.tls,
+                },
+            );
+        }
     }
 
     /// Relays both directions of an upgraded connection (WebSocket) until either side closes.
@@ -519,6 +604,7 @@ impl<T: Transport> Client<'_, T> {
     }
 
     /// Answers with the proxy's own explained error.
+    #[allow(clippy::too_many_arguments)]
     pub async fn fail(
         &mut self,
         view: &RequestView<'_>,
@@ -527,6 +613,7 @@ impl<T: Transport> Client<'_, T> {
         err: ProxyError,
         earlier: &[String],
         out: &mut Out,
+        traced: Option<&Traced<'_>>,
     ) -> After {
         let explained = outcome::explain(self.shared, view, pool.map(|p| &**p), &err, earlier);
         // An unread request body would be taken for the next request: close instead.
@@ -540,9 +627,25 @@ impl<T: Transport> Client<'_, T> {
             bytes_sent: explained.body.len() as u64,
             attempts: earlier.len() as u32 + u32::from(server.is_some()),
             error: Some(explained.code),
+            trace_id: traced.map(|t| t.trace.trace_id),
         };
         // Logged before the answer goes out, so the line is there once the client has it.
         self.log(view, &end);
+        if let (Some(traced), Some(tracing)) = (traced, &self.shared.tracing) {
+            tracing.finish(
+                traced,
+                view,
+                otel::Outcome {
+                    status: end.status,
+                    pool: pool.map(|p| &**p),
+                    server,
+                    error: Some((explained.code, &explained.reason)),
+                    earlier,
+                    last_error: Some(&err),
+                    tls: self.info.tls,
+                },
+            );
+        }
         let written = self
             .local(
                 out,

@@ -10,6 +10,7 @@ use http::Method;
 
 use super::buf::{write_u64, Out};
 pub(crate) use crate::headers::is_sane_request_id;
+use crate::otel::{parse_traceparent, write_traceparent, Parent, Sampler, TraceHead};
 
 /// Most header lines accepted in one head.
 pub(crate) const MAX_HEADERS: usize = 128;
@@ -59,6 +60,8 @@ pub(crate) struct RequestHead {
     pub expect_continue: bool,
     /// The client asked to switch protocols (`Connection: upgrade` with `Upgrade`).
     pub upgrade: bool,
+    /// Trace context, when spans are exported.
+    pub trace: Option<TraceHead>,
 }
 
 /// What the request head depends on besides its bytes.
@@ -70,6 +73,9 @@ pub(crate) struct RequestContext<'a> {
     pub trusted: bool,
     /// A request id to use when the client sent no usable one.
     pub new_request_id: &'a [u8],
+    /// Set when spans are exported: the client's `traceparent` is read, and the one forwarded
+    /// names this proxy's span.
+    pub sampler: Option<&'a Sampler>,
 }
 
 /// Parses the request head at the start of `buf` and writes the head to forward upstream into
@@ -164,6 +170,8 @@ pub(crate) fn parse_request(
         out.extend_from_slice(b"\r\n");
     }
     let mut request_id = None;
+    let mut parent: Option<Parent> = None;
+    let mut tracestate = None;
     for h in req.headers.iter() {
         let name = h.name;
         if is_hop_by_hop(name)
@@ -198,6 +206,21 @@ pub(crate) fn parse_request(
             out.extend_from_slice(b"\r\n");
             continue;
         }
+        if ctx.sampler.is_some() {
+            if name.eq_ignore_ascii_case("traceparent") {
+                // Replaced below by one that names this proxy's span.
+                parent = parent.or_else(|| parse_traceparent(h.value));
+                continue;
+            }
+            if tracestate.is_none() && name.eq_ignore_ascii_case("tracestate") {
+                out.extend_from_slice(b"tracestate: ");
+                let start = out.len();
+                out.extend_from_slice(h.value);
+                tracestate = Some(start..out.len());
+                out.extend_from_slice(b"\r\n");
+                continue;
+            }
+        }
         out.extend_from_slice(name.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(h.value);
@@ -219,6 +242,24 @@ pub(crate) fn parse_request(
             r
         }
     };
+    let trace = ctx.sampler.map(|sampler| {
+        let trace_id = parent.map_or_else(crate::otel::new_trace_id, |p| p.trace_id);
+        let sampled = sampler.sampled(parent.as_ref(), trace_id);
+        let first_attempt = crate::otel::new_span_id();
+        out.extend_from_slice(b"traceparent: ");
+        let start = out.len();
+        out.extend_from_slice(&write_traceparent(trace_id, first_attempt, sampled));
+        let traceparent = start..out.len();
+        out.extend_from_slice(b"\r\n");
+        TraceHead {
+            trace_id,
+            parent: parent.map(|p| p.span_id),
+            sampled,
+            first_attempt,
+            traceparent,
+            tracestate,
+        }
+    });
     forwarding_headers(out, &facts, ctx);
     if upgrade {
         out.extend_from_slice(b"connection: upgrade\r\nupgrade: ");
@@ -246,6 +287,7 @@ pub(crate) fn parse_request(
         request_id,
         expect_continue: facts.expect_continue && framing != Framing::Empty,
         upgrade,
+        trace,
     }))
 }
 

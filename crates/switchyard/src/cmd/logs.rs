@@ -30,6 +30,8 @@ pub enum Hint {
     Combined,
     Syslog,
     Syslog5424,
+    /// OTLP/JSON lines (the OpenTelemetry Collector's file exporter).
+    Otlp,
 }
 
 pub fn format_hint(hint: Option<Hint>) -> anyhow::Result<Option<Format>> {
@@ -39,6 +41,7 @@ pub fn format_hint(hint: Option<Hint>) -> anyhow::Result<Option<Format>> {
         Hint::Combined => Format::Combined,
         Hint::Syslog => Format::Syslog3164,
         Hint::Syslog5424 => Format::Syslog5424,
+        Hint::Otlp => Format::Otlp,
     }))
 }
 
@@ -68,8 +71,11 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t = ByArg::Server)]
         by: ByArg,
     },
-    /// One request across every service, in time order.
+    /// One request across every service, in time order. ID is a request id or a W3C trace id
+    /// (32 hex digits), which joins access-log lines, application lines and OTel records of
+    /// that trace.
     Trace {
+        #[arg(value_name = "ID")]
         request_id: String,
         #[command(flatten)]
         input: InputArgs,
@@ -160,6 +166,9 @@ fn trace(id: &str, input: &InputArgs, g: &Global) -> anyhow::Result<()> {
         return Ok(());
     }
     if hops.is_empty() {
+        if switchyard_triage::trace::is_trace_id(id) {
+            anyhow::bail!("no record carries trace {id:?} or mentions it under the given paths");
+        }
         anyhow::bail!("no record mentions request {id:?} under the given paths");
     }
     for h in &hops {

@@ -134,6 +134,9 @@ async fn serve(
         },
     )
     .await?;
+    if let Some(head) = store.head()? {
+        proxy.handle().set_version(head.version);
+    }
     for l in &config.listeners {
         let addr = proxy.local_addr(&l.name).expect("every listener is bound");
         tracing::info!(listener = %l.name, addr = %addr, tls = l.tls.is_some(), "listening on {addr}");

@@ -19,6 +19,16 @@ const ORDER: [Format; 5] = [
 ];
 
 pub(crate) fn detect(sample: &[u8]) -> Format {
+    // An OTLP/JSON export is told by its first record line alone.
+    let first = sample
+        .split(|&c| c == b'\n')
+        .find(|l| !l.iter().all(u8::is_ascii_whitespace));
+    if first
+        .and_then(|l| std::str::from_utf8(l).ok())
+        .is_some_and(super::otlp::is_export)
+    {
+        return Format::Otlp;
+    }
     let mut clock = Clock::new(2000);
     let mut s3164 = Syslog3164::new(2000);
     let mut s5424 = Syslog5424::new(2000);

@@ -57,9 +57,12 @@ const METHOD: usize = 10;
 const PATH: usize = 11;
 const ERROR: usize = 12;
 const DURATION: usize = 13;
+const TRACE_ID: usize = 14;
+/// OpenTelemetry's `severity_number`.
+const SEVERITY_NUMBER: usize = 15;
 
 /// The first value seen for each field.
-type Fields = [Option<Value>; 14];
+type Fields = [Option<Value>; 16];
 
 /// Which field a key fills. Keys are told apart by length first, so a key triage does not
 /// read costs a compare or two.
@@ -84,6 +87,7 @@ fn slot(key: &[u8]) -> Option<usize> {
             b"host" => HOST,
             b"pool" => POOL,
             b"path" => PATH,
+            b"body" => MSG,
             _ => return None,
         },
         5 => match key {
@@ -101,12 +105,12 @@ fn slot(key: &[u8]) -> Option<usize> {
         7 => match key {
             b"message" => MSG,
             b"service" => SERVICE,
-            b"traceId" => REQUEST_ID,
+            b"traceId" => TRACE_ID,
             _ => return None,
         },
         8 => match key {
             b"severity" | b"loglevel" => LEVEL,
-            b"trace_id" => REQUEST_ID,
+            b"trace_id" => TRACE_ID,
             b"hostname" => HOST,
             _ => return None,
         },
@@ -114,6 +118,7 @@ fn slot(key: &[u8]) -> Option<usize> {
             b"timestamp" => TS,
             b"log.level" => LEVEL,
             b"requestId" => REQUEST_ID,
+            b"host.name" => HOST,
             _ => return None,
         },
         10 => match key {
@@ -122,7 +127,14 @@ fn slot(key: &[u8]) -> Option<usize> {
             _ => return None,
         },
         11 if key == b"duration_ms" => DURATION,
-        12 if key == b"service_name" => SERVICE,
+        12 => match key {
+            b"service_name" | b"service.name" => SERVICE,
+            b"timeUnixNano" => TS,
+            _ => return None,
+        },
+        13 if key == b"severity_text" => LEVEL,
+        14 if key == b"time_unix_nano" => TS,
+        15 if key == b"severity_number" => SEVERITY_NUMBER,
         15 if key == b"upstream_status" => UPSTREAM_STATUS,
         _ => return None,
     })
@@ -364,11 +376,15 @@ impl Parser for Json {
         _start: (),
         scratch: &'a mut String,
     ) -> Option<Line<'a>> {
-        let mut f: Fields = [None; 14];
+        let mut f: Fields = [None; 16];
         scan(line.as_bytes(), &mut f)?;
         let ts_ms = f[TS].and_then(|v| {
             let text = line.get(v.start..v.end)?;
             match v.kind {
+                // OTLP JSON writes nanoseconds as a string of digits.
+                Kind::Str if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                    epoch_number(text)
+                }
                 Kind::Str | Kind::Escaped => {
                     self.clock.parse_start(text.as_bytes()).map(|(ms, _)| ms)
                 }
@@ -376,7 +392,10 @@ impl Parser for Json {
                 _ => None,
             }
         });
-        let level = level(line, f[LEVEL]);
+        let level = level(line, f[LEVEL]).or_else(|| {
+            let n = f[SEVERITY_NUMBER]?;
+            Level::from_otel(line.get(n.start..n.end)?.parse().ok()?)
+        });
         // Switchyard's access log: `host` is the request's Host header and `server` the
         // upstream server, so neither names the machine that wrote the line.
         let access_shape =
@@ -386,6 +405,7 @@ impl Parser for Json {
 
         let msg = text(line, f[MSG], scratch);
         let request_id = text(line, f[REQUEST_ID], scratch);
+        let trace_id = text(line, f[TRACE_ID], scratch);
         let host = if access_shape {
             None
         } else {
@@ -420,13 +440,16 @@ impl Parser for Json {
             }),
             _ => None,
         };
+        let trace_id = resolve(trace_id, scratch).filter(|t| !t.is_empty());
         Some(Line {
             ts_ms,
             level,
             message: resolve(msg, scratch).or(error).unwrap_or(""),
             host: resolve(host, scratch),
             service: resolve(service, scratch),
-            request_id: resolve(request_id, scratch),
+            // A record without a request id is followed by its trace id, as before OTel.
+            request_id: resolve(request_id, scratch).or(trace_id),
+            trace_id,
             access,
         })
     }

@@ -421,6 +421,19 @@ impl Clock {
 /// A JSON number timestamp: seconds (with or without a fraction), milliseconds, microseconds
 /// or nanoseconds since the epoch, told apart by magnitude.
 pub(crate) fn epoch_number(text: &str) -> Option<i64> {
+    // Integers are scaled exactly: nanoseconds since the epoch do not fit an f64's mantissa.
+    if let Ok(n) = text.parse::<i64>() {
+        let a = n.unsigned_abs();
+        return Some(if a >= 100_000_000_000_000_000 {
+            n.div_euclid(1_000_000)
+        } else if a >= 100_000_000_000_000 {
+            n.div_euclid(1_000)
+        } else if a >= 100_000_000_000 {
+            n
+        } else {
+            n.checked_mul(1_000)?
+        });
+    }
     let v: f64 = text.parse().ok()?;
     if !v.is_finite() {
         return None;

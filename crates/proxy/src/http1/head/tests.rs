@@ -6,6 +6,7 @@ fn ctx() -> RequestContext<'static> {
         tls: false,
         trusted: false,
         new_request_id: b"00000000000000000000000000000001",
+        sampler: None,
     }
 }
 
@@ -214,4 +215,45 @@ mod arbitrary_bytes {
             })
             .unwrap();
     }
+}
+
+#[test]
+fn traced_requests_forward_a_traceparent_naming_this_proxy() {
+    let sampler = crate::otel::Sampler::new(0.0);
+    let ctx = RequestContext {
+        sampler: Some(&sampler),
+        ..ctx()
+    };
+    let raw = b"GET / HTTP/1.1\r\nHost: a\r\ntraceparent: 00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\r\ntracestate: vendor=x\r\n\r\n";
+    let mut out = Vec::new();
+    let head = parse_request(raw, &ctx, &mut out).unwrap().unwrap();
+    let text = String::from_utf8(out.clone()).unwrap();
+    let trace = head.trace.expect("traced");
+    assert_eq!(trace.trace_id, 0x4bf92f3577b34da6a3ce929d0e0e4736);
+    assert_eq!(trace.parent, Some(0x00f067aa0ba902b7));
+    assert!(trace.sampled, "the caller's sampled flag wins over ratio 0");
+    assert_eq!(text.matches("traceparent").count(), 1, "{text}");
+    let forwarded = &text[trace.traceparent.clone()];
+    assert_eq!(
+        forwarded,
+        format!(
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-{:016x}-01",
+            trace.first_attempt
+        )
+    );
+    assert_eq!(&text[trace.tracestate.unwrap()], "vendor=x");
+
+    // No traceparent: a new trace, unsampled at ratio 0.
+    let mut out = Vec::new();
+    let head = parse_request(b"GET / HTTP/1.1\r\nHost: a\r\n\r\n", &ctx, &mut out)
+        .unwrap()
+        .unwrap();
+    let trace = head.trace.unwrap();
+    assert_eq!(trace.parent, None);
+    assert!(!trace.sampled);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        text.contains(&format!("traceparent: 00-{:032x}-", trace.trace_id)),
+        "{text}"
+    );
 }
