@@ -76,76 +76,25 @@ pub(crate) async fn serve<T: Transport>(
                 }
             }
         }
-        scratch.refill();
         // A new connection has the handshake timeout from its start; a kept one from the
         // moment its next request began to arrive.
         let since = if first { accepted } else { Instant::now() };
-        let deadline = tokio::time::Instant::from_std(since + limits.handshake_timeout);
         first = false;
-        let mut id = [0u8; 32];
-        new_request_id(&mut id);
-        let ctx = RequestContext {
-            client_ip: &info.client_ip,
-            tls: info.tls,
-            trusted: info.trusted,
-            new_request_id: &id,
-            sampler: shared.tracing.as_ref().map(|t| &t.sampler),
-        };
-        let head = loop {
-            match parse_request(buf.filled(), &ctx, &mut scratch.up_head) {
-                Ok(Some(head)) => break head,
-                Ok(None) => {}
-                Err(refusal) => {
-                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
-                    return;
-                }
-            }
-            let read =
-                tokio::time::timeout_at(deadline, buf.read_from(&mut io, limits.max_header_bytes))
-                    .await;
-            match read {
-                Ok(Ok(Some(n))) if n > 0 => {}
-                Ok(Ok(None)) => {
-                    let refusal = Refusal {
-                        status: 431,
-                        reason: "the request head is larger than max_header_bytes",
-                    };
-                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
-                    return;
-                }
-                Ok(Err(e)) if e.kind() == io::ErrorKind::OutOfMemory => {
-                    let refusal = Refusal {
-                        status: 503,
-                        reason: "request heads over 16 KiB are holding all of the listener's max_buffer_memory",
-                    };
-                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
-                    return;
-                }
-                Err(_) if !buf.is_empty() => {
-                    let refusal = Refusal {
-                        status: 408,
-                        reason: "the request head did not arrive within handshake_timeout",
-                    };
-                    Box::pin(refuse(&mut io, info, shared, &refusal, &id)).await;
-                    return;
-                }
-                // Closed, failed, or silent past the timeout with nothing sent.
-                _ => return,
-            }
-        };
-        buf.consume(head.len);
-        let started = Instant::now();
-        let mut client = Client {
-            io: &mut io,
-            buf: &mut buf,
-            shared,
+        // Boxed: the state of reading and answering a request exists only while one is in
+        // flight, so a waiting connection's task stays small.
+        let draining = Phase::closing(&drain);
+        let request = one_request(
+            &mut io,
+            &mut buf,
+            &mut scratch,
             info,
-            body_timeout: limits.idle_timeout,
-            draining: Phase::closing(&drain),
-            pace: None,
+            shared,
+            since,
+            draining,
+        );
+        let Some(after) = Box::pin(request).await else {
+            return;
         };
-        // Boxed: the exchange's state exists only while a request is in flight.
-        let after = Box::pin(client.exchange(&head, &mut scratch, started, log_time(shared))).await;
         if after == After::Abort {
             io.reset_on_close();
             return;
@@ -155,6 +104,88 @@ pub(crate) async fn serve<T: Transport>(
             return;
         }
     }
+}
+
+/// Reads one request head within the handshake timeout (counted from `since`) and answers
+/// it; `None` when the connection must close without more (closed, silent, or refused).
+async fn one_request<T: Transport>(
+    io: &mut T,
+    buf: &mut ReadBuf,
+    scratch: &mut Scratch,
+    info: &ConnInfo,
+    shared: &Shared,
+    since: Instant,
+    draining: bool,
+) -> Option<After> {
+    let limits = &info.limits;
+    scratch.refill();
+    let deadline = tokio::time::Instant::from_std(since + limits.handshake_timeout);
+    let mut id = [0u8; 32];
+    new_request_id(&mut id);
+    let ctx = RequestContext {
+        client_ip: &info.client_ip,
+        tls: info.tls,
+        trusted: info.trusted,
+        new_request_id: &id,
+        sampler: shared.tracing.as_ref().map(|t| &t.sampler),
+    };
+    let head = loop {
+        match parse_request(buf.filled(), &ctx, &mut scratch.up_head) {
+            Ok(Some(head)) => break head,
+            Ok(None) => {}
+            Err(refusal) => {
+                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
+                return None;
+            }
+        }
+        let read =
+            tokio::time::timeout_at(deadline, buf.read_from(io, limits.max_header_bytes)).await;
+        match read {
+            Ok(Ok(Some(n))) if n > 0 => {}
+            Ok(Ok(None)) => {
+                let refusal = Refusal {
+                    status: 431,
+                    reason: "the request head is larger than max_header_bytes",
+                };
+                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
+                return None;
+            }
+            Ok(Err(e)) if e.kind() == io::ErrorKind::OutOfMemory => {
+                let refusal = Refusal {
+                    status: 503,
+                    reason: "request heads over 16 KiB are holding all of the listener's max_buffer_memory",
+                };
+                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
+                return None;
+            }
+            Err(_) if !buf.is_empty() => {
+                let refusal = Refusal {
+                    status: 408,
+                    reason: "the request head did not arrive within handshake_timeout",
+                };
+                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
+                return None;
+            }
+            // Closed, failed, or silent past the timeout with nothing sent.
+            _ => return None,
+        }
+    };
+    buf.consume(head.len);
+    let started = Instant::now();
+    let mut client = Client {
+        io,
+        buf,
+        shared,
+        info,
+        body_timeout: limits.idle_timeout,
+        draining,
+        pace: None,
+    };
+    Some(
+        client
+            .exchange(&head, scratch, started, log_time(shared))
+            .await,
+    )
 }
 
 /// Answers a request that could not be read with its status and reason, then the connection
