@@ -17,7 +17,7 @@ use super::head::{
     parse_response, write_response, BodyOut, Framing, RequestHead, ResponseContext, ResponseHead,
 };
 use super::pump::{pump, Encode, Paced, PumpError};
-use super::rate::Pace;
+use super::rate::{self, Pace};
 use super::upstream::{self, UpstreamConn};
 
 mod attempt;

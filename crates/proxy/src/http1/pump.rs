@@ -129,30 +129,23 @@ where
         }
         // Read more; a read that fills the buffer asks for a larger one next time.
         let room = buf.room();
-        let now = tokio::time::Instant::now();
-        let idle = now + read_timeout;
-        let deadline = src_pace
-            .as_ref()
-            .map_or(idle, |p| idle.min(p.deadline(now)));
-        let read = tokio::time::timeout_at(deadline, buf.read_from(src, BODY_BUF_SIZE)).await;
-        if matches!(read, Ok(Ok(Some(n))) if n == room) {
+        let read = rate::read(
+            buf,
+            src,
+            BODY_BUF_SIZE,
+            read_timeout,
+            src_pace.as_deref_mut(),
+        )
+        .await;
+        if matches!(read, Ok(Some(n)) if n == room) {
             buf.grow_for_body();
         }
         match read {
-            Err(_) => {
-                return Err(PumpError::Read(match &src_pace {
-                    Some(pace) if deadline < idle => pace.too_slow(),
-                    _ => io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        format!("no body bytes for {read_timeout:?}"),
-                    ),
-                }))
-            }
-            Ok(Err(e)) => return Err(PumpError::Read(e)),
-            Ok(Ok(None)) => {
+            Err(e) => return Err(PumpError::Read(e)),
+            Ok(None) => {
                 return Err(PumpError::Chunk(ChunkError::BadSize));
             }
-            Ok(Ok(Some(0))) => {
+            Ok(Some(0)) => {
                 if framing == Framing::UntilClose {
                     source_done(sent);
                     finish(dst, scratch, encode, dst_pace.as_deref_mut()).await?;
@@ -163,11 +156,7 @@ where
                     "closed before the end of the body",
                 )));
             }
-            Ok(Ok(Some(n))) => {
-                if let Some(pace) = src_pace.as_deref_mut() {
-                    pace.moved(n, now.elapsed());
-                }
-            }
+            Ok(Some(_)) => {}
         }
     }
 }

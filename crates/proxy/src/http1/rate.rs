@@ -11,8 +11,10 @@ use std::pin::Pin;
 use std::task::Poll;
 use std::time::Duration;
 
-use tokio::io::AsyncWrite;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::time::{Instant, Sleep};
+
+use super::buf::ReadBuf;
 
 /// Waiting a client may cost before its average counts.
 pub(crate) const GRACE: Duration = Duration::from_secs(2);
@@ -57,6 +59,39 @@ impl Pace {
                 self.bytes_per_sec
             ),
         )
+    }
+}
+
+/// Reads once from the client into `buf` (growing it up to `limit`), as
+/// [`ReadBuf::read_from`] does, waiting at most `idle` for bytes and no longer than the pace
+/// allows; running out of either is a `TimedOut` error that says which.
+pub(crate) async fn read<R: AsyncRead + Unpin>(
+    buf: &mut ReadBuf,
+    src: &mut R,
+    limit: usize,
+    idle: Duration,
+    pace: Option<&mut Pace>,
+) -> io::Result<Option<usize>> {
+    let now = Instant::now();
+    let idle_deadline = now + idle;
+    let deadline = pace
+        .as_ref()
+        .map_or(idle_deadline, |p| idle_deadline.min(p.deadline(now)));
+    match tokio::time::timeout_at(deadline, buf.read_from(src, limit)).await {
+        Ok(Ok(Some(n))) => {
+            if let Some(pace) = pace {
+                pace.moved(n, now.elapsed());
+            }
+            Ok(Some(n))
+        }
+        Ok(other) => other,
+        Err(_) => Err(match pace {
+            Some(pace) if deadline < idle_deadline => pace.too_slow(),
+            _ => io::Error::new(
+                io::ErrorKind::TimedOut,
+                format!("no body bytes for {idle:?}"),
+            ),
+        }),
     }
 }
 

@@ -31,31 +31,11 @@ impl<T: Transport> Client<'_, T> {
         while self.buf.len() < want
             && !(head.framing == Framing::Chunked && chunked::complete(self.buf.filled()))
         {
-            let now = tokio::time::Instant::now();
-            let idle = now + self.body_timeout;
-            let deadline = self
-                .pace
-                .as_ref()
-                .map_or(idle, |p| idle.min(p.deadline(now)));
-            let read = tokio::time::timeout_at(deadline, self.buf.read_from(self.io, BUF_SIZE));
-            match read.await {
-                Ok(Ok(Some(0))) => return Err(io::ErrorKind::UnexpectedEof.into()),
-                Ok(Ok(Some(n))) => {
-                    if let Some(pace) = self.pace.as_mut() {
-                        pace.moved(n, now.elapsed());
-                    }
-                }
-                Ok(Ok(None)) => break,
-                Ok(Err(e)) => return Err(e),
-                Err(_) => {
-                    return Err(match &self.pace {
-                        Some(pace) if deadline < idle => pace.too_slow(),
-                        _ => io::Error::new(
-                            io::ErrorKind::TimedOut,
-                            format!("no body bytes for {:?}", self.body_timeout),
-                        ),
-                    })
-                }
+            let pace = self.pace.as_mut();
+            match rate::read(self.buf, self.io, BUF_SIZE, self.body_timeout, pace).await? {
+                Some(0) => return Err(io::ErrorKind::UnexpectedEof.into()),
+                Some(_) => {}
+                None => break,
             }
         }
         Ok(())
