@@ -130,45 +130,32 @@ async fn one_request<T: Transport>(
         sampler: shared.tracing.as_ref().map(|t| &t.sampler),
     };
     let head = loop {
-        match parse_request(buf.filled(), &ctx, &mut scratch.up_head) {
+        let refusal = match parse_request(buf.filled(), &ctx, &mut scratch.up_head) {
             Ok(Some(head)) => break head,
-            Ok(None) => {}
-            Err(refusal) => {
-                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
-                return None;
+            Err(refusal) => refusal,
+            Ok(None) => {
+                let read = buf.read_from(io, limits.max_header_bytes);
+                match tokio::time::timeout_at(deadline, read).await {
+                    Ok(Ok(Some(n))) if n > 0 => continue,
+                    Ok(Ok(None)) => Refusal {
+                        status: 431,
+                        reason: "the request head is larger than max_header_bytes",
+                    },
+                    Ok(Err(e)) if e.kind() == io::ErrorKind::OutOfMemory => Refusal {
+                        status: 503,
+                        reason: "request heads over 16 KiB are holding all of the listener's max_buffer_memory",
+                    },
+                    Err(_) if !buf.is_empty() => Refusal {
+                        status: 408,
+                        reason: "the request head did not arrive within handshake_timeout",
+                    },
+                    // Closed, failed, or silent past the timeout with nothing sent.
+                    _ => return None,
+                }
             }
-        }
-        let read =
-            tokio::time::timeout_at(deadline, buf.read_from(io, limits.max_header_bytes)).await;
-        match read {
-            Ok(Ok(Some(n))) if n > 0 => {}
-            Ok(Ok(None)) => {
-                let refusal = Refusal {
-                    status: 431,
-                    reason: "the request head is larger than max_header_bytes",
-                };
-                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
-                return None;
-            }
-            Ok(Err(e)) if e.kind() == io::ErrorKind::OutOfMemory => {
-                let refusal = Refusal {
-                    status: 503,
-                    reason: "request heads over 16 KiB are holding all of the listener's max_buffer_memory",
-                };
-                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
-                return None;
-            }
-            Err(_) if !buf.is_empty() => {
-                let refusal = Refusal {
-                    status: 408,
-                    reason: "the request head did not arrive within handshake_timeout",
-                };
-                Box::pin(refuse(io, info, shared, &refusal, &id)).await;
-                return None;
-            }
-            // Closed, failed, or silent past the timeout with nothing sent.
-            _ => return None,
-        }
+        };
+        Box::pin(refuse(io, info, shared, &refusal, &id)).await;
+        return None;
     };
     buf.consume(head.len);
     let started = Instant::now();
