@@ -38,6 +38,20 @@ pub enum StoreError {
     #[error("store database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
 
+    /// A shared store could not be reached (or had no quorum) in time; nothing was written.
+    /// The admin API answers 503.
+    #[error(
+        "the store {store} cannot be reached: {source}; this instance keeps serving its last \
+         version and refuses changes until the store is back"
+    )]
+    Unavailable {
+        /// The store, as `etcd://HOST:PORT/PREFIX`.
+        store: String,
+        /// What the client reported.
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+
     /// A stored version does not check out, e.g. its config no longer matches its digest.
     #[error(
         "version {version} in the store is corrupt: {detail}; the database was changed outside \

@@ -5,7 +5,8 @@
 //! ([`Event`]): each version writes one event of kind `"version"`, and runtime facts that are not
 //! versioned (health flips, ejections, drains) are recorded as events too, so the dashboard and
 //! triage see changes and their effects on one timeline. [`SqliteStore`] keeps both in one SQLite
-//! file; an etcd implementation for many instances can be added behind the same trait.
+//! file; [`EtcdStore`] keeps them in etcd, where many instances share one history and learn of
+//! each other's changes through a [`Feed`].
 //!
 //! The store treats a config as an opaque string and never parses it: turning TOML into a checked
 //! config and diffing two of them belongs to `switchyard-config`, serving it to `switchyard-proxy`,
@@ -47,21 +48,9 @@
 //! number (head + 1) and writes the version and its `"version"` event atomically: either both are
 //! there or neither is, even if the process dies mid-write.
 //!
-//! An etcd implementation maps `commit` to one transaction, with the head kept under one key
-//! (say `/switchyard/head`, holding the current version number):
-//!
-//! ```text
-//! Txn
-//!   If:   value(/switchyard/head) == expected_head      (expected None: version(/switchyard/head) == 0)
-//!   Then: put /switchyard/versions/<n>        = version metadata + config
-//!         put /switchyard/events/<20-digit n> = the version's event
-//!         put /switchyard/head                = n
-//!   Else: get /switchyard/head                -> StoreError::Conflict { expected, actual }
-//! ```
-//!
-//! Event ids there come from the transaction's revision, and events are listed with a range read
-//! over `/switchyard/events/`. Because the trait speaks only of version numbers, never of
-//! connections, rows or revisions, callers do not change when that implementation arrives.
+//! [`EtcdStore`] maps `commit` to one transaction guarded by the head key's `mod_revision` (see
+//! its module for the layout). Because the trait speaks only of version numbers, never of
+//! connections, rows or revisions, callers are the same for both.
 //!
 //! # Threads and blocking
 //!
@@ -71,24 +60,38 @@
 
 mod digest;
 mod error;
+pub mod etcd;
+mod feed;
 mod kind;
 mod model;
 mod sqlite;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 pub use digest::digest;
 pub use error::StoreError;
+pub use etcd::{EtcdStore, EtcdTarget};
+pub use feed::Feed;
 pub use kind::{EventKind, UnknownKind, VersionKind};
 pub use model::{Event, NewEvent, NewVersion, Version};
 pub use sqlite::SqliteStore;
 
 use chrono::{DateTime, Utc};
 
-/// Version history and event log. Implemented by [`SqliteStore`]; see the crate docs for how an
-/// etcd implementation maps onto it.
+/// Version history and event log. Implemented by [`SqliteStore`] and [`EtcdStore`].
 ///
 /// Reads that return a config ([`head`](Store::head), [`version`](Store::version)) check it against
 /// its recorded digest and return [`StoreError::Corrupt`] if the two differ.
 pub trait Store: Send + Sync {
+    /// The store as messages name it: `SQLite file DIR/switchyard.db`, `etcd://HOST:PORT/PREFIX`.
+    fn describe(&self) -> String;
+
+    /// For a store that many instances share: the newest version and the store's reachability
+    /// as they change. `None` for a store only this process writes.
+    fn feed(&self) -> Option<Feed> {
+        None
+    }
+
     /// The newest version, with its config; `None` for an empty history.
     fn head(&self) -> Result<Option<Version>, StoreError>;
 

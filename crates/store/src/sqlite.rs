@@ -9,6 +9,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use chrono::{DateTime, Utc};
 use rusqlite::{ffi, params, Connection, OptionalExtension, TransactionBehavior};
 
+pub(crate) use self::rows::{since_text, ts_text};
 use self::rows::{RawVersion, EVENT_COLUMNS, VERSION_COLUMNS};
 use crate::{digest, model, Event, NewEvent, NewVersion, Store, StoreError, Version, VersionKind};
 
@@ -87,6 +88,14 @@ impl SqliteStore {
 }
 
 impl Store for SqliteStore {
+    fn describe(&self) -> String {
+        let conn = self.conn();
+        match conn.path().filter(|p| !p.is_empty()) {
+            Some(path) => format!("SQLite file {path}"),
+            None => "SQLite in memory".to_string(),
+        }
+    }
+
     fn head(&self) -> Result<Option<Version>, StoreError> {
         let sql =
             format!("SELECT {VERSION_COLUMNS}, config FROM versions ORDER BY version DESC LIMIT 1");

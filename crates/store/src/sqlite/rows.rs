@@ -15,13 +15,13 @@ pub(super) const EVENT_COLUMNS: &str = "id, ts, kind, pool, server, details";
 
 /// Timestamps are stored as fixed-width RFC 3339 text in UTC with milliseconds
 /// (`2026-11-25T11:10:53.367Z`), so text order is time order.
-pub(super) fn ts_text(ts: DateTime<Utc>) -> String {
+pub(crate) fn ts_text(ts: DateTime<Utc>) -> String {
     ts.format("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
 /// The lower bound for `ts >= since` on millisecond text: `since` rounded up to a millisecond,
 /// so that an event stored as `.000` is not taken for one at `.000500`.
-pub(super) fn since_text(since: DateTime<Utc>) -> String {
+pub(crate) fn since_text(since: DateTime<Utc>) -> String {
     let floor = since.trunc_subsecs(3);
     let ceil = if floor < since {
         floor + Duration::milliseconds(1)
