@@ -46,6 +46,11 @@ pub async fn current(State(s): State<AdminState>) -> ApiResult<Version> {
     Ok(Json(v))
 }
 
+/// What this instance serves and whether its store can be reached.
+pub async fn instance(State(s): State<AdminState>) -> Json<crate::InstanceStatus> {
+    Json(s.control.status())
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     limit: Option<usize>,

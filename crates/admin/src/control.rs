@@ -9,20 +9,24 @@
 //! ([`notify`]).
 
 mod error;
+mod follow;
+mod local;
 pub(crate) mod notify;
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
 use switchyard_config::{Change, ChangeKind, Config, ServerState};
 use switchyard_proxy::{DrainOutcome, ProxyEvent, ProxyHandle};
-use switchyard_store::{EventKind, NewEvent, NewVersion, Store, Version, VersionKind};
+use switchyard_store::{EventKind, Feed, NewEvent, NewVersion, Store, Version, VersionKind};
 use tokio::sync::{broadcast, Mutex};
 
 pub use error::ControlError;
+pub use follow::InstanceStatus;
+pub use local::{Local, Snapshot, UnknownListener};
 use notify::{Notice, NoticeKind, Notifier};
 
 /// Who makes a change and why.
@@ -88,6 +92,12 @@ pub struct ControlPlane {
     /// The newest of them (0 before the first).
     newest: AtomicU64,
     notifier: Notifier,
+    /// This instance's own settings, applied to every version it runs.
+    local: Local,
+    /// Changes by other instances and the store's reachability, for a shared store.
+    feed: Option<Feed>,
+    /// Whether the running version came from the local snapshot, not from the store.
+    from_snapshot: AtomicBool,
 }
 
 /// How many published versions a slow subscriber may fall behind before it misses some.
@@ -125,12 +135,31 @@ const API_CONFIG: &str = "config";
 impl ControlPlane {
     pub fn new(store: Arc<dyn Store>, proxy: ProxyHandle) -> Self {
         ControlPlane {
-            store,
             proxy,
             lock: Mutex::new(()),
             published: broadcast::channel(PUBLISHED_BACKLOG).0,
             newest: AtomicU64::new(0),
             notifier: Notifier::default(),
+            local: Local::default(),
+            feed: store.feed(),
+            from_snapshot: AtomicBool::new(false),
+            store,
+        }
+    }
+
+    /// This control plane with an instance's own settings.
+    pub fn with_local(mut self, local: Local) -> Self {
+        self.local = local;
+        self
+    }
+
+    /// Says which version the proxy started with, and whether it came from the snapshot.
+    pub fn started(&self, version: &Version, from_snapshot: bool) {
+        self.proxy.set_version(version.version);
+        self.newest.store(version.version, Ordering::Release);
+        self.from_snapshot.store(from_snapshot, Ordering::Release);
+        if !from_snapshot {
+            self.keep_snapshot(version);
         }
     }
 
@@ -353,6 +382,7 @@ impl ControlPlane {
         make: impl FnOnce(&Config) -> Result<Config, ControlError>,
     ) -> Result<Applied, ControlError> {
         let _guard = self.lock.lock().await;
+        self.check_connected()?;
         let head = self.head().await?;
         if let Some(expected) = meta.if_version {
             if expected != head.version {
@@ -373,7 +403,7 @@ impl ControlPlane {
                 changes: views,
             });
         }
-        self.proxy.check(&next)?;
+        self.proxy.check(&self.local.apply(next.clone()))?;
         let restart = needs_restart(&changes);
         if !restart.is_empty() {
             return Err(ControlError::NeedsRestart {
@@ -391,9 +421,10 @@ impl ControlPlane {
         let parent = head.version;
         let mut version = self.blocking(move |s| s.commit(new, Some(parent))).await?;
         let next = Arc::new(next);
-        self.proxy.apply(Config::clone(&next))?;
+        self.proxy.apply(self.local.apply(Config::clone(&next)))?;
         self.proxy.set_version(version.version);
         self.newest.store(version.version, Ordering::Release);
+        self.keep_snapshot(&version);
         // Nobody may be subscribed; the version runs all the same.
         let _ = self.published.send(Published {
             version: version.version,

@@ -81,6 +81,9 @@ impl ApiError {
                 | C::Store(StoreError::Conflict { .. }) => StatusCode::CONFLICT,
                 C::Apply(_) | C::NeedsRestart { .. } => StatusCode::UNPROCESSABLE_ENTITY,
                 C::Store(e) if e.is_disk_full() => StatusCode::INSUFFICIENT_STORAGE,
+                C::Store(StoreError::Unavailable { .. }) | C::StoreUnavailable { .. } => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 C::Store(_) | C::StoredConfig { .. } | C::Task(_) => {
                     StatusCode::INTERNAL_SERVER_ERROR
                 }
@@ -107,6 +110,9 @@ impl ApiError {
                 C::Edit(EditError::Unchanged { .. }) => "unchanged",
                 C::Apply(_) | C::NeedsRestart { .. } => "needs_restart",
                 C::Store(e) if e.is_disk_full() => "disk_full",
+                C::Store(StoreError::Unavailable { .. }) | C::StoreUnavailable { .. } => {
+                    "store_unavailable"
+                }
                 C::Store(_) => "store_failed",
                 C::StoredConfig { .. } | C::Task(_) => "internal",
             },

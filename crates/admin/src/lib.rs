@@ -30,7 +30,10 @@ use prometheus_client::registry::Registry;
 use tokio::net::TcpListener;
 
 pub use control::notify::{Notice, NoticeKind, NotifyError};
-pub use control::{Applied, ChangeMeta, ChangeView, ControlError, ControlPlane, Published};
+pub use control::{
+    Applied, ChangeMeta, ChangeView, ControlError, ControlPlane, InstanceStatus, Local, Published,
+    Snapshot, UnknownListener,
+};
 pub use error::ApiError;
 pub use guard::{BakeView, Clock, Guard, GuardView, SystemClock, Verdict, GUARD_AUTHOR};
 
@@ -58,6 +61,7 @@ pub enum AdminError {
 pub fn router(state: AdminState) -> Router {
     let api = Router::new()
         .route("/version", get(api::current))
+        .route("/instance", get(api::instance))
         .route("/versions", get(api::versions))
         .route("/versions/{n}", get(api::version))
         .route("/diff", get(api::diff))

@@ -27,7 +27,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use etcd_client::{
     Client, Compare, CompareOp, ConnectOptions, GetOptions, KeyValue, SortOrder, SortTarget, Txn,
-    TxnOp, TxnOpResponse,
+    TxnOp, TxnOpResponse, TxnResponse,
 };
 use serde_json::Value;
 use tokio::sync::watch;
@@ -41,6 +41,8 @@ use crate::{
 
 /// How long one call to etcd may take before it counts as unreachable.
 pub const CALL_TIMEOUT: Duration = Duration::from_secs(2);
+/// The pause before a call that could not reach a member is tried again.
+const RETRY_PAUSE: Duration = Duration::from_millis(50);
 
 /// A [`Store`] in etcd. See the module docs for the layout.
 pub struct EtcdStore {
@@ -98,27 +100,53 @@ impl EtcdStore {
         &self.target
     }
 
-    /// Runs one call on the store's runtime and waits for it, at most [`CALL_TIMEOUT`].
-    fn call<T, F>(&self, f: impl FnOnce(Client) -> F) -> Result<T, StoreError>
+    /// Runs one call on the store's runtime and waits for it, at most [`CALL_TIMEOUT`] in all.
+    /// A call that could not reach a member (connection refused, no leader yet) is tried again
+    /// within that time: the client then picks another member.
+    fn call<T, F>(&self, f: impl Fn(Client) -> F + Send + 'static) -> Result<T, StoreError>
     where
         T: Send + 'static,
-        F: Future<Output = Result<T, StoreError>> + Send + 'static,
+        F: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
     {
         let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let fut = f(self.client.clone());
+        let client = self.client.clone();
         let target = self.target.clone();
         self.runtime().spawn(async move {
-            let result = match tokio::time::timeout(CALL_TIMEOUT, fut).await {
-                Ok(result) => result,
-                Err(_) => Err(unavailable(
-                    &target,
-                    format!("no answer within {CALL_TIMEOUT:?}"),
-                )),
+            let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
+            let result = loop {
+                match tokio::time::timeout_at(deadline, f(client.clone())).await {
+                    Ok(Ok(value)) => break Ok(value),
+                    Ok(Err(e)) if retryable(&e) && tokio::time::Instant::now() < deadline => {
+                        tokio::time::sleep(RETRY_PAUSE).await;
+                    }
+                    Ok(Err(e)) => break Err(unavailable(&target, e)),
+                    Err(_) => {
+                        break Err(unavailable(
+                            &target,
+                            format!("no answer within {CALL_TIMEOUT:?}"),
+                        ))
+                    }
+                }
             };
             let _ = tx.send(result);
         });
         rx.recv()
             .unwrap_or_else(|_| Err(unavailable(&self.target, "the store's runtime stopped")))
+    }
+
+    /// The key-values a get of `key` with `options` returns.
+    fn get(&self, key: String, options: Option<GetOptions>) -> Result<Vec<KeyValue>, StoreError> {
+        self.call(move |mut c| {
+            let (key, options) = (key.clone(), options.clone());
+            async move { Ok(c.get(key, options).await?.kvs().to_vec()) }
+        })
+    }
+
+    fn txn(&self, txn: Txn) -> Result<TxnResponse, StoreError> {
+        self.call(move |mut c| {
+            let txn = txn.clone();
+            async move { c.txn(txn).await }
+        })
     }
 
     fn runtime(&self) -> &tokio::runtime::Runtime {
@@ -130,15 +158,8 @@ impl EtcdStore {
     }
 
     fn get_version(&self, key: String) -> Result<Option<Version>, StoreError> {
-        let target = self.target.clone();
-        let kv = self.call(move |mut c| async move {
-            let resp = c
-                .get(key, None)
-                .await
-                .map_err(|e| unavailable(&target, e))?;
-            Ok(resp.kvs().first().cloned())
-        })?;
-        kv.map(|kv| parse_version(&kv, true)).transpose()
+        let kvs = self.get(key, None)?;
+        kvs.first().map(|kv| parse_version(kv, true)).transpose()
     }
 }
 
@@ -173,18 +194,11 @@ impl Store for EtcdStore {
 
     fn versions(&self, limit: usize) -> Result<Vec<Version>, StoreError> {
         let key = self.key("versions/");
-        let target = self.target.clone();
-        let kvs = self.call(move |mut c| async move {
-            let opts = GetOptions::new()
-                .with_prefix()
-                .with_sort(SortTarget::Key, SortOrder::Descend)
-                .with_limit(limit_param(limit));
-            let resp = c
-                .get(key, Some(opts))
-                .await
-                .map_err(|e| unavailable(&target, e))?;
-            Ok(resp.kvs().to_vec())
-        })?;
+        let opts = GetOptions::new()
+            .with_prefix()
+            .with_sort(SortTarget::Key, SortOrder::Descend)
+            .with_limit(limit_param(limit));
+        let kvs = self.get(key, Some(opts))?;
         kvs.iter().map(|kv| parse_version(kv, false)).collect()
     }
 
@@ -236,10 +250,7 @@ impl Store for EtcdStore {
             .when([guard])
             .and_then(puts)
             .or_else([TxnOp::get(head_key, None)]);
-        let target = self.target.clone();
-        let resp = self.call(move |mut c| async move {
-            c.txn(txn).await.map_err(|e| unavailable(&target, e))
-        })?;
+        let resp = self.txn(txn)?;
         if !resp.succeeded() {
             let actual = resp.op_responses().into_iter().find_map(|r| match r {
                 TxnOpResponse::Get(get) => Some(get.kvs().first().map(head_number)),
@@ -257,15 +268,11 @@ impl Store for EtcdStore {
         let ts = model::now();
         let key = self.event_key(ts);
         let value = event_json(&event, ts);
-        let target = self.target.clone();
-        let revision = self.call(move |mut c| async move {
-            // Guarded by absence: an event is appended, never overwritten.
-            let txn = Txn::new()
-                .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
-                .and_then([TxnOp::put(key, value, None)]);
-            let resp = c.txn(txn).await.map_err(|e| unavailable(&target, e))?;
-            Ok(resp.header().map_or(0, |h| h.revision()))
-        })?;
+        // Guarded by absence: an event is appended, never overwritten.
+        let txn = Txn::new()
+            .when([Compare::create_revision(key.clone(), CompareOp::Equal, 0)])
+            .and_then([TxnOp::put(key, value, None)]);
+        let revision = self.txn(txn)?.header().map_or(0, |h| h.revision());
         Ok(Event {
             id: u64::try_from(revision).unwrap_or_default(),
             ts,
@@ -282,18 +289,11 @@ impl Store for EtcdStore {
             since.map(crate::sqlite::since_text).unwrap_or_default()
         ));
         let end = prefix_end(&self.key("events/"));
-        let target = self.target.clone();
-        let kvs = self.call(move |mut c| async move {
-            let opts = GetOptions::new()
-                .with_range(end)
-                .with_sort(SortTarget::Key, SortOrder::Descend)
-                .with_limit(limit_param(limit));
-            let resp = c
-                .get(from, Some(opts))
-                .await
-                .map_err(|e| unavailable(&target, e))?;
-            Ok(resp.kvs().to_vec())
-        })?;
+        let opts = GetOptions::new()
+            .with_range(end)
+            .with_sort(SortTarget::Key, SortOrder::Descend)
+            .with_limit(limit_param(limit));
+        let kvs = self.get(from, Some(opts))?;
         let mut events = kvs
             .iter()
             .map(|kv| parse_event(kv, kv.create_revision()))
@@ -309,33 +309,20 @@ impl Store for EtcdStore {
         version_kind: VersionKind,
     ) -> Result<Option<Event>, StoreError> {
         let key = self.key(&index_key(pool, server, version_kind));
-        let target = self.target.clone();
-        let kv = self.call(move |mut c| async move {
-            let resp = c
-                .get(key, None)
-                .await
-                .map_err(|e| unavailable(&target, e))?;
-            Ok(resp.kvs().first().cloned())
-        })?;
+        let kvs = self.get(key, None)?;
         // The index entry is written in the same transaction as the event itself.
-        kv.map(|kv| parse_event(&kv, kv.mod_revision())).transpose()
+        kvs.first()
+            .map(|kv| parse_event(kv, kv.mod_revision()))
+            .transpose()
     }
 
     fn prune_events(&self, before: DateTime<Utc>) -> Result<u64, StoreError> {
         let from = self.key("events/");
         let end = self.key(&format!("events/{}", crate::sqlite::ts_text(before)));
-        let target = self.target.clone();
-        let kvs = self.call(move |mut c| async move {
-            let opts = GetOptions::new().with_range(end);
-            let resp = c
-                .get(from, Some(opts))
-                .await
-                .map_err(|e| unavailable(&target, e))?;
-            Ok(resp.kvs().to_vec())
-        })?;
+        let kvs = self.get(from, Some(GetOptions::new().with_range(end)))?;
         let doomed: Vec<Vec<u8>> = kvs
             .iter()
-            .filter(|kv| parse_event(kv, 0).map_or(false, |e| e.kind != EventKind::Version))
+            .filter(|kv| parse_event(kv, 0).is_ok_and(|e| e.kind != EventKind::Version))
             .map(|kv| kv.key().to_vec())
             .collect();
         let deleted = doomed.len() as u64;
@@ -344,12 +331,7 @@ impl Store for EtcdStore {
                 .iter()
                 .map(|k| TxnOp::delete(k.clone(), None))
                 .collect();
-            let target = self.target.clone();
-            self.call(move |mut c| async move {
-                c.txn(Txn::new().and_then(ops))
-                    .await
-                    .map_err(|e| unavailable(&target, e))
-            })?;
+            self.txn(Txn::new().and_then(ops))?;
         }
         Ok(deleted)
     }
@@ -359,17 +341,9 @@ impl EtcdStore {
     /// The newest version number and the head key's `mod_revision` (0: no head yet).
     fn read_head(&self) -> Result<(Option<u64>, i64), StoreError> {
         let key = self.key("head");
-        let target = self.target.clone();
-        let kv = self.call(move |mut c| async move {
-            let resp = c
-                .get(key, None)
-                .await
-                .map_err(|e| unavailable(&target, e))?;
-            Ok(resp.kvs().first().cloned())
-        })?;
-        match kv {
+        match self.get(key, None)?.first() {
             None => Ok((None, 0)),
-            Some(kv) => Ok((Some(head_number(&kv)?), kv.mod_revision())),
+            Some(kv) => Ok((Some(head_number(kv)?), kv.mod_revision())),
         }
     }
 
@@ -410,6 +384,19 @@ fn unavailable(
     StoreError::Unavailable {
         store: target.to_string(),
         source: source.into(),
+    }
+}
+
+/// Whether a failed call may be tried again: it could not reach a member, or the member had no
+/// leader. (A commit tried again after it did land finds its own head and reports a conflict:
+/// nothing is written twice.)
+fn retryable(e: &etcd_client::Error) -> bool {
+    match e {
+        etcd_client::Error::TransportError(_) => true,
+        etcd_client::Error::GRpcStatus(s) => {
+            matches!(s.code(), tonic::Code::Unavailable | tonic::Code::Unknown)
+        }
+        _ => false,
     }
 }
 

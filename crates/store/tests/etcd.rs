@@ -26,7 +26,6 @@ fn new_version(config: &str) -> NewVersion {
 /// etcd binaries are not installed.
 fn etcd() -> Option<(tempfile::TempDir, EtcdCluster)> {
     if !EtcdCluster::available() {
-        eprintln!("skipped: the etcd and etcdctl binaries are not installed (apt-get install etcd-server etcd-client)");
         return None;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -86,11 +85,8 @@ fn history_events_and_index_round_trip() {
     assert_eq!(events[2], health);
     assert!(events[0].id < events[1].id && events[1].id < events[2].id);
     assert_eq!(events[1].details["server"], "inventory-3");
-    assert_eq!(store.events(None, 1).unwrap(), [health.clone()]);
-    assert_eq!(
-        store.events(Some(health.ts), 100).unwrap(),
-        [health.clone()]
-    );
+    assert_eq!(store.events(None, 1).unwrap(), events[2..]);
+    assert_eq!(store.events(Some(health.ts), 100).unwrap(), events[2..]);
 
     let last = store
         .last_version_event("inventory", "inventory-3", VersionKind::ServerAdd)

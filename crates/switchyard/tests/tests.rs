@@ -20,6 +20,7 @@ mod hardening;
 mod health_cli;
 mod incident_bad_member;
 mod live_changes;
+mod many_instances;
 mod operator;
 mod otel_logs;
 mod otel_serve;

@@ -21,6 +21,8 @@ pub enum ControlError {
     NeedsRestart { detail: String },
     #[error("{}", store_reason(.0))]
     Store(#[from] StoreError),
+    #[error("the store {store} cannot be reached, so changes are refused: this instance keeps serving v{serving} until the store is back; retry then")]
+    StoreUnavailable { store: String, serving: u64 },
     #[error("stored v{version} does not parse: {source}")]
     StoredConfig {
         version: u64,

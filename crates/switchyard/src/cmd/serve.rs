@@ -1,15 +1,18 @@
 //! `switchyard serve`: run the proxy and the admin listener until SIGTERM or Ctrl-C.
 
+mod start;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use switchyard_admin::{AdminState, ControlPlane, Guard, SystemClock};
 use switchyard_config::{AccessLog as AccessLogTarget, Config};
 use switchyard_proxy::{AccessLog, EventSink, Metrics, Proxy, ProxyOptions, TlsMaterial};
-use switchyard_store::{NewVersion, SqliteStore, Store, VersionKind};
+use switchyard_store::Store;
 
 use crate::state::StateDir;
 use crate::Global;
@@ -20,6 +23,8 @@ pub struct Args {
     /// differs from the newest version it is applied as a new version.
     #[arg(long, short, env = "SWITCHYARD_CONFIG")]
     config: Option<PathBuf>,
+    #[command(flatten)]
+    store: start::StoreArgs,
     /// Also stop when standard input closes (for a parent process that owns this one).
     #[arg(long, hide = true)]
     stop_on_stdin_close: bool,
@@ -28,86 +33,28 @@ pub struct Args {
 pub fn run(args: Args, global: &Global) -> anyhow::Result<()> {
     crate::logging::init();
     let state = StateDir::create(&global.state)?;
-    let store = SqliteStore::open(&state.path)?;
     let file = args
         .config
         .as_deref()
         .map(|p| super::load_config(p).map(|c| (p.to_path_buf(), c)))
         .transpose()?;
     let author = crate::state::author(global.author.as_deref());
-    let config = starting_config(&store, &state, file, &author)?;
+    let start = args.store.open(&state, file, &author)?;
     // The proxy runs its own worker threads ([runtime] workers); this runtime carries the
     // admin API, health checks and the guard.
     let rt = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .context("could not start the runtime")?;
-    rt.block_on(serve(
-        config,
-        state,
-        Arc::new(store),
-        args.stop_on_stdin_close,
-    ))
-}
-
-/// The newest stored version, after storing `file` as a new version when it differs.
-fn starting_config(
-    store: &SqliteStore,
-    state: &StateDir,
-    file: Option<(PathBuf, Config)>,
-    author: &str,
-) -> anyhow::Result<Config> {
-    let head = store.head()?;
-    let (path, config) = match (head, file) {
-        (None, None) => anyhow::bail!(
-            "no config: pass --config FILE or set SWITCHYARD_CONFIG (the state directory {} has no versions yet)",
-            state.path.display()
-        ),
-        (Some(head), None) => {
-            let text = head.config.unwrap_or_default();
-            return Config::parse(&text, &format!("v{}", head.version))
-                .map_err(|e| anyhow::anyhow!("stored v{} does not parse:\n{e}", head.version));
-        }
-        (head, Some((path, config))) => {
-            if head
-                .as_ref()
-                .is_some_and(|h| h.digest == switchyard_store::digest(&config.to_toml()))
-            {
-                return Ok(config);
-            }
-            (path, config)
-        }
-    };
-    let parent = store.head()?.map(|h| h.version);
-    let message = match parent {
-        None => format!("initial config from {}", path.display()),
-        Some(_) => format!("serve --config {}", path.display()),
-    };
-    let version = store.commit(
-        NewVersion {
-            author: author.to_string(),
-            kind: VersionKind::Apply,
-            message,
-            config: config.to_toml(),
-            details: serde_json::json!({ "file": path.display().to_string() }),
-        },
-        parent,
-    )?;
-    tracing::info!(
-        version = version.version,
-        "config {} stored as v{}",
-        path.display(),
-        version.version
-    );
-    Ok(config)
+    rt.block_on(serve(start, state, args.stop_on_stdin_close))
 }
 
 async fn serve(
-    config: Config,
+    start: start::Start,
     state: StateDir,
-    store: Arc<dyn Store>,
     stop_on_stdin_close: bool,
 ) -> anyhow::Result<()> {
+    let config = start.config;
     // Before anything is bound or announced: a client that sees the address finds the token.
     let token = state.token_or_create()?;
     let mut registry = Registry::default();
@@ -134,17 +81,18 @@ async fn serve(
         },
     )
     .await?;
-    if let Some(head) = store.head()? {
-        proxy.handle().set_version(head.version);
-    }
     for l in &config.listeners {
         let addr = proxy.local_addr(&l.name).expect("every listener is bound");
         tracing::info!(listener = %l.name, addr = %addr, tls = l.tls.is_some(), "listening on {addr}");
     }
     let admin_url = admin_url(&config.admin, admin_addr);
     state.write_admin_url(&admin_url)?;
+    let store_connected = register_store_gauge(&mut registry, &start.store);
+    let control = Arc::new(ControlPlane::new(start.store, proxy.handle()).with_local(start.local));
+    control.started(&start.version, start.from_snapshot);
+    tokio::spawn(control.clone().follow_store());
+    tokio::spawn(store_connected);
     let registry = Arc::new(registry);
-    let control = Arc::new(ControlPlane::new(store, proxy.handle()));
     tokio::spawn(control.clone().record_events(event_rx));
     tokio::spawn(control.clone().prune_events());
     let guard = Guard::spawn(
@@ -184,6 +132,33 @@ async fn serve(
         tracing::warn!("stopped with requests still in flight after {shutdown_timeout:?}");
     }
     Ok(())
+}
+
+/// Registers `switchyard_store_connected` (1 while the store answers, 0 while it cannot be
+/// reached); returns the task that keeps it up to date.
+fn register_store_gauge(
+    registry: &mut Registry,
+    store: &Arc<dyn Store>,
+) -> impl std::future::Future<Output = ()> + Send + 'static {
+    let gauge = Gauge::<i64, std::sync::atomic::AtomicI64>::default();
+    registry.register(
+        "switchyard_store_connected",
+        "Whether the version store can be reached (1) or not (0)",
+        gauge.clone(),
+    );
+    gauge.set(1);
+    let feed = store.feed();
+    async move {
+        let Some(mut connected) = feed.map(|f| f.connected) else {
+            return;
+        };
+        loop {
+            gauge.set(i64::from(*connected.borrow_and_update()));
+            if connected.changed().await.is_err() {
+                return;
+            }
+        }
+    }
 }
 
 /// The admin API's URL, after saying at start how it is exposed.

@@ -1,0 +1,214 @@
+//! Several instances on one history in a real 3-member etcd cluster: a change made through any
+//! instance runs on all of them within a second, with no failed request; losing an etcd member,
+//! or all of etcd, stops no traffic; and a race on `--if-version` has one winner.
+
+use std::time::Duration;
+
+use crate::util::{CountedLoad, Fleet};
+
+/// How soon a change made through one instance must run on every other.
+const PROPAGATION: Duration = Duration::from_secs(1);
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_through_any_instance_runs_on_all_without_a_failed_request() {
+    let Some(fleet) = Fleet::start(3, 3, 2).await else {
+        return;
+    };
+    let [one, two, three] = &fleet.instances[..] else {
+        unreachable!()
+    };
+    fleet.all_run(1, PROPAGATION).await;
+
+    // Apply through #1: #3 serves it within a second.
+    let (status, body) = one.apply(&fleet.config(2), None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["version"]["version"], 2);
+    three.runs(2, PROPAGATION).await;
+    let hits = three.hits(8).await;
+    assert!(hits.iter().any(|h| h == "inventory-2"), "{hits:?}");
+
+    // Roll back through #2 under load on all three: every instance runs v3, nothing fails.
+    let loads: Vec<CountedLoad> = fleet
+        .instances
+        .iter()
+        .map(|i| CountedLoad::start(i.web, 2))
+        .collect();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (status, body) = two
+        .admin
+        .post(
+            "/rollback",
+            &serde_json::json!({"to": 1, "author": "ops", "message": "back"}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    fleet.all_run(3, PROPAGATION).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for (i, load) in fleet.instances.iter().zip(loads) {
+        let (ok, failed) = load.finish().await;
+        assert!(
+            ok > 20 && failed == 0,
+            "{}: {ok} ok, {failed} failed",
+            i.name
+        );
+        assert!(i.hits(6).await.iter().all(|h| h == "inventory-1"));
+    }
+    // The guard of the instance that made the rollback bakes it; the others only run it.
+    let events = one.admin.get("/events?limit=100").await;
+    let versions = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["kind"] == "version")
+        .count();
+    assert_eq!(versions, 3, "{events}");
+
+    // Two operators race --if-version on two instances: exactly one wins.
+    let (mine, theirs) = (fleet.config(2), fleet.config(1).replace("10s", "9s"));
+    let (a, b) = tokio::join!(one.apply(&mine, Some(3)), three.apply(&theirs, Some(3)));
+    let statuses = [a.0, b.0];
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{a:?} {b:?}"
+    );
+    assert!(statuses.contains(&409), "{a:?} {b:?}");
+    fleet.all_run(4, PROPAGATION).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn killing_the_etcd_leader_under_load_loses_no_change_and_no_request() {
+    let Some(mut fleet) = Fleet::start(3, 2, 2).await else {
+        return;
+    };
+    fleet.all_run(1, PROPAGATION).await;
+    let loads: Vec<CountedLoad> = fleet
+        .instances
+        .iter()
+        .map(|i| CountedLoad::start(i.web, 2))
+        .collect();
+    let leader = fleet.etcd.leader();
+    fleet.etcd.kill(leader);
+    // Each change is retried while the cluster elects a new leader, then lands.
+    let mut landed = Vec::new();
+    for n in [2, 1, 2] {
+        let started = std::time::Instant::now();
+        loop {
+            let (status, body) = fleet.instances[landed.len() % 2]
+                .apply(&fleet.config(n), None)
+                .await;
+            if status == 200 {
+                landed.push(body["version"]["version"].as_u64().unwrap());
+                break;
+            }
+            assert_eq!(status, 503, "{body}");
+            assert!(started.elapsed() < Duration::from_secs(10), "{body}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    assert_eq!(landed, [2, 3, 4]);
+    fleet.all_run(4, PROPAGATION * 3).await;
+    for (i, load) in fleet.instances.iter().zip(loads) {
+        let (ok, failed) = load.finish().await;
+        assert!(
+            ok > 20 && failed == 0,
+            "{}: {ok} ok, {failed} failed",
+            i.name
+        );
+    }
+    let history = fleet.instances[1].admin.get("/versions").await;
+    let numbers: Vec<u64> = history
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["version"].as_u64().unwrap())
+        .collect();
+    assert_eq!(numbers, [4, 3, 2, 1]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_etcd_instances_serve_refuse_changes_restart_from_a_snapshot_and_catch_up() {
+    let Some(mut fleet) = Fleet::start(3, 2, 2).await else {
+        return;
+    };
+    fleet.all_run(1, PROPAGATION).await;
+    let (status, _) = fleet.instances[0].apply(&fleet.config(2), None).await;
+    assert_eq!(status, 200);
+    fleet.all_run(2, PROPAGATION).await;
+    for i in &fleet.instances {
+        assert_eq!(i.store_connected().await, Some(1), "{}", i.name);
+    }
+
+    // All of etcd is lost: both instances say so and keep serving v2.
+    fleet.etcd.kill_all();
+    let loads: Vec<CountedLoad> = fleet
+        .instances
+        .iter()
+        .map(|i| CountedLoad::start(i.web, 2))
+        .collect();
+    for i in &fleet.instances {
+        let lost = crate::util::poll(Duration::from_secs(8), || async {
+            (i.store_connected().await == Some(0)).then_some(())
+        })
+        .await;
+        i.serve.check(
+            lost.is_some(),
+            "switchyard_store_connected should drop to 0",
+        );
+        i.serve
+            .wait_for_log("lost the store", Duration::from_secs(1))
+            .await
+            .expect("a log line says the store is lost");
+        assert_eq!(i.status().await["store_connected"], false);
+    }
+    let url = fleet.etcd.url(crate::util::PREFIX);
+    let (status, body) = fleet.instances[0].apply(&fleet.config(1), None).await;
+    assert_eq!(status, 503, "{body}");
+    assert_eq!(body["error"], "store_unavailable");
+    let reason = body["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&url) && reason.contains("keeps serving v2"),
+        "{reason}"
+    );
+
+    // An instance restarted meanwhile serves its snapshot, and says so.
+    let restarted = fleet.instances.pop().unwrap();
+    let (name, dir) = (restarted.name.clone(), restarted.dir);
+    drop(restarted.serve);
+    let again = fleet.spawn(name, dir, None).await;
+    again
+        .serve
+        .wait_for_log("serving the snapshot of v2", Duration::from_secs(1))
+        .await
+        .expect("a log line says it serves the snapshot");
+    let status = again.status().await;
+    assert_eq!(status["version"], 2, "{status}");
+    assert_eq!(status["from_snapshot"], true, "{status}");
+    assert!(again.hits(6).await.iter().any(|h| h == "inventory-2"));
+    fleet.instances.push(again);
+
+    // etcd comes back: both catch up and take changes again.
+    fleet.etcd.restart_all();
+    for i in &fleet.instances {
+        let back = crate::util::poll(Duration::from_secs(8), || async {
+            (i.store_connected().await == Some(1)).then_some(())
+        })
+        .await;
+        i.serve.check(
+            back.is_some(),
+            "switchyard_store_connected should return to 1",
+        );
+    }
+    let (status, body) = fleet.instances[0].apply(&fleet.config(1), None).await;
+    assert_eq!(status, 200, "{body}");
+    fleet.all_run(3, PROPAGATION).await;
+    assert_eq!(fleet.instances[1].status().await["from_snapshot"], false);
+    for (i, load) in fleet.instances[..1].iter().zip(loads) {
+        let (ok, failed) = load.finish().await;
+        assert!(
+            ok > 20 && failed == 0,
+            "{}: {ok} ok, {failed} failed",
+            i.name
+        );
+    }
+}
