@@ -51,6 +51,11 @@ pub async fn instance(State(s): State<AdminState>) -> Json<crate::InstanceStatus
     Json(s.control.status())
 }
 
+/// Every running instance on this store.
+pub async fn instances(State(s): State<AdminState>) -> ApiResult<Vec<switchyard_store::Instance>> {
+    Ok(Json(s.control.instances().await?))
+}
+
 #[derive(Debug, Deserialize)]
 pub struct ListQuery {
     limit: Option<usize>,

@@ -161,6 +161,7 @@ impl ControlPlane {
         if !from_snapshot {
             self.keep_snapshot(version);
         }
+        self.announce();
     }
 
     /// Every version put into the proxy from now on, in order (a receiver more than
@@ -425,6 +426,7 @@ impl ControlPlane {
         self.proxy.set_version(version.version);
         self.newest.store(version.version, Ordering::Release);
         self.keep_snapshot(&version);
+        self.announce();
         // Nobody may be subscribed; the version runs all the same.
         let _ = self.published.send(Published {
             version: version.version,

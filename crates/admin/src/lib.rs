@@ -62,6 +62,7 @@ pub fn router(state: AdminState) -> Router {
     let api = Router::new()
         .route("/version", get(api::current))
         .route("/instance", get(api::instance))
+        .route("/instances", get(api::instances))
         .route("/versions", get(api::versions))
         .route("/versions/{n}", get(api::version))
         .route("/diff", get(api::diff))

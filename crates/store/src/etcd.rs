@@ -8,6 +8,7 @@
 //! P/versions/<20-digit n>        a version, with its config (JSON)
 //! P/events/<ts>-<random>         an event (JSON); its id is the key's create revision
 //! P/index/<["pool","server","kind"]>  the newest version event of a kind about a server
+//! P/instances/<name>             a running instance (JSON), under a lease it keeps alive
 //! ```
 //!
 //! A commit reads `P/head` and writes the version, its event, the index entry and the new head
@@ -35,8 +36,8 @@ use tokio::sync::watch;
 pub use target::{BadTarget, EtcdTarget, DEFAULT_PREFIX};
 
 use crate::{
-    digest, model, Event, EventKind, Feed, NewEvent, NewVersion, Store, StoreError, Version,
-    VersionKind,
+    digest, model, Event, EventKind, Feed, Instance, NewEvent, NewVersion, Store, StoreError,
+    Version, VersionKind,
 };
 
 /// How long one call to etcd may take before it counts as unreachable.
@@ -51,6 +52,8 @@ pub struct EtcdStore {
     /// Drives the client; shut down in the background when the store is dropped.
     runtime: Option<tokio::runtime::Runtime>,
     feed: Feed,
+    /// What this instance announced, for the follow task to keep under a lease.
+    announced: watch::Sender<Option<Instance>>,
 }
 
 impl std::fmt::Debug for EtcdStore {
@@ -81,17 +84,22 @@ impl EtcdStore {
             .map_err(|e| unavailable(&target, e))?;
         let (head_tx, head) = watch::channel(None);
         let (connected_tx, connected) = watch::channel(false);
+        let (announced, announced_rx) = watch::channel(None);
         runtime.spawn(follow::run(
             client.clone(),
             target.clone(),
-            head_tx,
-            connected_tx,
+            follow::Channels {
+                head: head_tx,
+                connected: connected_tx,
+                announced: announced_rx,
+            },
         ));
         Ok(EtcdStore {
             target,
             client,
             runtime: Some(runtime),
             feed: Feed { head, connected },
+            announced,
         })
     }
 
@@ -178,6 +186,35 @@ impl Store for EtcdStore {
 
     fn feed(&self) -> Option<Feed> {
         Some(self.feed.clone())
+    }
+
+    fn announce(&self, instance: &Instance) {
+        self.announced.send_replace(Some(instance.clone()));
+    }
+
+    fn instances(&self) -> Result<Vec<Instance>, StoreError> {
+        let kvs = self.get(
+            self.key("instances/"),
+            Some(GetOptions::new().with_prefix()),
+        )?;
+        let mut instances = Vec::new();
+        for kv in kvs {
+            let Ok(mut instance) = serde_json::from_slice::<Instance>(kv.value()) else {
+                continue;
+            };
+            let lease = kv.lease();
+            let ttl = self.call(move |mut c| async move {
+                let live = c.lease_time_to_live(lease, None).await?;
+                Ok((live.granted_ttl(), live.ttl()))
+            })?;
+            // A keep-alive resets the lease to its full time: the time it has lost since is
+            // the time since the instance was last heard from.
+            let (granted, left) = ttl;
+            instance.last_seen =
+                Some(Utc::now() - chrono::Duration::seconds((granted - left).max(0)));
+            instances.push(instance);
+        }
+        Ok(instances)
     }
 
     fn head(&self) -> Result<Option<Version>, StoreError> {

@@ -62,6 +62,7 @@ mod digest;
 mod error;
 pub mod etcd;
 mod feed;
+mod instance;
 mod kind;
 mod model;
 mod sqlite;
@@ -72,6 +73,7 @@ pub use digest::digest;
 pub use error::StoreError;
 pub use etcd::{EtcdStore, EtcdTarget};
 pub use feed::Feed;
+pub use instance::Instance;
 pub use kind::{EventKind, UnknownKind, VersionKind};
 pub use model::{Event, NewEvent, NewVersion, Version};
 pub use sqlite::SqliteStore;
@@ -90,6 +92,17 @@ pub trait Store: Send + Sync {
     /// as they change. `None` for a store only this process writes.
     fn feed(&self) -> Option<Feed> {
         None
+    }
+
+    /// Records what this instance runs, for the other instances to list, for as long as it
+    /// runs (a shared store keeps it under a lease that ends when the instance stops). A store
+    /// only this process uses keeps nothing.
+    fn announce(&self, _instance: &Instance) {}
+
+    /// Every running instance that announced itself, with when it was last heard from; empty
+    /// for a store only this process uses.
+    fn instances(&self) -> Result<Vec<Instance>, StoreError> {
+        Ok(Vec::new())
     }
 
     /// The newest version, with its config; `None` for an empty history.

@@ -8,6 +8,7 @@ pub mod dashboard;
 pub mod demo;
 pub mod events;
 pub mod history;
+pub mod instances;
 pub mod lab;
 pub mod logs;
 pub mod output;

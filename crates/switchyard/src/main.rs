@@ -55,6 +55,8 @@ enum Command {
     Serve(cmd::serve::Args),
     /// Show the current config version.
     Version,
+    /// List the instances sharing this one's store: name, admin URL, version, last seen.
+    Instances,
     /// List config versions, newest first.
     History(cmd::history::Args),
     /// Show or compare config versions.
@@ -92,6 +94,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => cmd::serve::run(args, g),
         Command::Version => cmd::history::version(g),
         Command::History(args) => cmd::history::run(args, g),
+        Command::Instances => cmd::instances::run(g),
         Command::Config(command) => cmd::config::run(command, g),
         Command::Apply(args) => cmd::apply::apply(args, g),
         Command::Rollback(args) => cmd::apply::rollback(args, g),

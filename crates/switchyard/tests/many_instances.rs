@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use crate::util::{CountedLoad, Fleet};
+use crate::util::{run_ok, stdout, CountedLoad, Fleet};
 
 /// How soon a change made through one instance must run on every other.
 const PROPAGATION: Duration = Duration::from_secs(1);
@@ -74,6 +74,37 @@ async fn a_change_through_any_instance_runs_on_all_without_a_failed_request() {
     );
     assert!(statuses.contains(&409), "{a:?} {b:?}");
     fleet.all_run(4, PROPAGATION).await;
+
+    // #3 bound the addresses it was given, not the shared config's.
+    let pinned = |flag: &str| {
+        let arg = three
+            .args
+            .iter()
+            .find_map(|a| a.strip_prefix(flag))
+            .unwrap();
+        arg.parse::<std::net::SocketAddr>().unwrap()
+    };
+    assert_eq!(three.web, pinned("--listen=web="));
+    assert_eq!(three.serve.admin, pinned("--admin-bind="));
+
+    // Any instance lists all three, each with the version it runs.
+    let mut cmd = two.dir.cli(["instances", "--output", "json"]);
+    let listed: serde_json::Value = serde_json::from_slice(&run_ok(&mut cmd).stdout).unwrap();
+    let listed = listed.as_array().unwrap();
+    let names: Vec<&str> = listed.iter().map(|i| i["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["lb-1", "lb-2", "lb-3"], "{listed:?}");
+    for (i, entry) in fleet.instances.iter().zip(listed) {
+        assert_eq!(entry["version"], 4, "{entry}");
+        assert_eq!(entry["admin_url"], format!("http://{}", i.serve.admin));
+        let seen: chrono::DateTime<chrono::Utc> =
+            entry["last_seen"].as_str().unwrap().parse().unwrap();
+        assert!(
+            chrono::Utc::now() - seen < chrono::Duration::seconds(5),
+            "{entry}"
+        );
+    }
+    let text = stdout(&run_ok(&mut two.dir.cli(["instances"])));
+    assert!(text.starts_with("NAME") && text.contains("lb-3"), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -175,7 +206,7 @@ async fn without_etcd_instances_serve_refuse_changes_restart_from_a_snapshot_and
     let restarted = fleet.instances.pop().unwrap();
     let (name, dir) = (restarted.name.clone(), restarted.dir);
     drop(restarted.serve);
-    let again = fleet.spawn(name, dir, None).await;
+    let again = fleet.spawn(name, dir, Vec::new()).await;
     again
         .serve
         .wait_for_log("serving the snapshot of v2", Duration::from_secs(1))

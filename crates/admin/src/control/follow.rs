@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use switchyard_store::Version;
+use switchyard_store::{Instance, Version};
 
 use super::{ControlError, ControlPlane, Snapshot};
 
@@ -48,6 +48,35 @@ impl ControlPlane {
             store_connected: self.store_connected(),
             from_snapshot: self.from_snapshot.load(Ordering::Acquire),
         }
+    }
+
+    /// This instance as the instances sharing its store list it.
+    fn record(&self) -> Instance {
+        Instance {
+            name: self.local.instance.clone(),
+            admin_url: self.local.admin_url.clone(),
+            version: self.published(),
+            started_at: self.local.started_at,
+            last_seen: None,
+        }
+    }
+
+    /// Tells the store what this instance runs now.
+    pub(super) fn announce(&self) {
+        self.store.announce(&self.record());
+    }
+
+    /// Every running instance on this store: the ones it lists, or this one alone for a store
+    /// only this process uses.
+    pub async fn instances(&self) -> Result<Vec<Instance>, ControlError> {
+        let mut listed = self.blocking(|s| s.instances()).await?;
+        if self.feed.is_none() {
+            let mut me = self.record();
+            me.last_seen = Some(chrono::Utc::now());
+            listed.push(me);
+        }
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(listed)
     }
 
     /// Refuses a change while the store cannot be reached.
@@ -97,6 +126,7 @@ impl ControlPlane {
         self.newest.store(n, Ordering::Release);
         self.from_snapshot.store(false, Ordering::Release);
         self.keep_snapshot(&version);
+        self.announce();
         tracing::info!(
             version = n,
             kind = %version.kind,

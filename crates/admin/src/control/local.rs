@@ -13,7 +13,7 @@ use switchyard_config::Config;
 use switchyard_store::Version;
 
 /// One instance's own settings.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Local {
     /// The instance's name (`--instance`, default the host name).
     pub instance: String,
@@ -23,6 +23,10 @@ pub struct Local {
     pub listen: BTreeMap<String, SocketAddr>,
     /// Where the last version this instance ran is kept, to start from when the store is down.
     pub snapshot: Option<PathBuf>,
+    /// Where this instance's admin API listens, as other instances list it.
+    pub admin_url: String,
+    /// When this instance started.
+    pub started_at: chrono::DateTime<chrono::Utc>,
 }
 
 /// A `--listen` naming a listener the config does not have.
@@ -31,6 +35,19 @@ pub struct Local {
 pub struct UnknownListener {
     pub name: String,
     pub known: String,
+}
+
+impl Default for Local {
+    fn default() -> Self {
+        Local {
+            instance: String::new(),
+            admin_bind: None,
+            listen: BTreeMap::new(),
+            snapshot: None,
+            admin_url: String::new(),
+            started_at: chrono::Utc::now(),
+        }
+    }
 }
 
 impl Local {

@@ -8,13 +8,36 @@
 //! compaction among others), etcd counts as lost until a fresh read and a new watch succeed.
 //! Each such start is a full resync: the head is read again, so nothing written meanwhile is
 //! missed.
+//!
+//! The same task keeps this instance's record (see [`Store::announce`](crate::Store::announce))
+//! under `P/instances/NAME` with a lease of [`LEASE_TTL`], kept alive at every probe: when the
+//! instance stops, or loses etcd for longer than that, the record goes.
 
 use std::time::Duration;
 
-use etcd_client::{Client, WatchOptions};
+use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper, PutOptions, WatchOptions};
 use tokio::sync::watch;
 
 use super::{head_number, EtcdTarget, CALL_TIMEOUT};
+use crate::Instance;
+
+/// How long an instance's record outlives its last keep-alive, in seconds.
+pub const LEASE_TTL: i64 = 5;
+
+/// What the task reports, and what it is told.
+pub(super) struct Channels {
+    pub head: watch::Sender<Option<u64>>,
+    pub connected: watch::Sender<bool>,
+    pub announced: watch::Receiver<Option<Instance>>,
+}
+
+/// An instance record in etcd and the lease that keeps it.
+struct Held {
+    keeper: LeaseKeeper,
+    answers: LeaseKeepAliveStream,
+    lease: i64,
+    written: Instance,
+}
 
 /// How often the head is read to check that etcd still has a quorum.
 pub const PROBE_EVERY: Duration = Duration::from_secs(1);
@@ -22,18 +45,13 @@ pub const PROBE_EVERY: Duration = Duration::from_secs(1);
 const RETRY_AFTER: Duration = Duration::from_millis(300);
 
 /// Runs until the store is dropped.
-pub(super) async fn run(
-    client: Client,
-    target: EtcdTarget,
-    head: watch::Sender<Option<u64>>,
-    connected: watch::Sender<bool>,
-) {
+pub(super) async fn run(client: Client, target: EtcdTarget, mut channels: Channels) {
     let key = format!("{}/head", target.prefix);
     loop {
-        let reason = match follow_once(client.clone(), &key, &head, &connected).await {
+        let reason = match follow_once(client.clone(), &target, &key, &mut channels).await {
             Ok(reason) | Err(reason) => reason,
         };
-        if connected.send_replace(false) {
+        if channels.connected.send_replace(false) {
             tracing::warn!(
                 store = %target,
                 "lost the store {target}: {reason}; serving the last version, refusing changes until it is back"
@@ -48,10 +66,16 @@ pub(super) async fn run(
 /// One resync and watch, until something goes wrong; returns what did.
 async fn follow_once(
     mut client: Client,
+    target: &EtcdTarget,
     key: &str,
-    head: &watch::Sender<Option<u64>>,
-    connected: &watch::Sender<bool>,
+    channels: &mut Channels,
 ) -> Result<String, String> {
+    let Channels {
+        head,
+        connected,
+        announced,
+    } = channels;
+    let mut held = None;
     let (newest, revision) = read_head(&mut client, key).await?;
     send_head(head, newest);
     let options = WatchOptions::new().with_start_revision(revision + 1);
@@ -66,7 +90,6 @@ async fn follow_once(
         );
     }
     let mut probe = tokio::time::interval(PROBE_EVERY);
-    probe.tick().await;
     loop {
         tokio::select! {
             message = stream.message() => {
@@ -95,9 +118,78 @@ async fn follow_once(
             _ = probe.tick() => {
                 let (newest, _) = read_head(&mut client, key).await?;
                 send_head(head, newest);
+                keep_record(&mut client, target, announced, &mut held).await?;
+            }
+            Ok(()) = announced.changed() => {
+                keep_record(&mut client, target, announced, &mut held).await?;
             }
         }
     }
+}
+
+/// Writes the announced record if it changed, under a lease granted the first time, and keeps
+/// that lease alive.
+async fn keep_record(
+    client: &mut Client,
+    target: &EtcdTarget,
+    announced: &mut watch::Receiver<Option<Instance>>,
+    held: &mut Option<Held>,
+) -> Result<(), String> {
+    let Some(record) = announced.borrow_and_update().clone() else {
+        return Ok(());
+    };
+    let bounded =
+        |what: &'static str| move |_| format!("no answer to {what} within {CALL_TIMEOUT:?}");
+    if held.is_none() {
+        let lease = tokio::time::timeout(CALL_TIMEOUT, client.lease_grant(LEASE_TTL, None))
+            .await
+            .map_err(bounded("a lease grant"))?
+            .map_err(|e| e.to_string())?
+            .id();
+        let (keeper, answers) = tokio::time::timeout(CALL_TIMEOUT, client.lease_keep_alive(lease))
+            .await
+            .map_err(bounded("a keep-alive"))?
+            .map_err(|e| e.to_string())?;
+        *held = Some(Held {
+            keeper,
+            answers,
+            lease,
+            written: record.clone(),
+        });
+        put_record(client, target, &record, lease).await?;
+        return Ok(());
+    }
+    let h = held.as_mut().expect("checked");
+    if h.written != record {
+        put_record(client, target, &record, h.lease).await?;
+        h.written = record;
+    }
+    h.keeper.keep_alive().await.map_err(|e| e.to_string())?;
+    let answer = tokio::time::timeout(CALL_TIMEOUT, h.answers.message())
+        .await
+        .map_err(bounded("a keep-alive"))?
+        .map_err(|e| e.to_string())?;
+    if answer.is_none_or(|a| a.ttl() <= 0) {
+        // The lease ran out (etcd was away too long): take a new one at the next probe.
+        *held = None;
+    }
+    Ok(())
+}
+
+async fn put_record(
+    client: &mut Client,
+    target: &EtcdTarget,
+    record: &Instance,
+    lease: i64,
+) -> Result<(), String> {
+    let key = format!("{}/instances/{}", target.prefix, record.name);
+    let value = serde_json::to_string(record).map_err(|e| e.to_string())?;
+    let options = PutOptions::new().with_lease(lease);
+    tokio::time::timeout(CALL_TIMEOUT, client.put(key, value, Some(options)))
+        .await
+        .map_err(|_| format!("no answer to a put within {CALL_TIMEOUT:?}"))?
+        .map_err(|e| e.to_string())?;
+    Ok(())
 }
 
 async fn read_head(client: &mut Client, key: &str) -> Result<(Option<u64>, i64), String> {

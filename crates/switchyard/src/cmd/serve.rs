@@ -88,7 +88,11 @@ async fn serve(
     let admin_url = admin_url(&config.admin, admin_addr);
     state.write_admin_url(&admin_url)?;
     let store_connected = register_store_gauge(&mut registry, &start.store);
-    let control = Arc::new(ControlPlane::new(start.store, proxy.handle()).with_local(start.local));
+    let local = switchyard_admin::Local {
+        admin_url: admin_url.clone(),
+        ..start.local
+    };
+    let control = Arc::new(ControlPlane::new(start.store, proxy.handle()).with_local(local));
     control.started(&start.version, start.from_snapshot);
     tokio::spawn(control.clone().follow_store());
     tokio::spawn(store_connected);

@@ -24,6 +24,8 @@ pub struct Instance {
     pub serve: Serve,
     pub admin: Admin,
     pub web: SocketAddr,
+    /// The command line's arguments after `serve`.
+    pub args: Vec<String>,
 }
 
 /// An etcd cluster, lab backends `inventory-1`..`N`, and instances `lb-1`..`lb-M` of serve.
@@ -56,11 +58,17 @@ impl Fleet {
         }
         for i in 1..=instances {
             let dir = Dir::new();
-            // The first instance brings the first version; the others start from the store.
-            let config = (i == 1).then(|| dir.write("switchyard.toml", &fleet.config(1)));
-            let instance = fleet
-                .spawn(format!("lb-{i}"), dir, config.map(Into::into))
-                .await;
+            let mut extra: Vec<OsString> = Vec::new();
+            if i == 1 {
+                // The first instance brings the first version; the others start from the store.
+                extra.push("--config".into());
+                extra.push(dir.write("switchyard.toml", &fleet.config(1)).into());
+            } else if i == 3 {
+                // The third binds addresses of its own instead of the shared config's.
+                extra.push(format!("--listen=web={}", free_addr()).into());
+                extra.push(format!("--admin-bind={}", free_addr()).into());
+            }
+            let instance = fleet.spawn(format!("lb-{i}"), dir, extra).await;
             fleet.instances.push(instance);
         }
         Some(fleet)
@@ -76,7 +84,7 @@ impl Fleet {
     }
 
     /// Starts instance `name` in `dir` on the fleet's store.
-    pub async fn spawn(&self, name: String, dir: Dir, config: Option<OsString>) -> Instance {
+    pub async fn spawn(&self, name: String, dir: Dir, extra: Vec<OsString>) -> Instance {
         let mut args: Vec<OsString> = vec![
             "--store".into(),
             self.etcd.url(PREFIX).into(),
@@ -85,9 +93,11 @@ impl Fleet {
             "--author".into(),
             "ops".into(),
         ];
-        if let Some(config) = config {
-            args.extend(["--config".into(), config]);
-        }
+        args.extend(extra);
+        let text = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect();
         let args: Vec<&std::ffi::OsStr> = args.iter().map(OsString::as_os_str).collect();
         let serve = Serve::start_with(&dir, &args).await;
         let admin = Admin::of(&dir, &serve);
@@ -98,6 +108,7 @@ impl Fleet {
             serve,
             admin,
             web,
+            args: text,
         }
     }
 
@@ -109,6 +120,13 @@ impl Fleet {
         }
         start.elapsed()
     }
+}
+
+/// A loopback address nobody listens on right now.
+pub fn free_addr() -> SocketAddr {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
 }
 
 impl Instance {

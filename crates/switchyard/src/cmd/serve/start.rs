@@ -80,6 +80,7 @@ impl StoreArgs {
             admin_bind: self.admin_bind,
             listen: self.listen.into_iter().collect::<BTreeMap<_, _>>(),
             snapshot,
+            ..Local::default()
         };
         let place = match &self.store {
             Some(_) => format!("the store {}", store.describe()),
