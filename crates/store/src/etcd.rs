@@ -108,10 +108,8 @@ impl EtcdStore {
         &self.target
     }
 
-    /// Runs one call on the store's runtime and waits for it, at most [`CALL_TIMEOUT`] in all.
-    /// A call that could not reach a member (connection refused, no leader yet) is tried again
-    /// within that time: the client then picks another member.
-    fn call<T, F>(&self, f: impl Fn(Client) -> F + Send + 'static) -> Result<T, StoreError>
+    /// Runs one call on the store's runtime and waits for it (see [`with_retries`]).
+    fn call<T, F>(&self, f: impl Fn(Client) -> F + Send + Sync + 'static) -> Result<T, StoreError>
     where
         T: Send + 'static,
         F: Future<Output = Result<T, etcd_client::Error>> + Send + 'static,
@@ -120,23 +118,8 @@ impl EtcdStore {
         let client = self.client.clone();
         let target = self.target.clone();
         self.runtime().spawn(async move {
-            let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
-            let result = loop {
-                match tokio::time::timeout_at(deadline, f(client.clone())).await {
-                    Ok(Ok(value)) => break Ok(value),
-                    Ok(Err(e)) if retryable(&e) && tokio::time::Instant::now() < deadline => {
-                        tokio::time::sleep(RETRY_PAUSE).await;
-                    }
-                    Ok(Err(e)) => break Err(unavailable(&target, e)),
-                    Err(_) => {
-                        break Err(unavailable(
-                            &target,
-                            format!("no answer within {CALL_TIMEOUT:?}"),
-                        ))
-                    }
-                }
-            };
-            let _ = tx.send(result);
+            let result = with_retries(|| f(client.clone())).await;
+            let _ = tx.send(result.map_err(|e| unavailable(&target, e)));
         });
         rx.recv()
             .unwrap_or_else(|_| Err(unavailable(&self.target, "the store's runtime stopped")))
@@ -421,6 +404,35 @@ fn unavailable(
     StoreError::Unavailable {
         store: target.to_string(),
         source: source.into(),
+    }
+}
+
+/// Why a call to etcd failed.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum CallError {
+    #[error(transparent)]
+    Etcd(#[from] etcd_client::Error),
+    #[error("no answer within {CALL_TIMEOUT:?}")]
+    Timeout,
+}
+
+/// Runs `f` until it succeeds, fails for good, or [`CALL_TIMEOUT`] has passed; a failure to
+/// reach a member (connection refused, no leader yet) is tried again after [`RETRY_PAUSE`],
+/// when the client picks another member.
+pub(crate) async fn with_retries<T, F>(mut f: impl FnMut() -> F) -> Result<T, CallError>
+where
+    F: Future<Output = Result<T, etcd_client::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + CALL_TIMEOUT;
+    loop {
+        match tokio::time::timeout_at(deadline, f()).await {
+            Ok(Ok(value)) => return Ok(value),
+            Ok(Err(e)) if retryable(&e) && tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(RETRY_PAUSE).await;
+            }
+            Ok(Err(e)) => return Err(e.into()),
+            Err(_) => return Err(CallError::Timeout),
+        }
     }
 }
 

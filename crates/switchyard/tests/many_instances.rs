@@ -105,6 +105,12 @@ async fn a_change_through_any_instance_runs_on_all_without_a_failed_request() {
     }
     let text = stdout(&run_ok(&mut two.dir.cli(["instances"])));
     assert!(text.starts_with("NAME") && text.contains("lb-3"), "{text}");
+    // Health is observed per instance: servers list says whose view it shows.
+    let text = stdout(&run_ok(&mut two.dir.cli(["servers", "list"])));
+    assert!(
+        text.starts_with("health as seen by instance lb-2 (running v4)"),
+        "{text}"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -242,4 +248,58 @@ async fn without_etcd_instances_serve_refuse_changes_restart_from_a_snapshot_and
             i.name
         );
     }
+}
+
+/// Not a check (speed is measured, never asserted): prints apply latency on etcd and on SQLite,
+/// and how long a change made through #1 takes to run on #3, over 100 applies each.
+/// `cargo test -p switchyard --test integration latency -- --ignored --nocapture`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn latency() {
+    const APPLIES: u64 = 100;
+    let Some(fleet) = Fleet::start(3, 3, 2).await else {
+        return;
+    };
+    let (one, three) = (&fleet.instances[0], &fleet.instances[2]);
+    let (mut apply, mut propagation) = (Vec::new(), Vec::new());
+    for n in 2..APPLIES + 2 {
+        let started = std::time::Instant::now();
+        let (status, body) = one.apply(&fleet.config(1 + (n % 2) as usize), None).await;
+        assert_eq!(status, 200, "{body}");
+        let applied = started.elapsed();
+        while three.status().await["version"] != n {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        apply.push(applied);
+        propagation.push(started.elapsed() - applied);
+    }
+    summary("apply on etcd (3 members)", &mut apply);
+    summary("propagation #1 -> #3", &mut propagation);
+
+    let dir = crate::util::Dir::new();
+    dir.write("switchyard.toml", &fleet.config(1));
+    let args = ["--config", "switchyard.toml"].map(std::ffi::OsStr::new);
+    let serve = crate::util::Serve::start_with(&dir, &args).await;
+    let admin = crate::util::Admin::of(&dir, &serve);
+    let mut sqlite = Vec::new();
+    for n in 2..APPLIES + 2 {
+        let config = fleet.config(1 + (n % 2) as usize);
+        let body = serde_json::json!({"config": config, "author": "ops", "message": "change"});
+        let started = std::time::Instant::now();
+        let (status, answer) = admin.post("/apply", &body).await;
+        assert_eq!(status, 200, "{answer}");
+        sqlite.push(started.elapsed());
+    }
+    summary("apply on SQLite", &mut sqlite);
+}
+
+fn summary(what: &str, samples: &mut [Duration]) {
+    samples.sort();
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    println!(
+        "{what}: median {:.1} ms, max {:.1} ms over {}",
+        ms(samples[samples.len() / 2]),
+        ms(samples[samples.len() - 1]),
+        samples.len()
+    );
 }

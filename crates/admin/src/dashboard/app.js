@@ -69,14 +69,20 @@ function showLogin(reason) {
   if (reason) document.getElementById("login-reason").textContent = reason;
 }
 
+// The history last read, shown while the store cannot be reached.
+let lastVersions = [];
+
 async function refresh() {
   clearTimeout(timer);
   try {
+    // Without its store an instance still serves and shows its servers, but has no history.
+    const me = await api("/instance");
     const [pools, series, versions] = await Promise.all([
       api("/pools"),
       api("/series?minutes=" + minutes),
-      api("/versions?limit=15"),
+      me.store_connected ? api("/versions?limit=15") : Promise.resolve(lastVersions),
     ]);
+    lastVersions = versions;
     await loadDiffs(versions);
     document.getElementById("login").hidden = true;
     document.getElementById("app").hidden = false;
@@ -88,7 +94,11 @@ async function refresh() {
     document.getElementById("head-version").textContent = head
       ? `v${head.version} (${head.kind} by ${head.author})`
       : "";
-    document.getElementById("status").textContent = "updated " + time(Date.now());
+    document.getElementById("status").textContent = me.store_connected
+      ? "updated " + time(Date.now())
+      : `store ${me.store} cannot be reached: serving v${me.version}` +
+        (me.from_snapshot ? " from the local snapshot" : "") +
+        ", changes refused until it is back (updated " + time(Date.now()) + ")";
   } catch (e) {
     if (e instanceof Unauthorized) {
       sessionStorage.removeItem(TOKEN_KEY);

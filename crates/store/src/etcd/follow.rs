@@ -18,7 +18,7 @@ use std::time::Duration;
 use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper, PutOptions, WatchOptions};
 use tokio::sync::watch;
 
-use super::{head_number, EtcdTarget, CALL_TIMEOUT};
+use super::{head_number, with_retries, EtcdTarget};
 use crate::Instance;
 
 /// How long an instance's record outlives its last keep-alive, in seconds.
@@ -79,10 +79,12 @@ async fn follow_once(
     let (newest, revision) = read_head(&mut client, key).await?;
     send_head(head, newest);
     let options = WatchOptions::new().with_start_revision(revision + 1);
-    let mut stream = tokio::time::timeout(CALL_TIMEOUT, client.watch(key, Some(options)))
-        .await
-        .map_err(|_| format!("no watch within {CALL_TIMEOUT:?}"))?
-        .map_err(|e| e.to_string())?;
+    let mut stream = with_retries(|| {
+        let (mut c, key, options) = (client.clone(), key.to_string(), options.clone());
+        async move { c.watch(key, Some(options)).await }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     if !connected.send_replace(true) {
         tracing::info!(
             "store reachable: following the history from v{}",
@@ -138,18 +140,20 @@ async fn keep_record(
     let Some(record) = announced.borrow_and_update().clone() else {
         return Ok(());
     };
-    let bounded =
-        |what: &'static str| move |_| format!("no answer to {what} within {CALL_TIMEOUT:?}");
     if held.is_none() {
-        let lease = tokio::time::timeout(CALL_TIMEOUT, client.lease_grant(LEASE_TTL, None))
-            .await
-            .map_err(bounded("a lease grant"))?
-            .map_err(|e| e.to_string())?
-            .id();
-        let (keeper, answers) = tokio::time::timeout(CALL_TIMEOUT, client.lease_keep_alive(lease))
-            .await
-            .map_err(bounded("a keep-alive"))?
-            .map_err(|e| e.to_string())?;
+        let lease = with_retries(|| {
+            let mut c = client.clone();
+            async move { c.lease_grant(LEASE_TTL, None).await }
+        })
+        .await
+        .map_err(|e| e.to_string())?
+        .id();
+        let (keeper, answers) = with_retries(|| {
+            let mut c = client.clone();
+            async move { c.lease_keep_alive(lease).await }
+        })
+        .await
+        .map_err(|e| e.to_string())?;
         *held = Some(Held {
             keeper,
             answers,
@@ -165,9 +169,9 @@ async fn keep_record(
         h.written = record;
     }
     h.keeper.keep_alive().await.map_err(|e| e.to_string())?;
-    let answer = tokio::time::timeout(CALL_TIMEOUT, h.answers.message())
+    let answer = tokio::time::timeout(super::CALL_TIMEOUT, h.answers.message())
         .await
-        .map_err(bounded("a keep-alive"))?
+        .map_err(|_| "no answer to a keep-alive".to_string())?
         .map_err(|e| e.to_string())?;
     if answer.is_none_or(|a| a.ttl() <= 0) {
         // The lease ran out (etcd was away too long): take a new one at the next probe.
@@ -185,18 +189,23 @@ async fn put_record(
     let key = format!("{}/instances/{}", target.prefix, record.name);
     let value = serde_json::to_string(record).map_err(|e| e.to_string())?;
     let options = PutOptions::new().with_lease(lease);
-    tokio::time::timeout(CALL_TIMEOUT, client.put(key, value, Some(options)))
-        .await
-        .map_err(|_| format!("no answer to a put within {CALL_TIMEOUT:?}"))?
-        .map_err(|e| e.to_string())?;
+    with_retries(|| {
+        let (mut c, key, value) = (client.clone(), key.clone(), value.clone());
+        let options = options.clone();
+        async move { c.put(key, value, Some(options)).await }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     Ok(())
 }
 
 async fn read_head(client: &mut Client, key: &str) -> Result<(Option<u64>, i64), String> {
-    let resp = tokio::time::timeout(CALL_TIMEOUT, client.get(key, None))
-        .await
-        .map_err(|_| format!("no answer within {CALL_TIMEOUT:?}"))?
-        .map_err(|e| e.to_string())?;
+    let resp = with_retries(|| {
+        let (mut c, key) = (client.clone(), key.to_string());
+        async move { c.get(key, None).await }
+    })
+    .await
+    .map_err(|e| e.to_string())?;
     let revision = resp.header().map_or(0, |h| h.revision());
     let newest = match resp.kvs().first() {
         Some(kv) => Some(head_number(kv).map_err(|e| e.to_string())?),

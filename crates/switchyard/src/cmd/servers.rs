@@ -80,7 +80,21 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
             let pools = client.get(&path)?;
             match g.output {
                 Output::Json => output::json(&pools),
-                Output::Text => println!("{}", list(&pools)),
+                Output::Text => {
+                    // Health is observed per instance: with a shared store, say whose view this is.
+                    let me = client.get("/instance")?;
+                    if me["store"]
+                        .as_str()
+                        .is_some_and(|s| s.starts_with("etcd://"))
+                    {
+                        println!(
+                            "health as seen by instance {} (running {})",
+                            output::s(&me["instance"]),
+                            output::v(&me["version"])
+                        );
+                    }
+                    println!("{}", list(&pools))
+                }
             }
             Ok(())
         }
