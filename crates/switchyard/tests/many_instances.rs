@@ -264,10 +264,17 @@ async fn latency() {
     let (mut apply, mut propagation) = (Vec::new(), Vec::new());
     for n in 2..APPLIES + 2 {
         let started = std::time::Instant::now();
-        let (status, body) = one.apply(&fleet.config(1 + (n % 2) as usize), None).await;
+        let (status, body) = one
+            .apply(&fleet.config(1 + ((n + 1) % 2) as usize), None)
+            .await;
         assert_eq!(status, 200, "{body}");
         let applied = started.elapsed();
+        assert_eq!(body["version"]["version"], n, "{body}");
         while three.status().await["version"] != n {
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "v{n} never ran on #3"
+            );
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         apply.push(applied);
@@ -283,7 +290,7 @@ async fn latency() {
     let admin = crate::util::Admin::of(&dir, &serve);
     let mut sqlite = Vec::new();
     for n in 2..APPLIES + 2 {
-        let config = fleet.config(1 + (n % 2) as usize);
+        let config = fleet.config(1 + ((n + 1) % 2) as usize);
         let body = serde_json::json!({"config": config, "author": "ops", "message": "change"});
         let started = std::time::Instant::now();
         let (status, answer) = admin.post("/apply", &body).await;
