@@ -230,17 +230,7 @@ impl Store for EtcdStore {
                 actual,
             });
         }
-        let version = Version {
-            version: actual.map_or(1, |head| head + 1),
-            parent: actual,
-            created_at: model::now(),
-            author: new.author,
-            kind: new.kind,
-            message: new.message,
-            digest: digest(&new.config),
-            config: Some(new.config),
-        };
-        let event = model::version_event(&version, new.details);
+        let (version, event) = new.into_version(actual);
         let head_key = self.key("head");
         let guard = match head_rev {
             0 => Compare::create_revision(head_key.clone(), CompareOp::Equal, 0),

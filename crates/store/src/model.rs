@@ -46,6 +46,25 @@ pub struct NewVersion {
     pub details: Value,
 }
 
+impl NewVersion {
+    /// The version this makes on top of `parent`, numbered and stamped now, and the event that
+    /// records it: what every store writes in a commit.
+    pub(crate) fn into_version(self, parent: Option<u64>) -> (Version, NewEvent) {
+        let version = Version {
+            version: parent.map_or(1, |head| head + 1),
+            parent,
+            created_at: now(),
+            author: self.author,
+            kind: self.kind,
+            message: self.message,
+            digest: crate::digest(&self.config),
+            config: Some(self.config),
+        };
+        let event = version_event(&version, self.details);
+        (version, event)
+    }
+}
+
 /// One entry of the event log: a version being made, or a runtime fact such as a health change.
 #[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
 pub struct Event {

@@ -11,7 +11,7 @@ use rusqlite::{ffi, params, Connection, OptionalExtension, TransactionBehavior};
 
 pub(crate) use self::rows::{since_text, ts_text};
 use self::rows::{RawVersion, EVENT_COLUMNS, VERSION_COLUMNS};
-use crate::{digest, model, Event, NewEvent, NewVersion, Store, StoreError, Version, VersionKind};
+use crate::{model, Event, NewEvent, NewVersion, Store, StoreError, Version, VersionKind};
 
 /// A [`Store`] in one SQLite file, `DIR/switchyard.db`.
 ///
@@ -135,16 +135,7 @@ impl Store for SqliteStore {
                 actual,
             });
         }
-        let version = Version {
-            version: actual.map_or(1, |head| head + 1),
-            parent: actual,
-            created_at: model::now(),
-            author: new.author,
-            kind: new.kind,
-            message: new.message,
-            digest: digest(&new.config),
-            config: Some(new.config),
-        };
+        let (version, event) = new.into_version(actual);
         tx.execute(
             "INSERT INTO versions
                  (version, parent, created_at, author, kind, message, digest, config)
@@ -160,11 +151,7 @@ impl Store for SqliteStore {
                 version.config,
             ],
         )?;
-        insert_event(
-            &tx,
-            version.created_at,
-            model::version_event(&version, new.details),
-        )?;
+        insert_event(&tx, version.created_at, event)?;
         tx.commit()?;
         Ok(version)
     }

@@ -214,11 +214,26 @@ impl EtcdCluster {
             if ok {
                 return;
             }
-            assert!(
-                Instant::now() < deadline,
-                "etcd did not become ready within {READY_WITHIN:?}; logs in {}",
-                self.dir.display()
-            );
+            if Instant::now() >= deadline {
+                let tails: Vec<String> = self
+                    .members
+                    .iter()
+                    .map(|m| {
+                        let log = std::fs::read_to_string(self.dir.join(format!("{}.log", m.name)))
+                            .unwrap_or_default();
+                        let lines: Vec<&str> = log.lines().collect();
+                        format!(
+                            "{}:\n{}",
+                            m.name,
+                            lines[lines.len().saturating_sub(5)..].join("\n")
+                        )
+                    })
+                    .collect();
+                panic!(
+                    "etcd did not become ready within {READY_WITHIN:?}; the members' logs end:\n{}",
+                    tails.join("\n")
+                );
+            }
             std::thread::sleep(Duration::from_millis(100));
         }
     }
@@ -230,10 +245,14 @@ impl Drop for EtcdCluster {
     }
 }
 
-/// A port nobody listens on right now.
+/// A port nobody listens on right now, below the range the kernel hands out to outgoing
+/// connections: a member that is killed and started again must find its port free, and a client
+/// connecting meanwhile could otherwise be given that very port as its own.
 fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("a free port")
-        .port()
+    loop {
+        let port = fastrand::u16(20_000..32_000);
+        if TcpListener::bind(("127.0.0.1", port)).is_ok() {
+            return port;
+        }
+    }
 }

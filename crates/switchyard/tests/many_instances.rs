@@ -184,14 +184,7 @@ async fn without_etcd_instances_serve_refuse_changes_restart_from_a_snapshot_and
         .map(|i| CountedLoad::start(i.web, 2))
         .collect();
     for i in &fleet.instances {
-        let lost = crate::util::poll(Duration::from_secs(8), || async {
-            (i.store_connected().await == Some(0)).then_some(())
-        })
-        .await;
-        i.serve.check(
-            lost.is_some(),
-            "switchyard_store_connected should drop to 0",
-        );
+        i.store_connected_becomes(0).await;
         i.serve
             .wait_for_log("lost the store", Duration::from_secs(1))
             .await
@@ -227,14 +220,7 @@ async fn without_etcd_instances_serve_refuse_changes_restart_from_a_snapshot_and
     // etcd comes back: both catch up and take changes again.
     fleet.etcd.restart_all();
     for i in &fleet.instances {
-        let back = crate::util::poll(Duration::from_secs(8), || async {
-            (i.store_connected().await == Some(1)).then_some(())
-        })
-        .await;
-        i.serve.check(
-            back.is_some(),
-            "switchyard_store_connected should return to 1",
-        );
+        i.store_connected_becomes(1).await;
     }
     let (status, body) = fleet.instances[0].apply(&fleet.config(1), None).await;
     assert_eq!(status, 200, "{body}");

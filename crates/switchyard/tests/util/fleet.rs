@@ -172,6 +172,21 @@ impl Instance {
             .and_then(|v| v.trim().parse().ok())
     }
 
+    /// Waits (at most 8 s) until `/metrics` says `switchyard_store_connected {value}`.
+    pub async fn store_connected_becomes(&self, value: i64) {
+        let became = poll(Duration::from_secs(8), || async {
+            (self.store_connected().await == Some(value)).then_some(())
+        })
+        .await;
+        self.serve.check(
+            became.is_some(),
+            &format!(
+                "{}: switchyard_store_connected should become {value}",
+                self.name
+            ),
+        );
+    }
+
     /// The names of the backends that answer `n` GETs through this instance (each must be 200).
     pub async fn hits(&self, n: usize) -> Vec<String> {
         let client = http_client();
