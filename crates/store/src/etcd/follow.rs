@@ -4,10 +4,10 @@
 //! It reads the head, then watches the head key from just after that read. Every change is sent
 //! on the feed's `head` channel (a later version replaces an earlier one not yet seen: each
 //! version is a whole config). Once a second it also reads the head with a linearizable get,
-//! which needs a quorum: when that read fails, or the watch ends or is cancelled (by a
-//! compaction among others), etcd counts as lost until a fresh read and a new watch succeed.
-//! Each such start is a full resync: the head is read again, so nothing written meanwhile is
-//! missed.
+//! which needs a quorum. A watch cancelled by a compaction is followed by a full resync: the head
+//! is read again and a new watch starts after it. When a read fails, or the watch ends or fails,
+//! etcd counts as lost until a fresh read and a new watch succeed, which is the same resync, so
+//! nothing written meanwhile is missed.
 //!
 //! The same task keeps this instance's record (see [`Store::announce`](crate::Store::announce))
 //! under `P/instances/NAME` with a lease of [`LEASE_TTL`], kept alive at every probe: when the
@@ -15,7 +15,9 @@
 
 use std::time::Duration;
 
-use etcd_client::{Client, LeaseKeepAliveStream, LeaseKeeper, PutOptions, WatchOptions};
+use etcd_client::{
+    Client, LeaseKeepAliveStream, LeaseKeeper, PutOptions, WatchOptions, WatchStream,
+};
 use tokio::sync::watch;
 
 use super::{head_number, with_retries, EtcdTarget};
@@ -63,7 +65,8 @@ pub(super) async fn run(client: Client, target: EtcdTarget, mut channels: Channe
     }
 }
 
-/// One resync and watch, until something goes wrong; returns what did.
+/// Resyncs and watches until something goes wrong; returns what did. A watch cancelled by a
+/// compaction is not a loss: the head is read again and a new watch starts after it.
 async fn follow_once(
     mut client: Client,
     target: &EtcdTarget,
@@ -76,57 +79,86 @@ async fn follow_once(
         announced,
     } = channels;
     let mut held = None;
-    let (newest, revision) = read_head(&mut client, key).await?;
-    send_head(head, newest);
-    let options = WatchOptions::new().with_start_revision(revision + 1);
-    let mut stream = with_retries(|| {
+    let mut probe = tokio::time::interval(PROBE_EVERY);
+    loop {
+        let (newest, revision) = read_head(&mut client, key).await?;
+        send_head(head, newest);
+        let mut stream = open_watch(&client, key, revision + 1).await?;
+        if !connected.send_replace(true) {
+            tracing::info!(
+                "store reachable: following the history from v{}",
+                newest.unwrap_or(0)
+            );
+        }
+        loop {
+            tokio::select! {
+                change = next_head(&mut stream) => match change? {
+                    Watched::Head(n) => send_head(head, Some(n)),
+                    Watched::Nothing => {}
+                    Watched::Compacted(at) => {
+                        tracing::warn!(
+                            compacted = at,
+                            "the head watch was cancelled by a compaction at revision {at}: resyncing"
+                        );
+                        break;
+                    }
+                },
+                _ = probe.tick() => {
+                    let (newest, _) = read_head(&mut client, key).await?;
+                    send_head(head, newest);
+                    keep_record(&mut client, target, announced, &mut held).await?;
+                }
+                Ok(()) = announced.changed() => {
+                    keep_record(&mut client, target, announced, &mut held).await?;
+                }
+            }
+        }
+    }
+}
+
+/// A watch of `key` from `revision` on.
+async fn open_watch(client: &Client, key: &str, revision: i64) -> Result<WatchStream, String> {
+    let options = WatchOptions::new().with_start_revision(revision);
+    with_retries(|| {
         let (mut c, key, options) = (client.clone(), key.to_string(), options.clone());
         async move { c.watch(key, Some(options)).await }
     })
     .await
-    .map_err(|e| e.to_string())?;
-    if !connected.send_replace(true) {
-        tracing::info!(
-            "store reachable: following the history from v{}",
-            newest.unwrap_or(0)
-        );
+    .map_err(|e| e.to_string())
+}
+
+/// What one message of the head watch says.
+#[derive(Debug, PartialEq)]
+enum Watched {
+    /// The head is now this version.
+    Head(u64),
+    /// Nothing about the head (the watch's confirmation, a progress notice).
+    Nothing,
+    /// The watch was cancelled: its start was compacted away at this revision.
+    Compacted(i64),
+}
+
+/// The next message of the head watch; an error when the watch ends or fails.
+async fn next_head(stream: &mut WatchStream) -> Result<Watched, String> {
+    let resp = match stream.message().await {
+        Ok(Some(resp)) => resp,
+        Ok(None) => return Err("the watch ended".into()),
+        Err(e) => return Err(format!("the watch failed: {e}")),
+    };
+    if resp.compact_revision() > 0 {
+        return Ok(Watched::Compacted(resp.compact_revision()));
     }
-    let mut probe = tokio::time::interval(PROBE_EVERY);
-    loop {
-        tokio::select! {
-            message = stream.message() => {
-                let resp = match message {
-                    Ok(Some(resp)) => resp,
-                    Ok(None) => return Err("the watch ended".into()),
-                    Err(e) => return Err(format!("the watch failed: {e}")),
-                };
-                if resp.compact_revision() > 0 {
-                    tracing::warn!(
-                        compacted = resp.compact_revision(),
-                        "the head watch was cancelled by a compaction at revision {}: resyncing",
-                        resp.compact_revision()
-                    );
-                    return Ok("the watch was cancelled by a compaction".into());
-                }
-                if resp.canceled() {
-                    return Ok(format!("the watch was cancelled: {}", resp.cancel_reason()));
-                }
-                for event in resp.events() {
-                    if let Some(Ok(n)) = event.kv().filter(|kv| !kv.value().is_empty()).map(head_number) {
-                        send_head(head, Some(n));
-                    }
-                }
-            }
-            _ = probe.tick() => {
-                let (newest, _) = read_head(&mut client, key).await?;
-                send_head(head, newest);
-                keep_record(&mut client, target, announced, &mut held).await?;
-            }
-            Ok(()) = announced.changed() => {
-                keep_record(&mut client, target, announced, &mut held).await?;
-            }
-        }
+    if resp.canceled() {
+        return Err(format!("the watch was cancelled: {}", resp.cancel_reason()));
     }
+    let newest = resp
+        .events()
+        .iter()
+        .filter_map(|e| e.kv())
+        .filter(|kv| !kv.value().is_empty())
+        .filter_map(|kv| head_number(kv).ok())
+        .max();
+    Ok(newest.map_or(Watched::Nothing, Watched::Head))
 }
 
 /// Writes the announced record if it changed, under a lease granted the first time, and keeps
@@ -224,4 +256,45 @@ fn send_head(head: &watch::Sender<Option<u64>>, newest: Option<u64>) {
             false
         }
     });
+}
+
+#[cfg(all(test, feature = "testing"))]
+mod tests {
+    use super::*;
+    use crate::testing::EtcdCluster;
+
+    /// A watch that starts before a compaction is cancelled, and says so: the follow loop
+    /// then reads the head again instead of counting etcd as lost.
+    #[tokio::test]
+    async fn a_watch_from_before_a_compaction_reports_it() {
+        if !EtcdCluster::available() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let cluster = EtcdCluster::start(dir.path(), 1);
+        let mut client = Client::connect(cluster.target("/c").endpoints(), None)
+            .await
+            .unwrap();
+        let first = client.put("/c/head", "1", None).await.unwrap();
+        let old = first.header().unwrap().revision();
+        client.put("/c/head", "2", None).await.unwrap();
+        let last = client.put("/c/head", "3", None).await.unwrap();
+        let mut stream = open_watch(&client, "/c/head", old).await.unwrap();
+        let mut heads = Vec::new();
+        while heads.last() != Some(&Watched::Head(3)) && heads.len() < 5 {
+            heads.push(next_head(&mut stream).await.unwrap());
+        }
+        assert_eq!(heads.last(), Some(&Watched::Head(3)), "{heads:?}");
+
+        client
+            .compact(last.header().unwrap().revision(), None)
+            .await
+            .unwrap();
+        let mut stream = open_watch(&client, "/c/head", old).await.unwrap();
+        let mut seen = next_head(&mut stream).await;
+        if seen == Ok(Watched::Nothing) {
+            seen = next_head(&mut stream).await;
+        }
+        assert!(matches!(seen, Ok(Watched::Compacted(_))), "{seen:?}");
+    }
 }
