@@ -299,7 +299,7 @@ impl ControlPlane {
                 kind: e.kind,
                 pool: Some(e.pool),
                 server: e.server,
-                details: e.details,
+                details: self.observed_here(e.details),
             };
             if let Err(err) = self.blocking(move |s| s.record_event(event)).await {
                 tracing::warn!("could not record a proxy event: {err}");
@@ -366,7 +366,7 @@ impl ControlPlane {
             kind: EventKind::Drain,
             pool: Some(pool.to_string()),
             server: Some(server.to_string()),
-            details: serde_json::to_value(&outcome).unwrap_or_default(),
+            details: self.observed_here(serde_json::to_value(&outcome).unwrap_or_default()),
         };
         if let Err(e) = self.blocking(move |s| s.record_event(event)).await {
             tracing::warn!("could not record the drain of {server} in pool {pool}: {e}");

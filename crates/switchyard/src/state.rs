@@ -2,8 +2,10 @@
 //!
 //! `DIR/switchyard.db` holds versions and events, `DIR/admin.token` (mode 0600) the bearer
 //! token made at first start, and `DIR/admin.url` the admin API's address, written by `serve`
-//! so that CLI verbs run in the same directory find it without flags. The directory is kept at
-//! mode 0700: it holds every config, webhook URLs included.
+//! so that CLI verbs run in the same directory find it without flags. With `--store etcd://...`
+//! the versions live in etcd and `DIR/snapshot.json` keeps the last version this instance ran,
+//! to start from while etcd cannot be reached. The directory is kept at mode 0700: it holds every
+//! config, webhook URLs included.
 //!
 //! The token is written atomically (an unnamed temporary file, fsync, then a link to the final
 //! name), so a crash or a full disk never leaves a partial token behind; `serve` refuses a token shorter

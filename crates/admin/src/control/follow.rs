@@ -79,6 +79,15 @@ impl ControlPlane {
         Ok(listed)
     }
 
+    /// `details` of a runtime fact, with this instance's name when the store is shared: health
+    /// and drains are observed per instance, and all of them write to one event log.
+    pub(super) fn observed_here(&self, mut details: serde_json::Value) -> serde_json::Value {
+        if let (Some(_), serde_json::Value::Object(map)) = (&self.feed, &mut details) {
+            map.insert("instance".into(), self.local.instance.clone().into());
+        }
+        details
+    }
+
     /// Refuses a change while the store cannot be reached.
     pub(super) fn check_connected(&self) -> Result<(), ControlError> {
         if self.store_connected() {
