@@ -266,9 +266,17 @@ impl Store for EtcdStore {
                 TxnOpResponse::Get(get) => Some(get.kvs().first().map(head_number)),
                 _ => None,
             });
+            let actual = actual.flatten().transpose()?;
+            // A transaction tried again after its answer was lost (a member died mid-call)
+            // finds its own version as the head: it did land.
+            if actual == Some(version.version)
+                && self.version(version.version)?.as_ref() == Some(&version)
+            {
+                return Ok(version);
+            }
             return Err(StoreError::Conflict {
                 expected: expected_head,
-                actual: actual.flatten().transpose()?,
+                actual,
             });
         }
         Ok(version)
