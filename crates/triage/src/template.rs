@@ -53,7 +53,6 @@
 
 mod accuracy;
 mod compare;
-mod hash;
 mod mask;
 mod rules;
 mod tree;

@@ -191,13 +191,13 @@ fn worth(scores: &mut Scores, switches: &[Switch], base: &Rules) -> String {
         }
         out += &format!(" {:>6.4}\n", ga.iter().sum::<f64>() / ga.len() as f64);
     };
-    row("defaults".into(), &scores.of(base).to_vec());
+    row("defaults".into(), scores.of(base));
     for sw in switches {
         for (label, set) in &sw.values {
             let mut r = *base;
             set(&mut r);
             if r != *base {
-                row(format!("{}={label}", sw.name), &scores.of(&r).to_vec());
+                row(format!("{}={label}", sw.name), scores.of(&r));
             }
         }
     }
@@ -245,7 +245,7 @@ fn loghub_leave_one_dataset_out() {
         "\nLeave-one-dataset-out over the LogHub 2k samples ({} rule sets scored):\n{table}",
         scores.cache.len()
     );
-    print!("chosen on all twelve: {chosen:?}\n");
+    println!("chosen on all twelve: {chosen:?}");
     print!("{}", worth(&mut scores, &switches, &chosen));
     assert_eq!(
         chosen,

@@ -17,7 +17,7 @@ pub(crate) fn byte_mask(buf: &[u8], at: usize, byte: u8) -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
+pub(crate) fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
@@ -35,11 +35,29 @@ fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
+pub(crate) fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
     chunk
         .iter()
         .enumerate()
         .fold(0, |m, (i, &c)| m | ((c == byte) as u64) << i)
+}
+
+/// Bit `i` of `out[w]` is set when `buf[64 * w + i]` is `byte`, over all of `buf` (which
+/// must be at least 64 and at most `64 * N` bytes long); returns the number of words used.
+/// The last, partial word is read as the last 64 bytes of `buf`, shifted.
+#[inline]
+pub(crate) fn line_masks<const N: usize>(buf: &[u8], byte: u8, out: &mut [u64; N]) -> usize {
+    debug_assert!(buf.len() >= 64 && buf.len() <= 64 * N);
+    let words = buf.len().div_ceil(64);
+    for (w, chunk) in buf.chunks_exact(64).enumerate() {
+        out[w] = mask64(chunk.try_into().expect("64 bytes"), byte);
+    }
+    let rest = buf.len() % 64;
+    if rest > 0 {
+        let last: &[u8; 64] = buf[buf.len() - 64..].try_into().expect("64 bytes");
+        out[words - 1] = mask64(last, byte) >> (64 - rest);
+    }
+    words
 }
 
 /// Positions of one byte, asked for in increasing order, found 64 bytes at a time.

@@ -2,9 +2,9 @@
 //! of templates, and join the most similar one they are compatible with.
 
 use super::compare::{self, Diff};
-use super::hash::FastMap;
 use super::mask::{Masked, VAR};
 use super::{Rules, TemplateId};
+use crate::hash::FastMap;
 
 /// Tunables. One set of defaults serves every input; they are fields so that tests can
 /// reach the limits with small inputs.
