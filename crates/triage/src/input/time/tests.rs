@@ -9,13 +9,11 @@ fn ms(rfc3339: &str) -> i64 {
         .timestamp_millis()
 }
 
+/// A clock's parse: milliseconds and bytes used.
+type Parse = fn(&mut Clock, &[u8]) -> Option<(i64, usize)>;
+
 /// Each case `(text, time, bytes used)` parses so with `parse`, and each of `bad` does not.
-fn expect(
-    c: &mut Clock,
-    parse: fn(&mut Clock, &[u8]) -> Option<(i64, usize)>,
-    cases: &[(&str, &str, usize)],
-    bad: &[&str],
-) {
+fn expect(c: &mut Clock, parse: Parse, cases: &[(&str, &str, usize)], bad: &[&str]) {
     for &(text, want, used) in cases {
         assert_eq!(parse(c, text.as_bytes()), Some((ms(want), used)), "{text}");
     }
