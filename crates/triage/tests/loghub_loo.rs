@@ -3,7 +3,8 @@
 //!
 //! The selection starts from [`Rules::bare`] (Drain with numbers masked) and goes over the
 //! switches in a fixed order, a few passes: a switch takes the value that gives the best
-//! average grouping accuracy over the training datasets, and only if that raises the average.
+//! average grouping accuracy over the training datasets, and only if that raises the average;
+//! at the end, a switch whose bare value does as well goes back to it.
 //! For each dataset, the rules are chosen on the other eleven and the dataset is scored with
 //! them (held out); the rules chosen on all twelve must be [`Rules::default`], and their
 //! scores are the in-sample ones. The test prints both per dataset, the rules each fold
@@ -23,7 +24,7 @@ use crate::loghub_ga::{data_dir, load, Sample, DATASETS};
 /// The held-out average the rules are meant to reach.
 const HELD_OUT_GOAL: f64 = 0.92;
 /// Below this the test fails: a change to the rules made them generalise worse than they did
-/// when the selection was last run (0.9173).
+/// when the selection was last run (0.9135).
 const HELD_OUT_FLOOR: f64 = 0.91;
 /// Passes over the switches; a later pass lets a switch that only helps with another one on
 /// (names after `words_split_events`) come in.
@@ -143,6 +144,16 @@ fn select(scores: &mut Scores, switches: &[Switch], train: &[usize]) -> Rules {
         }
         if !changed {
             break;
+        }
+    }
+    // A switch that no longer raises the average once the others are chosen goes back to its
+    // bare value.
+    for sw in switches {
+        let mut bare = rules;
+        (sw.values[0].1)(&mut bare);
+        if bare != rules && scores.average(&bare, train) >= best - 1e-9 {
+            best = scores.average(&bare, train);
+            rules = bare;
         }
     }
     rules

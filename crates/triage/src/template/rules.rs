@@ -47,7 +47,7 @@ impl Default for Rules {
             route_by_first_token: true,
             words_split_events: true,
             name_cues: true,
-            position_variety: Some(6),
+            position_variety: None,
             mask_date_words: true,
             units_join_values: true,
             keep_word_before_number: true,
