@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::analysis::series::Series;
 use crate::analysis::templates::TemplateBook;
-use crate::hash::FastMap;
+use crate::hash::{same_key, FastMap};
 use crate::input::{Record, Sink, SourceInfo};
 
 /// What a key is: the machine, the program, or (from access logs) the pool and server.
@@ -63,7 +63,11 @@ impl KeyIndex {
     /// The slot of `key`, made if new.
     #[inline]
     fn slot(&mut self, key: &str) -> usize {
-        if self.series.get(self.last).is_some_and(|(k, _)| **k == *key) {
+        if self
+            .series
+            .get(self.last)
+            .is_some_and(|(k, _)| same_key(k, key))
+        {
             return self.last;
         }
         let i = match self.slots.get(key) {
@@ -207,7 +211,7 @@ impl Sink for Aggregator {
             let seen = self
                 .last_access_source
                 .as_ref()
-                .is_some_and(|(h, s)| h == host && s == service);
+                .is_some_and(|(h, s)| same_key(h, host) && same_key(s, service));
             if !seen {
                 self.last_access_source = Some((host.to_string(), service.to_string()));
                 for (set, key) in self.access_sources.iter_mut().zip([host, service]) {

@@ -343,9 +343,28 @@ fn resolve<'a>(t: Option<Text<'a>>, scratch: &'a str) -> Option<&'a str> {
 fn number(line: &str, v: Option<Value>) -> Option<u16> {
     let v = v?;
     match v.kind {
-        Kind::Num | Kind::Str => line.get(v.start..v.end)?.parse().ok(),
+        Kind::Num | Kind::Str => {
+            let text = line.get(v.start..v.end)?;
+            digits(text.as_bytes()).or_else(|| text.parse().ok())
+        }
         _ => None,
     }
+}
+
+/// Up to five ASCII digits as a number, the common shape of a status code.
+#[inline]
+fn digits(b: &[u8]) -> Option<u16> {
+    if b.is_empty() || b.len() > 5 {
+        return None;
+    }
+    let mut n = 0u32;
+    for &c in b {
+        if !c.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u32::from(c - b'0');
+    }
+    u16::try_from(n).ok()
 }
 
 fn level(line: &str, v: Option<Value>) -> Option<Level> {

@@ -31,13 +31,11 @@ impl Quotes {
         if b.len() < 64 || b.len() > MAX_LINE {
             return None;
         }
-        let mut slashes = [0u64; WORDS];
-        let words = line_masks(b, b'\\', &mut slashes);
+        let (mut masks, mut slashes) = ([0u64; WORDS], [0u64; WORDS]);
+        let words = line_masks(b, (b'"', b'\\'), &mut masks, &mut slashes);
         if slashes[..words].iter().any(|&m| m != 0) {
             return None;
         }
-        let mut masks = [0u64; WORDS];
-        line_masks(b, b'"', &mut masks);
         Some(Quotes {
             masks,
             words,
