@@ -22,7 +22,8 @@
 //!    that differ in exactly one word (`"GET` and `"POST`, `Paused` and `Resumed`,
 //!    `action.SCREEN_ON` and `action.SCREEN_OFF`) name different events and keep their
 //!    messages apart, unless both words are lower case and follow `user` or `for` (user names:
-//!    `Invalid user admin`, `Failed password for root`, `user=ftp`).
+//!    `Invalid user admin`, `Failed password for root`, `user=ftp`). A token-position
+//!    variety rule in the manner of Brain is available and off ([`Rules::position_variety`]).
 //! 4. **Widening**: the template's differing tokens become `<*>`.
 //!
 //! Ids are dense (0, 1, 2, ...) in order of first appearance and a message's id never changes:
