@@ -319,6 +319,7 @@ enum Text<'a> {
 }
 
 /// A field as text: borrowed from the line, or decoded into `scratch` when it has escapes.
+#[inline]
 fn text<'a>(line: &'a str, v: Option<Value>, scratch: &mut String) -> Option<Text<'a>> {
     let v = v?;
     match v.kind {
@@ -332,6 +333,7 @@ fn text<'a>(line: &'a str, v: Option<Value>, scratch: &mut String) -> Option<Tex
     }
 }
 
+#[inline]
 fn resolve<'a>(t: Option<Text<'a>>, scratch: &'a str) -> Option<&'a str> {
     match t? {
         Text::Line(s) => Some(s),
@@ -340,6 +342,7 @@ fn resolve<'a>(t: Option<Text<'a>>, scratch: &'a str) -> Option<&'a str> {
 }
 
 /// A status code, written as a number or a string.
+#[inline]
 fn number(line: &str, v: Option<Value>) -> Option<u16> {
     let v = v?;
     match v.kind {
@@ -367,6 +370,7 @@ fn digits(b: &[u8]) -> Option<u16> {
     u16::try_from(n).ok()
 }
 
+#[inline]
 fn level(line: &str, v: Option<Value>) -> Option<Level> {
     let v = v?;
     let text = line.get(v.start..v.end)?;

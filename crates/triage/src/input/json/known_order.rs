@@ -150,6 +150,15 @@ fn is_key(b: &[u8], at: usize, len: usize, k: &Key) -> bool {
     }
 }
 
+/// Whether `b[at..]` starts with the literal `word`: a compare of a fixed size, which the
+/// compiler does in registers rather than with a call.
+#[inline]
+fn literal<const N: usize>(b: &[u8], at: usize, word: &[u8; N]) -> bool {
+    b.get(at..at + N)
+        .and_then(|w| <&[u8; N]>::try_from(w).ok())
+        .is_some_and(|w| w == word)
+}
+
 /// Walks a compact JSON object expecting Switchyard's access-log keys in order; notes the
 /// first value of each field triage reads. `None` gives the line to the general scanner.
 pub(super) fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
@@ -181,7 +190,7 @@ pub(super) fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
                 let end = quotes.next()?;
                 (Kind::Str, v + 1, end, end + 1)
             }
-            b'n' if b.get(v..v + 4) == Some(b"null") => (Kind::Null, v, v + 4, v + 4),
+            b'n' if literal(b, v, b"null") => (Kind::Null, v, v + 4, v + 4),
             b'-' | b'0'..=b'9' => {
                 let mut e = v + 1;
                 while e < b.len() && matches!(b[e], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
@@ -190,8 +199,8 @@ pub(super) fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
                 }
                 (Kind::Num, v, e, e)
             }
-            b't' if b.get(v..v + 4) == Some(b"true") => (Kind::Other, v, v + 4, v + 4),
-            b'f' if b.get(v..v + 5) == Some(b"false") => (Kind::Other, v, v + 5, v + 5),
+            b't' if literal(b, v, b"true") => (Kind::Other, v, v + 4, v + 4),
+            b'f' if literal(b, v, b"false") => (Kind::Other, v, v + 5, v + 5),
             _ => return None,
         };
         if let Some(k) = field {
