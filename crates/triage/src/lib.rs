@@ -15,6 +15,7 @@
 
 pub mod analysis;
 pub mod changes;
+mod hash;
 pub mod input;
 pub mod record;
 pub mod report;

@@ -22,7 +22,8 @@
 //!    that differ in exactly one word (`"GET` and `"POST`, `Paused` and `Resumed`,
 //!    `action.SCREEN_ON` and `action.SCREEN_OFF`) name different events and keep their
 //!    messages apart, unless both words are lower case and follow `user` or `for` (user names:
-//!    `Invalid user admin`, `Failed password for root`, `user=ftp`).
+//!    `Invalid user admin`, `Failed password for root`, `user=ftp`). A token-position
+//!    variety rule in the manner of Brain is available and off ([`Rules::position_variety`]).
 //! 4. **Widening**: the template's differing tokens become `<*>`.
 //!
 //! Ids are dense (0, 1, 2, ...) in order of first appearance and a message's id never changes:
@@ -31,7 +32,8 @@
 //! each branch up to 64 templates (once full, what fits none of them joins one overflow
 //! template of the branch, which widens), and past 50,000 templates what fits nowhere joins
 //! one catch-all `<*>`.
-//! One set of defaults serves every input.
+//! One set of defaults serves every input. Each rule is a switch in [`Rules`]; the defaults
+//! are the rules a leave-one-dataset-out selection keeps (`tests/loghub_loo.rs`).
 //!
 //! ```
 //! use switchyard_triage::template::TemplateMiner;
@@ -52,11 +54,12 @@
 
 mod accuracy;
 mod compare;
-mod hash;
 mod mask;
+mod rules;
 mod tree;
 
 pub use accuracy::grouping_accuracy;
+pub use rules::Rules;
 
 /// A template's number: dense (0, 1, 2, ...) in order of first appearance, stable once assigned.
 pub type TemplateId = u32;
@@ -100,8 +103,17 @@ impl TemplateMiner {
     /// cut there (the rest is one variable); up to 256 first tokens per token count, 64
     /// templates per branch and 50,000 templates in all.
     pub fn new() -> Self {
+        Self::with_rules(Rules::default())
+    }
+
+    /// An empty miner with these rules instead of the defaults, to measure what each rule
+    /// is worth (the limits stay as in [`new`](Self::new)).
+    pub fn with_rules(rules: Rules) -> Self {
         TemplateMiner {
-            params: tree::Params::default(),
+            params: tree::Params {
+                rules,
+                ..tree::Params::default()
+            },
             tree: tree::Tree::default(),
             templates: Vec::new(),
             masked: mask::Masked::default(),
@@ -112,7 +124,8 @@ impl TemplateMiner {
     /// id. The message's id never changes later; the template's text may widen as more
     /// messages join it.
     pub fn add(&mut self, message: &str) -> TemplateId {
-        self.masked.mask(message, self.params.max_tokens);
+        self.masked
+            .mask(message, self.params.max_tokens, &self.params.rules);
         let placed = self.tree.add(&self.masked, &self.params);
         let i = placed.id as usize;
         if i == self.templates.len() {

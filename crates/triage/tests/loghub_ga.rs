@@ -17,7 +17,7 @@ use std::path::{Path, PathBuf};
 
 use switchyard_triage::template::{grouping_accuracy, TemplateMiner};
 
-const DATASETS: [&str; 12] = [
+pub(crate) const DATASETS: [&str; 12] = [
     "Apache",
     "BGL",
     "HDFS",
@@ -34,7 +34,7 @@ const DATASETS: [&str; 12] = [
 
 const AVERAGE_BAR: f64 = 0.90;
 
-fn data_dir() -> PathBuf {
+pub(crate) fn data_dir() -> PathBuf {
     if let Some(dir) = std::env::var_os("LOGHUB_DIR") {
         return PathBuf::from(dir);
     }
@@ -81,12 +81,12 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     rows
 }
 
-struct Sample {
-    contents: Vec<String>,
-    events: Vec<String>,
+pub(crate) struct Sample {
+    pub(crate) contents: Vec<String>,
+    pub(crate) events: Vec<String>,
 }
 
-fn load(dir: &Path, name: &str) -> Sample {
+pub(crate) fn load(dir: &Path, name: &str) -> Sample {
     let path = dir.join(name).join(format!("{name}_2k.log_structured.csv"));
     let text = std::fs::read_to_string(&path)
         .unwrap_or_else(|e| panic!("could not read LogHub sample {}: {e}", path.display()));

@@ -7,3 +7,4 @@
 mod fuzz;
 mod input;
 mod loghub_ga;
+mod loghub_loo;

@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::analysis::series::Series;
 use crate::analysis::templates::TemplateBook;
+use crate::hash::{same_key, FastMap};
 use crate::input::{Record, Sink, SourceInfo};
 
 /// What a key is: the machine, the program, or (from access logs) the pool and server.
@@ -49,6 +50,40 @@ pub struct Window {
     pub to_ms: Option<i64>,
 }
 
+/// One dimension's series while a thread scans: found by a fast hash, and the key looked up
+/// last is tried first (the records of a file share their host and service).
+#[derive(Default)]
+struct KeyIndex {
+    slots: FastMap<Box<str>, usize>,
+    series: Vec<(Box<str>, Series)>,
+    last: usize,
+}
+
+impl KeyIndex {
+    /// The slot of `key`, made if new.
+    #[inline]
+    fn slot(&mut self, key: &str) -> usize {
+        if self
+            .series
+            .get(self.last)
+            .is_some_and(|(k, _)| same_key(k, key))
+        {
+            return self.last;
+        }
+        let i = match self.slots.get(key) {
+            Some(&i) => i,
+            None => {
+                let i = self.series.len();
+                self.series.push((key.into(), Series::default()));
+                self.slots.insert(key.into(), i);
+                i
+            }
+        };
+        self.last = i;
+        i
+    }
+}
+
 pub struct Aggregator {
     window: Window,
     /// Application-log records (all of them: the traffic of log lines).
@@ -56,10 +91,14 @@ pub struct Aggregator {
     /// Access-log records (requests).
     pub requests: Series,
     /// Per dimension: key -> series. Host and service count every record; pool and server
-    /// count access-log requests.
+    /// count access-log requests. Filled by [`Aggregator::finish`].
     pub keys: [HashMap<String, Series>; 4],
-    /// server -> pool, from access logs.
+    /// server -> pool, from access logs. Filled by [`Aggregator::finish`].
     pub server_pools: HashMap<String, String>,
+    /// The series while scanning, per dimension.
+    index: [KeyIndex; 4],
+    /// Per server slot, the pool it was first seen in.
+    pool_of_server: Vec<Option<Box<str>>>,
     /// Hosts and services that wrote access-log records: they are compared with each other,
     /// not with the hosts and services of application logs (requests are not log lines).
     pub access_sources: [HashSet<String>; 2],
@@ -78,6 +117,8 @@ impl Aggregator {
             requests: Series::default(),
             keys: Default::default(),
             server_pools: HashMap::new(),
+            index: Default::default(),
+            pool_of_server: Vec::new(),
             access_sources: Default::default(),
             last_access_source: Default::default(),
             pending: Vec::new(),
@@ -86,11 +127,9 @@ impl Aggregator {
     }
 
     fn series(&mut self, dim: Dim, key: &str) -> &mut Series {
-        let map = &mut self.keys[dim as usize];
-        if !map.contains_key(key) {
-            map.insert(key.to_string(), Series::default());
-        }
-        map.get_mut(key).expect("inserted above")
+        let index = &mut self.index[dim as usize];
+        let i = index.slot(key);
+        &mut index.series[i].1
     }
 
     /// Hands queued error messages to the template book.
@@ -105,10 +144,27 @@ impl Aggregator {
         }
     }
 
-    /// Hands over the last queued messages and lets go of the template book.
+    /// Hands over the last queued messages, lets go of the template book and fills
+    /// [`Aggregator::keys`] and [`Aggregator::server_pools`].
     pub fn finish(&mut self) {
         self.flush();
         self.book = None;
+        for (dim, index) in self.index.iter_mut().enumerate() {
+            let index = std::mem::take(index);
+            if dim == Dim::Server as usize {
+                for ((server, _), pool) in index.series.iter().zip(&self.pool_of_server) {
+                    if let Some(pool) = pool {
+                        self.server_pools
+                            .entry(server.to_string())
+                            .or_insert_with(|| pool.to_string());
+                    }
+                }
+            }
+            for (key, series) in index.series {
+                self.keys[dim].entry(key.into()).or_default().merge(&series);
+            }
+        }
+        self.pool_of_server.clear();
     }
 
     /// Adds another thread's counts to these.
@@ -155,7 +211,7 @@ impl Sink for Aggregator {
             let seen = self
                 .last_access_source
                 .as_ref()
-                .is_some_and(|(h, s)| h == host && s == service);
+                .is_some_and(|(h, s)| same_key(h, host) && same_key(s, service));
             if !seen {
                 self.last_access_source = Some((host.to_string(), service.to_string()));
                 for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
@@ -169,12 +225,14 @@ impl Sink for Aggregator {
                 bump(self.series(Dim::Pool, pool));
             }
             if let Some(server) = access.server {
-                bump(self.series(Dim::Server, server));
-                if let Some(pool) = access.pool {
-                    if !self.server_pools.contains_key(server) {
-                        self.server_pools
-                            .insert(server.to_string(), pool.to_string());
-                    }
+                let index = &mut self.index[Dim::Server as usize];
+                let i = index.slot(server);
+                bump(&mut index.series[i].1);
+                if i >= self.pool_of_server.len() {
+                    self.pool_of_server.resize(i + 1, None);
+                }
+                if let (None, Some(pool)) = (&self.pool_of_server[i], access.pool) {
+                    self.pool_of_server[i] = Some(pool.into());
                 }
             }
         } else {

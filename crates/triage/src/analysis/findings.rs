@@ -257,7 +257,14 @@ fn template_views(book: &TemplateBook, onset_ms: Option<i64>, bucket_ms: i64) ->
             example: s.example.clone(),
         })
         .collect();
-    out.sort_by(|a, b| b.new.cmp(&a.new).then(b.count.cmp(&a.count)));
+    // Ties go by first sighting, then text: the order messages reached the miner depends on
+    // how the scanning threads interleaved.
+    out.sort_by(|a, b| {
+        (b.new.cmp(&a.new))
+            .then(b.count.cmp(&a.count))
+            .then(a.first_seen.cmp(&b.first_seen))
+            .then_with(|| a.template.cmp(&b.template))
+    });
     out
 }
 

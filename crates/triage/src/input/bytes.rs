@@ -17,7 +17,7 @@ pub(crate) fn byte_mask(buf: &[u8], at: usize, byte: u8) -> u64 {
 
 #[cfg(target_arch = "x86_64")]
 #[inline]
-fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
+pub(crate) fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
     use std::arch::x86_64::{
         __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
     };
@@ -35,11 +35,37 @@ fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
 
 #[cfg(not(target_arch = "x86_64"))]
 #[inline]
-fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
+pub(crate) fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
     chunk
         .iter()
         .enumerate()
         .fold(0, |m, (i, &c)| m | ((c == byte) as u64) << i)
+}
+
+/// Bit `i` of `xs[w]` is set when `buf[64 * w + i]` is `x`, and likewise for `y` in `ys`,
+/// over all of `buf` (which must be at least 64 and at most `64 * N` bytes long); returns the
+/// number of words used. The last, partial word is read as the last 64 bytes of `buf`,
+/// shifted.
+#[inline]
+pub(crate) fn line_masks<const N: usize>(
+    buf: &[u8],
+    (x, y): (u8, u8),
+    xs: &mut [u64; N],
+    ys: &mut [u64; N],
+) -> usize {
+    debug_assert!(buf.len() >= 64 && buf.len() <= 64 * N);
+    let words = buf.len().div_ceil(64);
+    for (w, chunk) in buf.chunks_exact(64).enumerate() {
+        let chunk = chunk.try_into().expect("64 bytes");
+        (xs[w], ys[w]) = (mask64(chunk, x), mask64(chunk, y));
+    }
+    let rest = buf.len() % 64;
+    if rest > 0 {
+        let last: &[u8; 64] = buf[buf.len() - 64..].try_into().expect("64 bytes");
+        xs[words - 1] = mask64(last, x) >> (64 - rest);
+        ys[words - 1] = mask64(last, y) >> (64 - rest);
+    }
+    words
 }
 
 /// Positions of one byte, asked for in increasing order, found 64 bytes at a time.
@@ -151,6 +177,26 @@ mod tests {
                 .position(|&c| c == b'"' || c == b'\\')
                 .map(|n| at + n);
             assert_eq!(find2(b'"', b'\\', &data, at), want, "at {at}");
+        }
+        for len in 64..data.len().min(256) {
+            let (mut xs, mut ys) = ([0u64; 4], [0u64; 4]);
+            let words = line_masks(&data[..len], (b'"', b'\\'), &mut xs, &mut ys);
+            assert_eq!(words, len.div_ceil(64));
+            for (i, &c) in data[..len].iter().enumerate() {
+                assert_eq!(
+                    xs[i / 64] >> (i % 64) & 1 == 1,
+                    c == b'"',
+                    "len {len} at {i}"
+                );
+                assert_eq!(
+                    ys[i / 64] >> (i % 64) & 1 == 1,
+                    c == b'\\',
+                    "len {len} at {i}"
+                );
+            }
+            if len % 64 != 0 {
+                assert_eq!(xs[words - 1] >> (len % 64), 0, "no bits past the end");
+            }
         }
         assert_eq!(find2(b'"', b'\\', b"abc", 3), None);
         assert_eq!(find2(b'"', b'\\', b"abc", 9), None);

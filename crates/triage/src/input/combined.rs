@@ -41,17 +41,7 @@ fn token_end(b: &[u8], i: usize) -> usize {
 impl Parser for Combined {
     type Start = ();
 
-    #[inline]
-    fn start(&mut self, _line: &str) -> Option<()> {
-        Some(())
-    }
-
-    fn parse<'a>(
-        &mut self,
-        line: &'a str,
-        _start: (),
-        _scratch: &'a mut String,
-    ) -> Option<Line<'a>> {
+    fn parse<'a>(&mut self, line: &'a str, _start: (), _: &'a mut String) -> Option<Line<'a>> {
         let b = line.as_bytes();
         let open = memchr(b'[', b)?;
         let (ts_ms, n) = self.clock.parse_clf(&b[open + 1..])?;

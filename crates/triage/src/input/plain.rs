@@ -11,7 +11,7 @@ pub(crate) struct Plain {
 }
 
 /// Where a plain record's timestamp ends, and what it says.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Stamp {
     ms: i64,
     len: usize,
@@ -36,12 +36,7 @@ impl Parser for Plain {
     }
 
     #[inline]
-    fn parse<'a>(
-        &mut self,
-        line: &'a str,
-        start: Stamp,
-        _scratch: &'a mut String,
-    ) -> Option<Line<'a>> {
+    fn parse<'a>(&mut self, line: &'a str, start: Stamp, _: &'a mut String) -> Option<Line<'a>> {
         let (level, message) = split_level(line.get(start.len..)?);
         Some(Line {
             ts_ms: Some(start.ms),
@@ -59,17 +54,7 @@ impl Parser for MessageOnly {
     type Start = ();
 
     #[inline]
-    fn start(&mut self, _line: &str) -> Option<()> {
-        Some(())
-    }
-
-    #[inline]
-    fn parse<'a>(
-        &mut self,
-        line: &'a str,
-        _start: (),
-        _scratch: &'a mut String,
-    ) -> Option<Line<'a>> {
+    fn parse<'a>(&mut self, line: &'a str, _start: (), _: &'a mut String) -> Option<Line<'a>> {
         Some(Line {
             message: line,
             ..Line::default()

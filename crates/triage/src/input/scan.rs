@@ -21,10 +21,14 @@ use crate::record::Line;
 pub(crate) trait Parser {
     /// What [`Parser::start`] learned about a line, handed back to [`Parser::parse`] so that
     /// nothing is parsed twice.
-    type Start: Copy;
+    type Start: Copy + Default;
 
-    /// Whether `line` (non-empty, valid UTF-8, no NUL) starts a record.
-    fn start(&mut self, line: &str) -> Option<Self::Start>;
+    /// Whether `line` (non-empty, valid UTF-8, no NUL) starts a record. By default every
+    /// line does (formats without continuation lines).
+    #[inline]
+    fn start(&mut self, _line: &str) -> Option<Self::Start> {
+        Some(Self::Start::default())
+    }
 
     /// Parses a line that [`Parser::start`] accepted. Text that must be decoded (JSON escapes)
     /// goes into `scratch`, which is empty on entry. `None` when the line is unparsable.

@@ -12,7 +12,7 @@ use super::time::Clock;
 use crate::record::{Level, Line};
 
 /// Where a syslog record's header ends: its timestamp and PRI.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct Header {
     ms: Option<i64>,
     pri: Option<u8>,
@@ -112,12 +112,7 @@ impl Parser for Syslog3164 {
         })
     }
 
-    fn parse<'a>(
-        &mut self,
-        line: &'a str,
-        h: Header,
-        _scratch: &'a mut String,
-    ) -> Option<Line<'a>> {
+    fn parse<'a>(&mut self, line: &'a str, h: Header, _: &'a mut String) -> Option<Line<'a>> {
         let rest = line.get(h.body..)?.trim_start_matches(' ');
         let (first, after_first) = word(rest);
         let (host, service, msg) = if let Some(app) = tag_name(first) {
@@ -202,12 +197,7 @@ impl Parser for Syslog5424 {
         })
     }
 
-    fn parse<'a>(
-        &mut self,
-        line: &'a str,
-        h: Header,
-        _scratch: &'a mut String,
-    ) -> Option<Line<'a>> {
+    fn parse<'a>(&mut self, line: &'a str, h: Header, _: &'a mut String) -> Option<Line<'a>> {
         let rest = line.get(h.body..)?.strip_prefix(' ')?;
         let (host, rest) = word(rest);
         let (app, rest) = word(rest);

@@ -9,6 +9,7 @@
 //! decides those with its word rule.
 
 use super::mask::VAR;
+use crate::hash::same_key;
 
 /// How a message token differs from a template token.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +66,7 @@ fn segments(s: &str) -> Segments<'_> {
 
 /// Compares template token `t` with message token `m`.
 pub(crate) fn diff<'a>(t: &'a str, m: &'a str) -> Diff<'a> {
-    if t == m {
+    if same_key(t, m) {
         return Diff::Same;
     }
     if is_var(t) || is_var(m) {

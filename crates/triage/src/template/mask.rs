@@ -17,6 +17,8 @@
 //! Everything else (words, identifiers, punctuation) is kept as written; whether a word is a
 //! variable is decided later, when messages are compared ([`super::compare`]).
 
+use super::Rules;
+
 /// Marks a masked part inside a token. Rendered as `<*>` in template text; a control
 /// character so that it never collides with text from a log (input copies of it are replaced).
 pub(crate) const VAR: char = '\u{1}';
@@ -51,18 +53,18 @@ impl Masked {
     }
 
     /// Masks `message`, replacing what this holds.
-    pub(crate) fn mask(&mut self, message: &str, max_tokens: usize) {
+    pub(crate) fn mask(&mut self, message: &str, max_tokens: usize, rules: &Rules) {
         self.buf.clear();
         self.spans.clear();
         let mut words = message.split_ascii_whitespace();
         for word in words.by_ref() {
             if self.spans.len() + 1 == max_tokens {
                 // Everything past the cap is one variable tail.
-                self.push_token(VAR_STR);
+                self.push_token(VAR_STR, rules);
                 break;
             }
             // A unit after a number is part of the value: `5.2 KB` and `384 B` are alike.
-            if let Some(unit_len) = unit_prefix(word) {
+            if let Some(unit_len) = unit_prefix(word).filter(|_| rules.units_join_values) {
                 if self
                     .spans
                     .last()
@@ -76,15 +78,16 @@ impl Masked {
             }
             let mut scratch = std::mem::take(&mut self.scratch);
             scratch.clear();
-            mask_token(word, &mut scratch);
-            self.push_token(&scratch);
+            mask_token(word, &mut scratch, rules);
+            self.push_token(&scratch, rules);
             self.scratch = scratch;
         }
     }
 
-    fn push_token(&mut self, token: &str) {
+    fn push_token(&mut self, token: &str, rules: &Rules) {
         // A masked token repeated in a row (a list of ids) is kept once.
-        if token.contains(VAR)
+        if rules.collapse_repeats
+            && token.contains(VAR)
             && self
                 .spans
                 .last()
@@ -124,7 +127,7 @@ pub(crate) fn is_atom_char(c: char) -> bool {
 }
 
 /// Masks one whitespace-separated token into `out`.
-fn mask_token(token: &str, out: &mut String) {
+fn mask_token(token: &str, out: &mut String, rules: &Rules) {
     // Surrounding brackets, quotes and trailing punctuation stay; the core may be masked whole.
     let core_start = token
         .find(|c: char| !matches!(c, '(' | '[' | '{' | '<' | '"' | '\''))
@@ -134,7 +137,7 @@ fn mask_token(token: &str, out: &mut String) {
         .trim_end_matches([')', ']', '}', '>', '"', '\'', ',', ';', '.', ':', '!', '?'])
         .len();
     let (lead, core, trail) = (&token[..core_start], &rest[..core_len], &rest[core_len..]);
-    if !core.is_empty() && is_whole_variable(core) {
+    if rules.whole_token_variables && !core.is_empty() && is_whole_variable(core) {
         out.push_str(lead);
         out.push(VAR);
         out.push_str(trail);
@@ -148,23 +151,25 @@ fn mask_token(token: &str, out: &mut String) {
             }
         } else {
             if let Some(s) = atom_start.take() {
-                push_atom(&token[s..i], out);
+                push_atom(&token[s..i], out, rules);
             }
             // A stray marker from the input must not read as a masked part.
             out.push(if c == VAR { '?' } else { c });
         }
     }
     if let Some(s) = atom_start {
-        push_atom(&token[s..], out);
+        push_atom(&token[s..], out, rules);
     }
-    collapse_joined(out);
+    if rules.collapse_repeats {
+        collapse_joined(out);
+    }
 }
 
 /// Appends an atom, masked if it is variable.
-fn push_atom(atom: &str, out: &mut String) {
+fn push_atom(atom: &str, out: &mut String, rules: &Rules) {
     let bytes = atom.as_bytes();
     if !bytes.iter().any(u8::is_ascii_digit) {
-        if is_date_word(atom) {
+        if rules.mask_date_words && is_date_word(atom) {
             out.push(VAR);
         } else {
             out.push_str(atom);
@@ -173,7 +178,10 @@ fn push_atom(atom: &str, out: &mut String) {
     }
     // A word followed by a number (`eth0`, `alt1`): the word stays.
     let letters = bytes.iter().take_while(|b| b.is_ascii_alphabetic()).count();
-    if letters >= 2 && bytes[letters..].iter().all(u8::is_ascii_digit) {
+    if rules.keep_word_before_number
+        && letters >= 2
+        && bytes[letters..].iter().all(u8::is_ascii_digit)
+    {
         out.push_str(&atom[..letters]);
         out.push(VAR);
         return;
@@ -234,7 +242,7 @@ fn is_whole_variable(core: &str) -> bool {
         return true;
     }
     // URLs.
-    if let Some(p) = core.find("://") {
+    if let Some(p) = scheme_end(core) {
         if p > 0
             && core[..p]
                 .bytes()
@@ -266,6 +274,13 @@ fn is_whole_variable(core: &str) -> bool {
         }
     }
     is_uuid(core)
+}
+
+/// Where `://` starts in `core`, if it holds one: a search for `:` first, since few tokens have
+/// one (a string search would be set up for every token).
+fn scheme_end(core: &str) -> Option<usize> {
+    let b = core.as_bytes();
+    memchr::memchr_iter(b':', b).find(|&p| b[p + 1..].starts_with(b"//"))
 }
 
 /// `8-4-4-4-12` hex digits.
@@ -313,7 +328,7 @@ mod tests {
 
     fn masked(message: &str) -> String {
         let mut m = Masked::default();
-        m.mask(message, 256);
+        m.mask(message, 256, &Rules::default());
         let mut out = String::new();
         for (i, t) in m.tokens().enumerate() {
             if i > 0 {
@@ -411,7 +426,7 @@ mod tests {
     fn stray_markers_and_long_messages() {
         assert_eq!(masked("a\u{1}b"), "a?b");
         let mut m = Masked::default();
-        m.mask("a b c d e f", 3);
+        m.mask("a b c d e f", 3, &Rules::default());
         assert_eq!(m.len(), 3);
         assert_eq!(m.token(2), VAR_STR);
     }

@@ -2,17 +2,16 @@
 //! of templates, and join the most similar one they are compatible with.
 
 use super::compare::{self, Diff};
-use super::hash::FastMap;
 use super::mask::{Masked, VAR};
-use super::TemplateId;
+use super::{Rules, TemplateId};
+use crate::hash::FastMap;
 
 /// Tunables. One set of defaults serves every input; they are fields so that tests can
 /// reach the limits with small inputs.
 #[derive(Debug, Clone)]
 pub(crate) struct Params {
-    /// Least share of a message's tokens that must equal the template's fixed tokens
-    /// (positions where both hold a masked value do not count). Default 0.5.
-    pub similarity: f64,
+    /// The switchable rules.
+    pub rules: Rules,
     /// Tokens beyond this count are folded into one trailing variable. Default 128.
     pub max_tokens: usize,
     /// Distinct first tokens kept apart per token count; further ones share one branch.
@@ -30,7 +29,7 @@ pub(crate) struct Params {
 impl Default for Params {
     fn default() -> Self {
         Params {
-            similarity: 0.5,
+            rules: Rules::default(),
             max_tokens: 128,
             max_children: 256,
             max_leaf: 64,
@@ -77,6 +76,26 @@ struct Leaf {
     ids: Vec<TemplateId>,
     /// Once the branch is full: the template that takes what fits none of the others.
     overflow: Option<TemplateId>,
+    /// With [`Rules::position_variety`]: per position, the different tokens seen there (up to
+    /// that many).
+    variety: Vec<Vec<Box<str>>>,
+}
+
+impl Leaf {
+    /// Notes the tokens of `msg` in [`Leaf::variety`], up to `cap` per position.
+    fn note_variety(&mut self, msg: &Masked, cap: usize) {
+        self.variety.resize_with(msg.len(), Vec::new);
+        for (seen, token) in self.variety.iter_mut().zip(msg.tokens()) {
+            if seen.len() < cap && !compare::is_var(token) && !seen.iter().any(|t| **t == *token) {
+                seen.push(token.into());
+            }
+        }
+    }
+
+    /// Whether position `i` has shown at least `cap` different tokens.
+    fn varied(&self, i: usize, cap: Option<u32>) -> bool {
+        cap.is_some_and(|cap| self.variety.get(i).is_some_and(|v| v.len() >= cap as usize))
+    }
 }
 
 /// How well a message fits a template it is compatible with.
@@ -99,7 +118,11 @@ impl Tree {
     pub(crate) fn add(&mut self, msg: &Masked, params: &Params) -> Placed {
         let n = msg.len();
         let first = if n == 0 { VAR_KEY } else { msg.token(0) };
-        let first = if first.contains(VAR) { VAR_KEY } else { first };
+        let first = if first.contains(VAR) || !params.rules.route_by_first_token {
+            VAR_KEY
+        } else {
+            first
+        };
         let children = self.leaves.entry(n as u32).or_default();
         let key = if children.contains_key(first) || children.len() < params.max_children {
             first
@@ -111,9 +134,12 @@ impl Tree {
             None => children.entry(key.into()).or_default(),
         };
 
+        if let Some(cap) = params.rules.position_variety {
+            leaf.note_variety(msg, cap as usize);
+        }
         let mut best: Option<(TemplateId, Fit)> = None;
         for &id in &leaf.ids {
-            if let Some(fit) = fit(&self.clusters[id as usize], msg, params) {
+            if let Some(fit) = fit(&self.clusters[id as usize], msg, params, leaf) {
                 if best.as_ref().is_none_or(|(_, b)| fit.better_than(b)) {
                     best = Some((id, fit));
                 }
@@ -166,7 +192,14 @@ impl Tree {
 }
 
 /// Whether `msg` may join `cl` (same token count), and how well it fits.
-fn fit(cl: &Cluster, msg: &Masked, params: &Params) -> Option<Fit> {
+///
+/// Two different words at one position name different events, as a rule (`"GET`/`"POST`,
+/// `Paused`/`Resumed`, `startup`/`shutdown`). They are values of one variable when the rules
+/// say so: when words never split events, or for words without capitals (names are written
+/// so) right after a word that introduces a name ([`NAME_CUES`]) or at a position where the
+/// branch has seen many different tokens ([`Rules::position_variety`]).
+fn fit(cl: &Cluster, msg: &Masked, params: &Params, leaf: &Leaf) -> Option<Fit> {
+    let rules = &params.rules;
     let (mut same, mut widened, mut both_var) = (0, 0, 0);
     for (i, t) in cl.tokens.iter().enumerate() {
         let m = msg.token(i);
@@ -189,7 +222,11 @@ fn fit(cl: &Cluster, msg: &Masked, params: &Params) -> Option<Fit> {
                         None
                     }
                 };
-                if !is_name(template, message, key.or_else(before)) {
+                let lower = is_lower(template) && is_lower(message);
+                let value = !rules.words_split_events
+                    || (lower && leaf.varied(i, rules.position_variety))
+                    || (lower && rules.name_cues && after_cue(key.or_else(before)));
+                if !value {
                     return None;
                 }
                 widened += 1;
@@ -197,22 +234,20 @@ fn fit(cl: &Cluster, msg: &Masked, params: &Params) -> Option<Fit> {
         }
     }
     let counted = cl.tokens.len() - both_var;
-    if (same as f64) < params.similarity * counted as f64 {
+    if (same as f64) < rules.similarity * counted as f64 {
         return None;
     }
     Some(Fit { same, widened })
 }
 
-/// Two different words at one position: values of one variable, or different events?
-///
-/// Different events, as a rule: `"GET`/`"POST`, `Paused`/`Resumed`, `spawned`/`destroyed`,
-/// `startup`/`shutdown` keep their messages apart. The exception is a name: both words in
-/// lower case, right after a word that introduces one (see [`NAME_CUES`]).
-fn is_name(template: &str, message: &str, before: Option<&str>) -> bool {
-    let lower = |w: &str| !w.bytes().any(|b| b.is_ascii_uppercase());
-    lower(template)
-        && lower(message)
-        && before.is_some_and(|b| NAME_CUES.iter().any(|cue| b.eq_ignore_ascii_case(cue)))
+/// A word without capitals, as names are written.
+fn is_lower(word: &str) -> bool {
+    !word.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// Whether the word before is one of [`NAME_CUES`].
+fn after_cue(before: Option<&str>) -> bool {
+    before.is_some_and(|b| NAME_CUES.iter().any(|cue| b.eq_ignore_ascii_case(cue)))
 }
 
 /// Equal tokens, to choose among templates none of which fits.
@@ -244,8 +279,12 @@ mod tests {
 
     fn add(tree: &mut Tree, params: &Params, message: &str) -> TemplateId {
         let mut m = Masked::default();
-        m.mask(message, params.max_tokens);
+        m.mask(message, params.max_tokens, &params.rules);
         tree.add(&m, params).id
+    }
+
+    fn is_name(template: &str, message: &str, before: Option<&str>) -> bool {
+        is_lower(template) && is_lower(message) && after_cue(before)
     }
 
     #[test]

@@ -9,6 +9,19 @@ fn ms(rfc3339: &str) -> i64 {
         .timestamp_millis()
 }
 
+/// A clock's parse: milliseconds and bytes used.
+type Parse = fn(&mut Clock, &[u8]) -> Option<(i64, usize)>;
+
+/// Each case `(text, time, bytes used)` parses so with `parse`, and each of `bad` does not.
+fn expect(c: &mut Clock, parse: Parse, cases: &[(&str, &str, usize)], bad: &[&str]) {
+    for &(text, want, used) in cases {
+        assert_eq!(parse(c, text.as_bytes()), Some((ms(want), used)), "{text}");
+    }
+    for text in bad {
+        assert_eq!(parse(c, text.as_bytes()), None, "{text}");
+    }
+}
+
 #[test]
 fn days_match_chrono() {
     for (y, m, d) in [
@@ -59,23 +72,15 @@ fn iso_shapes() {
         ("2025-11-13 10:23:15.5", "2025-11-13T10:23:15.500Z", 21),
         ("2024-02-29 00:00:00", "2024-02-29T00:00:00Z", 19),
     ];
-    for (text, want, used) in cases {
-        assert_eq!(
-            c.parse_iso(text.as_bytes()),
-            Some((ms(want), used)),
-            "{text}"
-        );
-    }
-    for bad in [
+    let bad = [
         "2025-13-13 10:23:15",
         "2025-02-29 10:23:15",
         "2025-11-13 24:00:00",
         "2025-11-13",
         "2025-11-13 10:23",
         "x025-11-13 10:23:15",
-    ] {
-        assert_eq!(c.parse_iso(bad.as_bytes()), None, "{bad}");
-    }
+    ];
+    expect(&mut c, Clock::parse_iso, &cases, &bad);
     // A dash after the seconds that is not a zone stays in the message.
     assert_eq!(
         c.parse_iso(b"2025-11-13 10:23:15-worker"),
@@ -154,23 +159,15 @@ fn other_shapes() {
         ),
         ("[2025-11-13T10:23:15Z] x", "2025-11-13T10:23:15Z", 22),
     ];
-    for (text, want, used) in cases {
-        assert_eq!(
-            c.parse_start(text.as_bytes()),
-            Some((ms(want), used)),
-            "{text}"
-        );
-    }
-    for bad in [
+    let bad = [
         "Server: frontend-02",
         "  at com.x.Y(Y.java:1)",
         "Query: SELECT 1",
         "95/100 connections",
         "123456 rows",
         "Mon itor",
-    ] {
-        assert_eq!(c.parse_start(bad.as_bytes()), None, "{bad}");
-    }
+    ];
+    expect(&mut c, Clock::parse_start, &cases, &bad);
 }
 
 #[test]
