@@ -10,6 +10,7 @@ mod admin_limits;
 mod admin_tls;
 mod auth;
 mod check;
+mod client_errors;
 mod crash_apply;
 mod dashboard;
 mod demo;

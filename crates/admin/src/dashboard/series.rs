@@ -1,4 +1,5 @@
-//! `GET /api/v1/series?minutes=15`: each pool's answers in 10-second buckets, and the events
+//! `GET /api/v1/series?minutes=15`: each pool's answers in 10-second buckets (requests, 5xx
+//! and failures, 4xx), each server's over the last minute (all a server keeps), and the events
 //! of the same window that the charts mark on their time axis.
 
 use axum::extract::{Query, State};
@@ -37,7 +38,20 @@ pub struct PoolSeries {
     name: String,
     /// Every bucket of the window, oldest first, empty ones included.
     buckets: Vec<Bucket>,
+    /// Each server's buckets over the last minute, in config order.
+    servers: Vec<ServerSeries>,
 }
+
+#[derive(Debug, Serialize)]
+pub struct ServerSeries {
+    name: String,
+    /// Unix seconds of the first bucket's start (a server keeps only the last minute).
+    from: u64,
+    buckets: Vec<Bucket>,
+}
+
+/// Seconds a server keeps.
+const SERVER_SECONDS: u64 = 60;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Bucket {
@@ -77,6 +91,7 @@ pub(crate) async fn series(
     let to = Utc::now().timestamp().max(0) as u64;
     let from = (to - minutes * 60) / BUCKET_S * BUCKET_S;
     let proxy = s.control.proxy();
+    let server_from = (to + 1 - SERVER_SECONDS) / BUCKET_S * BUCKET_S;
     let pools = proxy
         .status()
         .into_iter()
@@ -86,6 +101,16 @@ pub(crate) async fn series(
                 from,
                 to,
             ),
+            servers: proxy
+                .server_history(&p.name, server_from, to)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, seconds)| ServerSeries {
+                    name,
+                    from: server_from,
+                    buckets: buckets(&seconds, server_from, to),
+                })
+                .collect(),
             name: p.name,
         })
         .collect();
