@@ -11,6 +11,7 @@ pub mod history;
 pub mod lab;
 pub mod logs;
 pub mod output;
+pub mod rollout;
 pub mod serve;
 pub mod servers;
 pub mod triage;
