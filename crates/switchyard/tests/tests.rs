@@ -24,6 +24,8 @@ mod live_changes;
 mod operator;
 mod otel_logs;
 mod otel_serve;
+mod rollout;
+mod rollout_control;
 mod serve;
 mod serve_state;
 mod shutdown;

@@ -1,0 +1,175 @@
+//! A rollout lives in the serve process: `rollout abort` from another shell stops it and takes
+//! its servers out again; killing the CLI that started it does not stop it. `decommission`
+//! drains and removes, and refuses (exit 1, the limit and its numbers, nothing changed) below
+//! `min_servers` or when the remaining servers would saturate at the recent peak in flight.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use crate::util::*;
+use switchyard_lab::Backend;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn abort_stops_a_rollout_and_takes_its_servers_out() {
+    let pool = Pool::start(2, "").await;
+    let a = Backend::start("inventory-4").await.unwrap();
+    let b = Backend::start("inventory-5").await.unwrap();
+    let _load = Load::start(pool.serve.listener("web"), 2, "/items");
+    let line = format!(
+        "rollout --pool inventory --add inventory-4={} --add inventory-5={} --bake 60s --detach -m 'slow bake'",
+        a.addr, b.addr
+    );
+    let (cmd, out) = pool.cli(&line).await;
+    check(out.status.success(), "the rollout starts", &cmd, &out);
+    check(
+        stdout(&out).contains(
+            "rollout 1 of pool inventory started in 2 steps; it runs in the serve process",
+        ),
+        "it says where the rollout runs",
+        &cmd,
+        &out,
+    );
+    let baking = poll(Duration::from_secs(10), || async {
+        let v = pool.rollout(1).await;
+        (v["steps"][0]["phase"] == "baking").then_some(v)
+    })
+    .await;
+    assert!(baking.is_some(), "step 1 bakes");
+
+    let (cmd, out) = pool
+        .cli("--output json rollout abort --pool inventory")
+        .await;
+    check(out.status.success(), "abort succeeds", &cmd, &out);
+    let view: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(view["state"], "aborted", "{view:#}");
+    assert_eq!(view["failure"]["what"], "abort");
+    assert_eq!(view["steps"][0]["phase"], "aborted");
+    assert_eq!(view["steps"][1]["phase"], "pending");
+    assert_eq!(view["undo_version"], 3);
+    assert_eq!(pool.state("inventory-4").await, "removed");
+    assert_eq!(
+        pool.state("inventory-5").await,
+        "absent",
+        "step 2 never ran"
+    );
+
+    let (cmd, out) = pool.cli("rollout abort --pool inventory").await;
+    check(!out.status.success(), "nothing left to abort", &cmd, &out);
+    check(
+        stderr(&out).contains("pool inventory has no rollout running"),
+        "says so",
+        &cmd,
+        &out,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_rollout_survives_the_cli_being_killed() {
+    let pool = Pool::start(2, "").await;
+    let a = Backend::start("inventory-4").await.unwrap();
+    let b = Backend::start("inventory-5").await.unwrap();
+    let _load = Load::start(pool.serve.listener("web"), 2, "/items");
+    let line = format!(
+        "rollout --pool inventory --add inventory-4={} --add inventory-5={} --bake 2s -m 'capacity'",
+        a.addr, b.addr
+    );
+    let mut cli = pool
+        .dir
+        .cli(argv(&line))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let baking = poll(Duration::from_secs(10), || async {
+        let all = pool.admin.get("/pools/inventory/rollouts").await;
+        (all[0]["steps"][0]["phase"] == "baking").then_some(())
+    })
+    .await;
+    assert!(baking.is_some(), "step 1 bakes");
+    cli.kill().unwrap();
+    cli.wait().unwrap();
+
+    let done = poll(Duration::from_secs(20), || async {
+        let v = pool.rollout(1).await;
+        (v["state"] != "running").then_some(v)
+    })
+    .await
+    .expect("the rollout ends without its CLI");
+    assert_eq!(done["state"], "succeeded", "{done:#}");
+    assert_eq!(pool.state("inventory-5").await, "active");
+
+    // Any shell can read how it went.
+    let (cmd, out) = pool.cli("rollout status --pool inventory").await;
+    check(
+        out.status.success() && stdout(&out).contains("rollout 1 of pool inventory by"),
+        "status shows it",
+        &cmd,
+        &out,
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn decommission_refuses_below_min_servers_and_above_capacity() {
+    let pool = Pool::start(4, "min_servers = 2\nmax_connections = 4").await;
+    let (cmd, out) = pool
+        .cli("decommission --pool inventory --count 3 -m 'shrink'")
+        .await;
+    check(!out.status.success(), "refused", &cmd, &out);
+    check(
+        stderr(&out).trim_end()
+            == "switchyard: refused: taking out inventory-2, inventory-3, inventory-4 would leave pool \"inventory\" with 1 server in rotation, below its min_servers 2; nothing was changed (HTTP 409)",
+        "names the limit with its numbers",
+        &cmd,
+        &out,
+    );
+    assert_eq!(
+        pool.admin.get("/version").await["version"],
+        1,
+        "nothing changed"
+    );
+
+    // 10 clients of a slow page keep about 10 requests in flight: 2 servers (room for 8) would
+    // saturate.
+    let load = Load::start(pool.serve.listener("web"), 10, "/sleep/300");
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let (cmd, out) = pool
+        .cli("decommission --pool inventory inventory-3 inventory-4 -m 'shrink'")
+        .await;
+    check(!out.status.success(), "refused", &cmd, &out);
+    let err = stderr(&out);
+    check(
+        err.contains("refused: the 2 servers left in pool \"inventory\" would saturate: together they take 8 requests in flight (saturated at 90%: 7), and the pool's peak over the last 5 minutes was "),
+        "names the capacity with its numbers",
+        &cmd,
+        &out,
+    );
+    drop(load);
+    assert_eq!(
+        pool.admin.get("/version").await["version"],
+        1,
+        "nothing changed"
+    );
+
+    // A quiet pool may lose one server and keep its min_servers.
+    let quiet = Pool::start(3, "min_servers = 2").await;
+    let (cmd, out) = quiet
+        .cli("decommission --pool inventory --count 1 -m 'shrink'")
+        .await;
+    check(out.status.success(), "one can go", &cmd, &out);
+    check(
+        stdout(&out).starts_with("decommissioned inventory-3 from pool inventory as v2; 2 servers remain in rotation; drained"),
+        "says what it did",
+        &cmd,
+        &out,
+    );
+    assert_eq!(quiet.state("inventory-3").await, "removed");
+    let events = quiet.admin.get("/events").await;
+    let e = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["kind"] == "decommission")
+        .unwrap_or_else(|| panic!("no decommission event in {events:#}"));
+    assert_eq!(e["details"]["servers"][0], "inventory-3");
+    assert_eq!(e["details"]["version"], 2);
+}
