@@ -116,7 +116,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             if follow {
                 return self::follow(&client, view, g);
             }
-            show(&view, g);
+            show(&view, g, true);
             Ok(())
         }
         Some(Command::Abort { pool, id }) => {
@@ -126,7 +126,7 @@ pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
             };
             let view = client.post(&format!("/pools/{pool}/rollouts/{id}/abort"), &json!({}))?;
             let view: RolloutView = serde_json::from_value(view)?;
-            show(&view, g);
+            show(&view, g, true);
             Ok(())
         }
         None => start(&client, args.start, g),
@@ -236,7 +236,8 @@ fn follow(client: &Client, mut view: RolloutView, g: &Global) -> anyhow::Result<
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
-    show(&view, g);
+    // A failure's summary is the error line; a success's is printed here.
+    show(&view, g, view.state == RolloutState::Succeeded);
     match view.state {
         RolloutState::Succeeded => Ok(()),
         _ => anyhow::bail!(
@@ -289,7 +290,8 @@ fn progress(v: &RolloutView) -> String {
     line
 }
 
-fn show(v: &RolloutView, g: &Global) {
+/// The rollout and its steps as a table, and with `summary` the line on how it ended.
+fn show(v: &RolloutView, g: &Global, summary: bool) {
     if g.output == Output::Json {
         output::json(&serde_json::to_value(v).unwrap_or_default());
         return;
@@ -352,8 +354,8 @@ fn show(v: &RolloutView, g: &Global) {
             &rows
         )
     );
-    if let Some(summary) = &v.summary {
-        println!("{}", output::clean_line(summary));
+    if let Some(text) = v.summary.as_ref().filter(|_| summary) {
+        println!("{}", output::clean_line(text));
     }
 }
 
