@@ -85,6 +85,7 @@ pub fn router(state: AdminState) -> Router {
             "/pools/{pool}/rollouts",
             post(rollout::start).get(rollout::list),
         )
+        .route("/rollouts", get(rollout::all))
         .route("/pools/{pool}/rollouts/{id}", get(rollout::get))
         .route("/pools/{pool}/rollouts/{id}/abort", post(rollout::abort))
         .route("/pools/{pool}/decommission", post(rollout::decommission))

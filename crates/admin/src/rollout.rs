@@ -25,7 +25,7 @@ use tokio::sync::watch;
 
 use crate::control::{ControlError, ControlPlane};
 
-pub(crate) use api::{abort, decommission, get, list, start};
+pub(crate) use api::{abort, all, decommission, get, list, start};
 pub use decommission::{DecommissionRequest, Decommissioned};
 pub use plan::{NewServer, OnFailure, Replacement, RolloutRequest};
 

@@ -63,7 +63,7 @@ function showLogin(reason) {
   document.getElementById("login").hidden = false;
   document.getElementById("status").textContent = "";
   document.getElementById("head-version").textContent = "";
-  for (const id of ["pool-list", "chart-list", "version-list"]) {
+  for (const id of ["rollout-list", "pool-list", "chart-list", "version-list"]) {
     document.getElementById(id).replaceChildren();
   }
   if (reason) document.getElementById("login-reason").textContent = reason;
@@ -72,15 +72,17 @@ function showLogin(reason) {
 async function refresh() {
   clearTimeout(timer);
   try {
-    const [pools, series, versions] = await Promise.all([
+    const [pools, series, versions, rollouts] = await Promise.all([
       api("/pools"),
       api("/series?minutes=" + minutes),
       api("/versions?limit=15"),
+      api("/rollouts"),
     ]);
     await loadDiffs(versions);
     document.getElementById("login").hidden = true;
     document.getElementById("app").hidden = false;
     document.getElementById("logout").hidden = false;
+    renderRollouts(rollouts);
     renderPools(pools);
     renderCharts(series);
     renderVersions(versions);
@@ -157,6 +159,45 @@ function renderPools(pools) {
 }
 
 const enc = encodeURIComponent;
+
+// Each pool's newest rollout: its steps, and during a bake each new server's error rate beside
+// the existing servers'. Finished rollouts stay for ten minutes.
+function renderRollouts(rollouts) {
+  const newest = new Map();
+  for (const r of rollouts) if (!newest.has(r.pool)) newest.set(r.pool, r);
+  const recent = [...newest.values()].filter((r) =>
+    r.state === "running" || Date.now() - Date.parse(r.finished) < 600000);
+  const panel = document.getElementById("rollouts");
+  panel.hidden = recent.length === 0;
+  const items = recent.map((r) => {
+    const steps = r.steps.map((s) => {
+      const bake = s.bake
+        ? el("table", { class: "bake" },
+            el("thead", {}, el("tr", {}, ["server", "requests", "5xx", "4xx", "error rate"].map((h) => el("th", {}, h)))),
+            el("tbody", {}, [...s.bake.new, s.bake.existing].map((n) =>
+              el("tr", { "data-bake-server": n.server },
+                el("td", {}, n.server === "existing" ? "existing servers" : n.server),
+                el("td", { class: "num" }, n.requests),
+                el("td", { class: "num" }, n.errors),
+                el("td", { class: "num" }, n.client_errors),
+                el("td", { class: "num" + (n.error_rate >= 0.05 ? " bad" : "") }, pct(n.error_rate))))))
+        : null;
+      return el("li", { class: "step", "data-step": s.step },
+        el("span", { class: "num" }, `step ${s.step}`), " ",
+        el("span", { class: "badge " + s.phase }, s.phase), " ",
+        s.servers.join(", "),
+        s.weight_percent ? ` at ${s.weight_percent}% of ${s.replaces}'s weight` : "",
+        s.version ? el("span", { class: "muted" }, ` v${s.version}`) : null,
+        bake);
+    });
+    return el("div", { class: "rollout", id: `rollout-${r.pool}-${r.id}` },
+      el("h3", {}, `rollout ${r.id} of ${r.pool} `, el("span", { class: "badge " + r.state }, r.state),
+        el("span", { class: "muted" }, ` by ${r.author}: ${r.message}`)),
+      el("ol", {}, steps),
+      r.summary ? el("p", { class: r.state === "succeeded" ? "muted" : "reason bad" }, r.summary) : null);
+  });
+  document.getElementById("rollout-list").replaceChildren(...items);
+}
 
 // One SVG per pool: request rate as 10-second bars (left axis), 5xx and 4xx rates as lines
 // (right axis), events as vertical markers whose <title> tells what happened.

@@ -1,5 +1,6 @@
-//! `POST /api/v1/pools/{pool}/rollouts`, `GET .../rollouts[/{id}]`, `POST .../rollouts/{id}/abort`
-//! and `POST /api/v1/pools/{pool}/decommission`.
+//! `POST /api/v1/pools/{pool}/rollouts`, `GET .../rollouts[/{id}]`, `POST .../rollouts/{id}/abort`,
+//! `GET /api/v1/rollouts` (every pool's, for the dashboard) and
+//! `POST /api/v1/pools/{pool}/decommission`.
 
 use axum::extract::{Path, State};
 
@@ -22,6 +23,11 @@ pub(crate) async fn list(
     Path(pool): Path<String>,
 ) -> ApiResult<Vec<RolloutView>> {
     Ok(Json(s.rollouts.list(Some(&pool))))
+}
+
+/// `GET /api/v1/rollouts`: every pool's rollouts, newest first.
+pub(crate) async fn all(State(s): State<AdminState>) -> ApiResult<Vec<RolloutView>> {
+    Ok(Json(s.rollouts.list(None)))
 }
 
 pub(crate) async fn get(
