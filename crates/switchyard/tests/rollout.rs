@@ -37,19 +37,34 @@ fn adds(backends: &[Backend]) -> String {
         .join(" ")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_good_rollout_of_three_in_steps_of_one_fails_no_request() {
-    let pool = Pool::start(3, "").await;
-    let new = new_servers(&["inventory-4", "inventory-5", "inventory-6"]).await;
-    let load = load(&pool);
+/// Rolls `new` out under steady load in steps of one with a 2 s bake; the CLI's command and
+/// output, and the clients' requests and failures while it ran.
+async fn roll_out(
+    pool: &Pool,
+    new: &[Backend],
+) -> (
+    std::process::Command,
+    std::process::Output,
+    (u64, u64),
+    LoadGen,
+) {
+    let load = load(pool);
     tokio::time::sleep(Duration::from_millis(500)).await;
     let from = Instant::now();
     let line = format!(
         "rollout --pool inventory {} --step 1 --bake 2s -m 'more capacity'",
-        adds(&new)
+        adds(new)
     );
     let (cmd, out) = pool.cli(&line).await;
-    let to = Instant::now();
+    let counts = load.counts_between(from, Instant::now());
+    (cmd, out, counts, load)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_good_rollout_of_three_in_steps_of_one_fails_no_request() {
+    let pool = Pool::start(3, "").await;
+    let new = new_servers(&["inventory-4", "inventory-5", "inventory-6"]).await;
+    let (cmd, out, (requests, errors), load) = roll_out(&pool, &new).await;
     check(out.status.success(), "the rollout succeeds", &cmd, &out);
     let text = stdout(&out);
     check(
@@ -62,7 +77,6 @@ async fn a_good_rollout_of_three_in_steps_of_one_fails_no_request() {
         &cmd,
         &out,
     );
-    let (requests, errors) = load.counts_between(from, to);
     assert!(requests > 500, "load ran: {requests}");
     assert_eq!(errors, 0, "no client request failed during the rollout");
     for b in &new {
@@ -120,15 +134,7 @@ async fn a_bad_third_server_takes_all_three_out_again() {
     let pool = Pool::start(3, "").await;
     let new = new_servers(&["inventory-4", "inventory-5", "inventory-6"]).await;
     new[2].control.fail_every(5);
-    let load = load(&pool);
-    tokio::time::sleep(Duration::from_millis(500)).await;
-    let from = Instant::now();
-    let line = format!(
-        "rollout --pool inventory {} --step 1 --bake 2s -m 'more capacity'",
-        adds(&new)
-    );
-    let (cmd, out) = pool.cli(&line).await;
-    let to = Instant::now();
+    let (cmd, out, (requests, errors), load) = roll_out(&pool, &new).await;
     check(!out.status.success(), "the rollout fails", &cmd, &out);
     let err = stderr(&out);
     check(
@@ -139,7 +145,6 @@ async fn a_bad_third_server_takes_all_three_out_again() {
         &cmd,
         &out,
     );
-    let (requests, errors) = load.counts_between(from, to);
     let rate = errors as f64 / requests as f64;
     assert!(rate < 0.02, "{errors} of {requests} client requests failed");
     assert!(

@@ -106,34 +106,23 @@ async fn decommission(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
     cx.sy
         .cli(say, "oncall", &["apply", "--config", &path, "-m", &message])?;
     let t0 = Instant::now();
-    cx.sy.cli(
-        say,
-        "oncall",
-        &[
+    let decommission = |count: &'static str, message: &'static str| {
+        let args = [
             "decommission",
             "--pool",
             "frontend",
             "--count",
-            "2",
+            count,
             "-m",
-            "traffic is down after the sale",
+            message,
             "--drain-timeout",
             "5s",
-        ],
-    )?;
-    let (went_through, _) = cx.sy.cli_status(
-        say,
-        "oncall",
-        &[
-            "decommission",
-            "--pool",
-            "frontend",
-            "--count",
-            "1",
-            "-m",
-            "one more",
-        ],
-    )?;
+        ];
+        cx.sy.cli_status(say, "oncall", &args)
+    };
+    let (done, _) = decommission("2", "traffic is down after the sale")?;
+    anyhow::ensure!(done, "the decommission of two front ends failed");
+    let (went_through, _) = decommission("1", "one more")?;
     let during = cx.rate_since(t0);
     if went_through {
         say.say("The third decommission went through, which it should not have.");
