@@ -194,8 +194,6 @@ impl Rollouts {
         pool: &str,
         request: RolloutRequest,
     ) -> Result<RolloutView, RolloutError> {
-        let config = self.inner.control.proxy().config();
-        let plan = plan::Plan::new(&config, pool, request)?;
         let mut entries = self.entries();
         if let Some(busy) = entries
             .iter()
@@ -207,6 +205,8 @@ impl Rollouts {
                 id: busy.id,
             });
         }
+        let config = self.inner.control.proxy().config();
+        let plan = plan::Plan::new(&config, pool, request)?;
         let id = self.inner.next.fetch_add(1, Ordering::Relaxed);
         let view = plan.view(id, pool);
         let (view_tx, view_rx) = watch::channel(view.clone());

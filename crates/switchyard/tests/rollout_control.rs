@@ -173,3 +173,67 @@ async fn decommission_refuses_below_min_servers_and_above_capacity() {
     assert_eq!(e["details"]["servers"][0], "inventory-3");
     assert_eq!(e["details"]["version"], 2);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_rollout_requests_are_refused_and_change_nothing() {
+    let pool = Pool::start(2, "").await;
+    let a = Backend::start("inventory-4").await.unwrap();
+    for (line, reason) in [
+        (
+            format!("rollout --pool nope --add inventory-4={} -m x", a.addr),
+            "pool \"nope\" does not exist; pools are: \"inventory\" (HTTP 400)",
+        ),
+        (
+            "rollout --pool inventory --add inventory-4=localhost:80 -m x".to_string(),
+            "server \"inventory-4\": address \"localhost:80\" is not an IP:PORT address",
+        ),
+        (
+            format!("rollout --pool inventory --add inventory-1={} -m x", a.addr),
+            "pool \"inventory\" already has a server named \"inventory-1\"; pick another name",
+        ),
+        (
+            format!("rollout --pool inventory --add inventory-4={} --step 0 -m x", a.addr),
+            "step \"0\": give a number of servers per step",
+        ),
+        (
+            format!("rollout --pool inventory --add inventory-4={} --check health -m x", a.addr),
+            "check \"health\": give a path such as /health",
+        ),
+        (
+            "rollout --pool inventory --add inventory-4 -m x".to_string(),
+            "--add \"inventory-4\": write NAME=IP:PORT",
+        ),
+        (
+            format!("rollout --pool inventory --replace inventory-7=inventory-4 --add inventory-4={} -m x", a.addr),
+            "pool \"inventory\" has no server \"inventory-7\" to replace",
+        ),
+    ] {
+        let (cmd, out) = pool.cli(&line).await;
+        check(!out.status.success(), "refused", &cmd, &out);
+        check(stderr(&out).contains(reason), reason, &cmd, &out);
+    }
+    assert_eq!(
+        pool.admin.get("/version").await["version"],
+        1,
+        "nothing changed"
+    );
+
+    // One rollout per pool at a time.
+    let line = format!(
+        "rollout --pool inventory --add inventory-4={} --bake 60s --detach -m first",
+        a.addr
+    );
+    let (cmd, out) = pool.cli(&line).await;
+    check(out.status.success(), "the first starts", &cmd, &out);
+    let (cmd, out) = pool.cli(&line.replace("first", "second")).await;
+    check(!out.status.success(), "the second is refused", &cmd, &out);
+    check(
+        stderr(&out).contains("pool \"inventory\" already has rollout 1 running")
+            && stderr(&out).contains("(HTTP 409)"),
+        "names the running rollout",
+        &cmd,
+        &out,
+    );
+    let (cmd, out) = pool.cli("rollout abort --pool inventory 1").await;
+    check(out.status.success(), "abort by id", &cmd, &out);
+}
