@@ -237,3 +237,48 @@ async fn bad_rollout_requests_are_refused_and_change_nothing() {
     let (cmd, out) = pool.cli("rollout abort --pool inventory 1").await;
     check(out.status.success(), "abort by id", &cmd, &out);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_server_failing_its_checks_never_stays_in_the_pool() {
+    let pool = Pool::start(2, "").await;
+    let sick = Backend::start("inventory-4").await.unwrap();
+    sick.control.set_status(503);
+
+    // The rollout's own check runs before the server joins: nothing changes.
+    let line = format!(
+        "rollout --pool inventory --add inventory-4={} --check /health --health-timeout 1s -m x",
+        sick.addr
+    );
+    let (cmd, out) = pool.cli(&line).await;
+    check(!out.status.success(), "the check fails", &cmd, &out);
+    check(
+        stderr(&out).trim_end()
+            == "switchyard: rollout 1 of pool inventory failed at step 1 of 1: inventory-4 did not answer 2xx on /health within 1s: it answered 503; no server had joined the pool",
+        "says which server answered what",
+        &cmd,
+        &out,
+    );
+    assert_eq!(
+        pool.admin.get("/version").await["version"],
+        1,
+        "nothing changed"
+    );
+
+    // Without it, the pool's health checks keep it out, and the rollout takes it out again.
+    let line = format!(
+        "rollout --pool inventory --add inventory-4={} --health-timeout 1s -m x",
+        sick.addr
+    );
+    let (cmd, out) = pool.cli(&line).await;
+    check(!out.status.success(), "the health wait fails", &cmd, &out);
+    let err = stderr(&out);
+    check(
+        err.contains("failed at step 1 of 1: inventory-4 did not pass pool inventory's health checks within 1s: ")
+            && err.contains("expected 200, got 503")
+            && err.ends_with("took inventory-4 out again as v3\n"),
+        "says why, and what it undid",
+        &cmd,
+        &out,
+    );
+    assert_eq!(pool.state("inventory-4").await, "removed");
+}
