@@ -252,6 +252,7 @@ async fn dashboard_shows_a_rollout_in_progress_with_each_new_server_beside_the_e
         "data-bake-server=\"inventory-4\"",
         "data-bake-server=\"existing\"",
         "existing servers",
+        "class=\"marker rollout\"",
     ] {
         assert!(
             dom.contains(want),

@@ -66,7 +66,7 @@ pub struct Bucket {
 #[derive(Debug, Serialize)]
 pub struct Marker {
     ts: DateTime<Utc>,
-    /// `version`, `auto-rollback`, `health` or `ejection`.
+    /// `version`, `auto-rollback`, `health`, `ejection`, `rollout` or `decommission`.
     kind: &'static str,
     pool: Option<String>,
     server: Option<String>,
@@ -192,6 +192,35 @@ fn marker(e: &Event) -> Option<Marker> {
                 format!("{} ejected", e.server.as_deref().unwrap_or("a server"))
             }),
         ),
+        EventKind::Rollout => (
+            "rollout",
+            str_of("summary").unwrap_or_else(|| {
+                format!(
+                    "rollout {} started by {}: {}",
+                    d["id"],
+                    author.as_deref().unwrap_or("unknown"),
+                    d["message"].as_str().unwrap_or("")
+                )
+            }),
+        ),
+        EventKind::Decommission => (
+            "decommission",
+            str_of("refused").unwrap_or_else(|| {
+                format!(
+                    "decommission of {} in v{}: {}",
+                    d["servers"]
+                        .as_array()
+                        .map(|s| s
+                            .iter()
+                            .filter_map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default(),
+                    d["version"],
+                    d["message"].as_str().unwrap_or("")
+                )
+            }),
+        ),
         _ => return None,
     };
     Some(Marker {
@@ -225,6 +254,40 @@ mod tests {
         assert_eq!(b[0].client_errors, 2);
         assert_eq!(b[1].requests, 0);
         assert_eq!((b[2].t, b[2].requests, b[2].errors), (120, 2, 2));
+    }
+
+    #[test]
+    fn rollouts_and_decommissions_are_marked() {
+        let event = |kind, details| Event {
+            id: 1,
+            ts: Utc::now(),
+            kind,
+            pool: Some("inventory".into()),
+            server: None,
+            details,
+        };
+        let started = event(
+            EventKind::Rollout,
+            serde_json::json!({"id": 2, "author": "ops", "message": "more", "summary": null}),
+        );
+        assert_eq!(
+            marker(&started).unwrap().text,
+            "rollout 2 started by ops: more"
+        );
+        let ended = event(
+            EventKind::Rollout,
+            serde_json::json!({"id": 2, "author": "ops", "summary": "rollout 2 failed"}),
+        );
+        assert_eq!(marker(&ended).unwrap().text, "rollout 2 failed");
+        let done = event(
+            EventKind::Decommission,
+            serde_json::json!({"servers": ["f-3", "f-4"], "version": 7, "message": "shrink"}),
+        );
+        let m = marker(&done).unwrap();
+        assert_eq!(
+            (m.kind, m.text.as_str()),
+            ("decommission", "decommission of f-3, f-4 in v7: shrink")
+        );
     }
 
     #[test]
