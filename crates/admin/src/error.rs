@@ -40,8 +40,8 @@ impl From<crate::RolloutError> for ApiError {
         use crate::RolloutError as R;
         match e {
             R::Invalid(reason) => ApiError::BadRequest(reason),
-            R::NotFound { .. } => ApiError::NotFound {
-                what: e.to_string(),
+            R::NotFound { pool, id } => ApiError::NotFound {
+                what: format!("rollout {id} of pool {pool:?}"),
             },
             R::Busy { .. } | R::Refused(_) => ApiError::Refused(e.to_string()),
             R::Control(e) => ApiError::Control(e),

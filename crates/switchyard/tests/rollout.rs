@@ -257,3 +257,55 @@ async fn a_replacement_moves_weight_then_drains_the_old_server() {
     assert_eq!(errors, 0, "{errors} of {requests} failed");
     load.stop().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_failed_replacement_keeps_the_old_server_and_its_weights() {
+    let pool = Pool::start(2, "").await;
+    let new = new_servers(&["inventory-9"]).await;
+    let load = load(&pool);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let line = format!(
+        "rollout --pool inventory --replace inventory-1=inventory-9 {} --bake 2s --on-failure stop -m 'new host'",
+        adds(&new)
+    );
+    // inventory-9 turns bad once its first weight step has passed.
+    let turn_bad = async {
+        let second = poll(Duration::from_secs(15), || async {
+            let all = pool.admin.get("/pools/inventory/rollouts").await;
+            (all[0]["steps"][0]["phase"] == "passed").then_some(())
+        })
+        .await;
+        assert!(second.is_some(), "the first weight step passes");
+        new[0].control.fail_every(2);
+    };
+    let ((cmd, out), ()) = tokio::join!(pool.cli(&line), turn_bad);
+    check(!out.status.success(), "the replacement fails", &cmd, &out);
+    check(
+        stderr(&out).contains("failed at step 2 of 4"),
+        "at the second weight step",
+        &cmd,
+        &out,
+    );
+    check(
+        stderr(&out).contains(": inventory-9: error rate ")
+            && stderr(&out).contains("took inventory-9 out again as v"),
+        "the new server goes, even with --on-failure stop",
+        &cmd,
+        &out,
+    );
+    assert_eq!(pool.state("inventory-1").await, "active");
+    assert_eq!(pool.state("inventory-9").await, "removed");
+    let head = pool.admin.get("/version").await["version"]
+        .as_u64()
+        .unwrap();
+    let config = pool.admin.get(&format!("/versions/{head}")).await;
+    let doc: toml::Value = toml::from_str(config["config"].as_str().unwrap()).unwrap();
+    let weights: Vec<i64> = doc["pools"]["inventory"]["servers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["weight"].as_integer().unwrap())
+        .collect();
+    assert_eq!(weights, [1, 1, 1], "the pool's weights are back");
+    load.stop().await;
+}

@@ -36,6 +36,10 @@ pub(super) struct Runner {
     added: Vec<(usize, String)>,
     /// The pool's weights before a replacement scaled them.
     weights: Option<Vec<(String, u32)>>,
+    /// The new server of a replacement under way, and the weight it would end with: a failure
+    /// takes it out whatever `on_failure` says, since the pool's weights go back to what they
+    /// were.
+    replacing: Option<(String, u32)>,
 }
 
 type StepResult = Result<(), Failure>;
@@ -74,6 +78,7 @@ impl Runner {
             existing,
             added: Vec::new(),
             weights: None,
+            replacing: None,
         }
     }
 
@@ -232,6 +237,7 @@ impl Runner {
                 self.change(i, edits, &what).await?;
                 if first {
                     self.added.push((n, new.name.clone()));
+                    self.replacing = Some((new.name.clone(), old_weight));
                 }
                 self.admit(i, std::slice::from_ref(&new.name)).await?;
             }
@@ -248,6 +254,7 @@ impl Runner {
                 self.change(i, edits, &format!("{} replaces {old}", new.name))
                     .await?;
                 self.weights = None;
+                self.replacing = None;
                 self.existing.retain(|s| s != &old);
                 self.set_phase(i, Phase::Draining);
                 self.control
@@ -340,10 +347,17 @@ impl Runner {
         let out: Vec<String> = self
             .added
             .iter()
-            .filter(|(step, _)| on_failure == OnFailure::Remove || *step == f.step)
+            .filter(|(step, name)| {
+                on_failure == OnFailure::Remove
+                    || *step == f.step
+                    || self.replacing.as_ref().is_some_and(|(r, _)| r == name)
+            })
             .map(|(_, s)| s.clone())
             .collect();
         let mut edits = self.restore_weights();
+        if let Some((name, weight)) = self.replacing.take() {
+            edits.push(ServerEdit::Weight { name, weight });
+        }
         edits.extend(out.iter().map(|s| ServerEdit::State {
             name: s.clone(),
             state: ServerState::Removed,
