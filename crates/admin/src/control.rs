@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::Serialize;
-use switchyard_config::{Change, ChangeKind, Config, ServerState};
+use switchyard_config::{Change, ChangeKind, Config, ServerEdit, ServerState};
 use switchyard_proxy::{DrainOutcome, ProxyEvent, ProxyHandle};
 use switchyard_store::{EventKind, Feed, NewEvent, NewVersion, Store, Version, VersionKind};
 use tokio::sync::{broadcast, Mutex};
@@ -280,6 +280,23 @@ impl ControlPlane {
         let (pool, name) = (pool.to_string(), name.to_string());
         self.change(kind, meta, details, move |current| {
             Ok(current.with_server_state(&pool, &name, state)?)
+        })
+        .await
+    }
+
+    /// Several edits to servers of `pool` as one version of `kind` (a rollout's step, or its
+    /// undoing); `details` are stored with it.
+    pub async fn edit_servers(
+        &self,
+        pool: &str,
+        edits: Vec<ServerEdit>,
+        kind: VersionKind,
+        details: serde_json::Value,
+        meta: ChangeMeta,
+    ) -> Result<Applied, ControlError> {
+        let pool = pool.to_string();
+        self.change(kind, meta, details, move |current| {
+            Ok(current.with_edits(&pool, &edits)?)
         })
         .await
     }

@@ -27,8 +27,26 @@ pub enum ApiError {
     NotFound { what: String },
     #[error(transparent)]
     Control(#[from] ControlError),
+    /// A request the current state does not allow: a second rollout of a pool, a
+    /// decommission below the pool's limits.
+    #[error("{0}")]
+    Refused(String),
     #[error("internal error: {0}")]
     Internal(String),
+}
+
+impl From<crate::RolloutError> for ApiError {
+    fn from(e: crate::RolloutError) -> Self {
+        use crate::RolloutError as R;
+        match e {
+            R::Invalid(reason) => ApiError::BadRequest(reason),
+            R::NotFound { pool, id } => ApiError::NotFound {
+                what: format!("rollout {id} of pool {pool:?}"),
+            },
+            R::Busy { .. } | R::Refused(_) => ApiError::Refused(e.to_string()),
+            R::Control(e) => ApiError::Control(e),
+        }
+    }
 }
 
 impl From<EditError> for ApiError {
@@ -70,6 +88,7 @@ impl ApiError {
             ApiError::Body(rejection) => rejection.status(),
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::NotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::Refused(_) => StatusCode::CONFLICT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
             ApiError::Control(e) => match e {
                 C::InvalidConfig(_) | C::Edit(EditError::Invalid(_)) => StatusCode::BAD_REQUEST,
@@ -98,6 +117,7 @@ impl ApiError {
             ApiError::BadRequest(_) | ApiError::Body(_) => "bad_request",
             ApiError::MethodNotAllowed => "method_not_allowed",
             ApiError::NotFound { .. } => "not_found",
+            ApiError::Refused(_) => "refused",
             ApiError::Internal(_) => "internal",
             ApiError::Control(e) => match e {
                 C::InvalidConfig(_) | C::Edit(EditError::Invalid(_)) => "invalid_config",

@@ -35,7 +35,7 @@ mod measure;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use measure::{Counts, Measure};
+pub(crate) use measure::{Canary, Counts, Measure};
 
 /// The author of the guard's rollbacks.
 pub const GUARD_AUTHOR: &str = "switchyard-guard";

@@ -1,5 +1,5 @@
-//! Switchyard's admin HTTP API: versions, diffs, apply and rollback, pools and servers, events,
-//! and `/metrics`.
+//! Switchyard's admin HTTP API: versions, diffs, apply and rollback, pools and servers,
+//! rollouts and decommissions, events, and `/metrics`.
 //!
 //! Everything under `/api/v1` needs `Authorization: Bearer <token>` (a request without it gets
 //! 401 before anything else is looked at, a wrong method included); `/metrics` and the
@@ -17,6 +17,7 @@ mod dashboard;
 mod error;
 mod guard;
 pub mod listener;
+mod rollout;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -36,6 +37,11 @@ pub use control::{
 };
 pub use error::ApiError;
 pub use guard::{BakeView, Clock, Guard, GuardView, SystemClock, Verdict, GUARD_AUTHOR};
+pub use rollout::{
+    BakeNumbers, DecommissionRequest, Decommissioned, Failure, NewServer, OnFailure, Phase,
+    Replacement, RolloutError, RolloutRequest, RolloutState, RolloutView, Rollouts, ServerNumbers,
+    StepView,
+};
 
 /// What the admin handlers read.
 #[derive(Clone)]
@@ -44,6 +50,8 @@ pub struct AdminState {
     pub control: Arc<ControlPlane>,
     /// The change guard, for `GET /api/v1/guard`.
     pub guard: Guard,
+    /// Rollouts and decommissions.
+    pub rollouts: Rollouts,
     /// The bearer token `/api` requests must present.
     pub token: Arc<str>,
 }
@@ -78,6 +86,14 @@ pub fn router(state: AdminState) -> Router {
             "/pools/{pool}/servers/{name}/restore",
             post(api::restore_server),
         )
+        .route(
+            "/pools/{pool}/rollouts",
+            post(rollout::start).get(rollout::list),
+        )
+        .route("/rollouts", get(rollout::all))
+        .route("/pools/{pool}/rollouts/{id}", get(rollout::get))
+        .route("/pools/{pool}/rollouts/{id}/abort", post(rollout::abort))
+        .route("/pools/{pool}/decommission", post(rollout::decommission))
         .route("/events", get(api::events))
         .route("/guard", get(guard::view))
         .route("/series", get(dashboard::series))

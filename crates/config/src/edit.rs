@@ -1,6 +1,8 @@
-//! Changes an operator makes to one server without writing a whole config: add a server, take
-//! one out of rotation, put it back. Each returns a new checked config (revalidated in full, so a
-//! duplicate name or address is refused exactly as in a file) and never touches the original.
+//! Changes an operator makes to servers without writing a whole config: add a server, take
+//! one out of rotation, put it back, change its weight, or several of these at once
+//! ([`ServerEdit`], as a rollout's step makes them). Each returns a new checked config
+//! (revalidated in full, so a duplicate name or address is refused exactly as in a file) and
+//! never touches the original.
 
 use std::net::SocketAddr;
 
@@ -27,7 +29,59 @@ pub enum EditError {
     Invalid(#[source] ConfigErrors),
 }
 
+/// One change to one server of a pool, for [`Config::with_edits`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ServerEdit {
+    Add {
+        name: String,
+        address: SocketAddr,
+        weight: u32,
+    },
+    State {
+        name: String,
+        state: ServerState,
+    },
+    Weight {
+        name: String,
+        weight: u32,
+    },
+}
+
 impl Config {
+    /// A copy with every edit made to `pool`, in order, checked once at the end.
+    pub fn with_edits(&self, pool: &str, edits: &[ServerEdit]) -> Result<Config, EditError> {
+        let mut next = self.clone();
+        let p = pool_mut(&mut next, pool)?;
+        for edit in edits {
+            match edit {
+                ServerEdit::Add {
+                    name,
+                    address,
+                    weight,
+                } => p.servers.push(ServerConfig {
+                    name: name.clone(),
+                    address: *address,
+                    weight: *weight,
+                    max_connections: None,
+                    state: ServerState::Active,
+                }),
+                ServerEdit::State { name, state } => {
+                    let s = server_mut(p, pool, name)?;
+                    if s.state == *state {
+                        return Err(EditError::Unchanged {
+                            pool: pool.to_string(),
+                            server: name.clone(),
+                            state: state.as_str(),
+                        });
+                    }
+                    s.state = *state;
+                }
+                ServerEdit::Weight { name, weight } => server_mut(p, pool, name)?.weight = *weight,
+            }
+        }
+        recheck(&next)
+    }
+
     /// A copy with `server` appended to `pool`.
     pub fn with_server_added(
         &self,
@@ -36,15 +90,12 @@ impl Config {
         address: SocketAddr,
         weight: u32,
     ) -> Result<Config, EditError> {
-        let mut next = self.clone();
-        pool_mut(&mut next, pool)?.servers.push(ServerConfig {
+        let add = ServerEdit::Add {
             name: name.to_string(),
             address,
             weight,
-            max_connections: None,
-            state: ServerState::Active,
-        });
-        recheck(&next)
+        };
+        self.with_edits(pool, &[add])
     }
 
     /// A copy in which `server` of `pool` has `state`.
@@ -54,28 +105,28 @@ impl Config {
         server: &str,
         state: ServerState,
     ) -> Result<Config, EditError> {
-        let mut next = self.clone();
-        let p = pool_mut(&mut next, pool)?;
-        let known = names(p.servers.iter().map(|s| s.name.as_str()));
-        let s = p
-            .servers
-            .iter_mut()
-            .find(|s| s.name == server)
-            .ok_or_else(|| EditError::UnknownServer {
-                pool: pool.to_string(),
-                server: server.to_string(),
-                known,
-            })?;
-        if s.state == state {
-            return Err(EditError::Unchanged {
-                pool: pool.to_string(),
-                server: server.to_string(),
-                state: state.as_str(),
-            });
-        }
-        s.state = state;
-        recheck(&next)
+        let edit = ServerEdit::State {
+            name: server.to_string(),
+            state,
+        };
+        self.with_edits(pool, &[edit])
     }
+}
+
+fn server_mut<'a>(
+    p: &'a mut crate::PoolConfig,
+    pool: &str,
+    server: &str,
+) -> Result<&'a mut ServerConfig, EditError> {
+    let known = names(p.servers.iter().map(|s| s.name.as_str()));
+    p.servers
+        .iter_mut()
+        .find(|s| s.name == server)
+        .ok_or_else(|| EditError::UnknownServer {
+            pool: pool.to_string(),
+            server: server.to_string(),
+            known,
+        })
 }
 
 fn pool_mut<'a>(
@@ -134,6 +185,40 @@ mod tests {
             .unwrap();
         assert_eq!(restored, added);
         assert_eq!(c.pools["inv"].servers.len(), 1, "the original is untouched");
+    }
+
+    #[test]
+    fn several_edits_make_one_config() {
+        let c = Config::parse(BASE, "t").unwrap();
+        let edits = [
+            ServerEdit::Add {
+                name: "inv-2".into(),
+                address: "127.0.0.1:9102".parse().unwrap(),
+                weight: 1,
+            },
+            ServerEdit::Weight {
+                name: "inv-1".into(),
+                weight: 9,
+            },
+            ServerEdit::State {
+                name: "inv-2".into(),
+                state: ServerState::Removed,
+            },
+        ];
+        let next = c.with_edits("inv", &edits).unwrap();
+        let servers = &next.pools["inv"].servers;
+        assert_eq!(
+            (servers[0].weight, servers[1].state),
+            (9, ServerState::Removed)
+        );
+        let unknown = ServerEdit::Weight {
+            name: "inv-9".into(),
+            weight: 2,
+        };
+        assert!(matches!(
+            c.with_edits("inv", &[unknown]),
+            Err(EditError::UnknownServer { .. })
+        ));
     }
 
     #[test]

@@ -43,7 +43,7 @@ mod validate;
 
 pub use diff::{diff, text_diff, Change, ChangeKind};
 pub use duration::{format_duration, parse_duration};
-pub use edit::{EditError, EDITED};
+pub use edit::{EditError, ServerEdit, EDITED};
 pub use error::{ConfigError, ConfigErrors};
 pub use guard::{
     GuardConfig, NotifyConfig, DEFAULT_BAKE, DEFAULT_MAX_ERROR_RATE, DEFAULT_MAX_INCREASE,

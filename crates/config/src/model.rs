@@ -308,6 +308,9 @@ pub struct PoolConfig {
         skip_serializing_if = "Option::is_none"
     )]
     pub slow_start: Option<Duration>,
+    /// Servers in rotation that `decommission` must leave; none by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub min_servers: Option<u32>,
     pub timeouts: Timeouts,
     /// Active health checks; none by default.
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -115,6 +115,7 @@ pub(crate) struct RawPool {
     pub retries: Option<S<i64>>,
     pub when_all_unhealthy: Option<S<String>>,
     pub slow_start: Option<S<String>>,
+    pub min_servers: Option<S<i64>>,
     pub timeouts: Option<S<RawTimeouts>>,
     pub health: Option<S<RawHealth>>,
     pub outlier: Option<S<RawOutlier>>,

@@ -4,7 +4,9 @@
 //! - `/echo`: JSON with the method, path, headers and the number of body bytes received;
 //! - `/sleep/{ms}`: answers 200 after `ms` milliseconds;
 //! - `/bytes/{n}`: streams `n` bytes of body;
-//! - `/status/{code}`: answers that status.
+//! - `/status/{code}`: answers that status;
+//! - `/health`: answers 200 while the current behaviour is the default one, but ignores
+//!   [`BackendControl::fail_every`] (a shallow check that a flaky server passes).
 //!
 //! Every other path gets the current behaviour: by default `200 "{name}\n"`.
 
@@ -32,6 +34,9 @@ type Body = BoxBody<Bytes, Infallible>;
 pub struct BackendControl {
     status: AtomicU16,
     delay_ms: AtomicU64,
+    fail_every: AtomicU64,
+    ordinary: AtomicU64,
+    failed: AtomicU64,
     requests: AtomicU64,
     in_flight: AtomicU64,
     by_path: Mutex<HashMap<String, u64>>,
@@ -41,6 +46,16 @@ impl BackendControl {
     /// Answer `code` (0 means the default 200) on ordinary paths from now on.
     pub fn set_status(&self, code: u16) {
         self.status.store(code, Ordering::SeqCst);
+    }
+
+    /// Answer 500 to one ordinary request in `n` from now on (0: never).
+    pub fn fail_every(&self, n: u64) {
+        self.fail_every.store(n, Ordering::SeqCst);
+    }
+
+    /// Requests answered 500 because of [`Self::fail_every`].
+    pub fn failed(&self) -> u64 {
+        self.failed.load(Ordering::SeqCst)
     }
 
     /// Wait this long before answering ordinary paths.
@@ -187,6 +202,15 @@ impl Shared {
                 let code = match c.status.load(Ordering::SeqCst) {
                     0 => StatusCode::OK,
                     n => StatusCode::from_u16(n).unwrap_or(StatusCode::OK),
+                };
+                let every = c.fail_every.load(Ordering::SeqCst);
+                let n = c.ordinary.fetch_add(1, Ordering::SeqCst) + 1;
+                let flaky = every > 0 && path != "/health" && n.is_multiple_of(every);
+                let code = if flaky {
+                    c.failed.fetch_add(1, Ordering::SeqCst);
+                    StatusCode::INTERNAL_SERVER_ERROR
+                } else {
+                    code
                 };
                 self.text(code, format!("{}\n", self.name))
             }

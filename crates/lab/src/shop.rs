@@ -7,6 +7,7 @@
 //! | `frontend-01..04` | `GET /products/{id}`, `POST /checkout`; call `auth`, `inventory` and `billing` through Switchyard |
 //! | `inventory-1..3`, `billing-1..2`, `auth-1..2` | JSON under `/api/{service}/...` |
 //! | `inventory-4` | 404 and an HTML page for every path: not an inventory service, in no pool at start |
+//! | `inventory-5..7` | spare inventory services ([`SPARE_INVENTORY`]), in no pool at start: for rollouts |
 //!
 //! Every service answers `GET /health` with 200 `{"status":"ok"}`, names itself in the
 //! `x-backend` response header, and writes `DIR/HOST/app.log` in the seed's plain format
@@ -79,7 +80,13 @@ const HOSTS: &[(&str, Role)] = &[
     ("auth-1", Role::Auth),
     ("auth-2", Role::Auth),
     ("inventory-4", Role::WrongService),
+    ("inventory-5", Role::Inventory),
+    ("inventory-6", Role::Inventory),
+    ("inventory-7", Role::Inventory),
 ];
+
+/// Inventory services that [`Lab::switchyard_toml`] leaves out of the pool, to be rolled out.
+pub const SPARE_INVENTORY: [&str; 3] = ["inventory-5", "inventory-6", "inventory-7"];
 
 /// Pools and the path prefix routed to each, in route order (first match wins).
 const ROUTES: &[(&str, &str)] = &[
@@ -218,7 +225,7 @@ impl Lab {
         })
     }
 
-    /// Every host, front ends first; `inventory-4` last.
+    /// Every host, front ends first; `inventory-4` and the spares last.
     pub fn hosts(&self) -> Vec<HostInfo> {
         self.inner.hosts.iter().map(Host::info).collect()
     }
@@ -266,9 +273,9 @@ impl Lab {
     ///
     /// - `GET /state`: the log directory, the gateway, and each host's address, role, pool,
     ///   `up`, faults, request count and (front ends) database pool;
-    /// - `POST /faults/{host}` with `{"fault": "not-found" | "error-500" | "latency" |
-    ///   "leak-connections" | "crash" | "recover"}` (`"ms"` for latency, optional `"per_sec"`
-    ///   for a leak): answers the host's state after the change; 404 for an unknown host, 400
+    /// - `POST /faults/{host}` with `{"fault": "not-found" | "error-500" | "fail-every" |
+    ///   "latency" | "leak-connections" | "crash" | "recover"}` (`"n"` for fail-every, `"ms"`
+    ///   for latency, optional `"per_sec"` for a leak): answers the host's state after the change; 404 for an unknown host, 400
     ///   for a fault that does not parse or apply;
     /// - `POST /vague-errors` with `{"on": true}`.
     pub fn control_addr(&self) -> SocketAddr {
@@ -298,7 +305,7 @@ impl Lab {
 
     /// `[[routes]]` and `[pools.*]` tables for a Switchyard config that has one listener:
     /// `/api/inventory`, `/api/billing` and `/api/auth` to their pools, everything else to
-    /// `frontend`; every host in its pool except `inventory-4`.
+    /// `frontend`; every host in its pool except `inventory-4` and the spares.
     pub fn switchyard_toml(&self) -> String {
         let mut toml = String::new();
         for (prefix, pool) in ROUTES {
@@ -308,7 +315,11 @@ impl Lab {
         }
         for (_, pool) in ROUTES {
             toml.push_str(&format!("\n[pools.{pool}]\n"));
-            for host in self.hosts().iter().filter(|h| h.pool == Some(pool)) {
+            let hosts = self.hosts();
+            let members = hosts
+                .iter()
+                .filter(|h| h.pool == Some(pool) && !SPARE_INVENTORY.contains(&h.name.as_str()));
+            for host in members {
                 toml.push_str(&format!(
                     "\n[[pools.{pool}.servers]]\nname = \"{}\"\naddress = \"{}\"\n",
                     host.name, host.addr
@@ -372,6 +383,7 @@ impl LabInner {
         match fault {
             Fault::NotFound => core.faults.set_answer(Answer::NotFound),
             Fault::Error500 => core.faults.set_answer(Answer::Error500),
+            Fault::FailEvery(n) => core.faults.set_fail_every(n),
             Fault::Latency(delay) => core.faults.set_latency(delay),
             Fault::LeakConnections { per_second } => {
                 if !core.service.start_leak(per_second) {

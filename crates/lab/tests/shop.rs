@@ -211,5 +211,5 @@ async fn health_is_json_everywhere_but_on_the_wrong_service() {
         .hosts()
         .iter()
         .all(|h| shop.lab.requests(&h.name) == Some(0)));
-    assert_eq!(shop.lab.hosts().len(), 12);
+    assert_eq!(shop.lab.hosts().len(), 15);
 }

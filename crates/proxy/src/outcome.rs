@@ -90,6 +90,7 @@ pub(crate) fn answered(
     server.record_outcome_at(
         second,
         (status >= 500).then(|| format!("answered {status} to {} {}", view.method, view.path)),
+        (400..500).contains(&status),
     );
     pool.duration.observe(view.started.elapsed().as_secs_f64());
 }

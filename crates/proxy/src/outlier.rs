@@ -27,14 +27,15 @@ impl Pool {
         let server = &self.servers[i];
         let h = &server.state.health;
         let now = now_second();
-        h.outlier_window.record(now, failure.is_some());
+        h.outlier_window.record(now, failure.is_some(), false);
         let Some(last) = failure else {
             h.consecutive_failures.store(0, Ordering::Release);
             return;
         };
         let consecutive = h.consecutive_failures.fetch_add(1, Ordering::AcqRel) + 1;
         let window = cfg.window.as_secs().max(1);
-        let (requests, failures) = h.outlier_window.totals(now, window);
+        let totals = h.outlier_window.totals(now, window);
+        let (requests, failures) = (totals.requests, totals.errors);
         let rate = failures as f64 / requests.max(1) as f64;
         let by_consecutive = consecutive >= cfg.consecutive_failures;
         let by_rate = requests >= cfg.min_requests as u64 && rate >= cfg.failure_rate.0;

@@ -36,7 +36,7 @@ pub(crate) struct ServerState {
     /// `switchyard_requests_total` handles by status code, so that the hot path skips the
     /// label-set lookup.
     responses: Mutex<Vec<(u16, Counter)>>,
-    /// Requests and errors over the last minute.
+    /// Requests, errors and 4xx answers over the last minute.
     pub window: Window,
     pub last_error: Mutex<Option<LastError>>,
     /// Wakes requests still waiting on this server when its drain time is over.
@@ -72,12 +72,13 @@ impl ServerState {
 
     /// Records one finished exchange; `error` says why it failed, if it did.
     pub fn record_outcome(&self, error: Option<String>) {
-        self.record_outcome_at(now_second(), error);
+        self.record_outcome_at(now_second(), error, false);
     }
 
-    /// [`Self::record_outcome`] at a second the caller already knows.
-    pub fn record_outcome_at(&self, second: u64, error: Option<String>) {
-        self.window.record(second, error.is_some());
+    /// [`Self::record_outcome`] at a second the caller already knows; `client_error` when the
+    /// server answered 4xx.
+    pub fn record_outcome_at(&self, second: u64, error: Option<String>, client_error: bool) {
+        self.window.record(second, error.is_some(), client_error);
         if let Some(reason) = error {
             *self.last_error.lock().unwrap_or_else(|e| e.into_inner()) = Some(LastError {
                 at: chrono::Utc::now(),

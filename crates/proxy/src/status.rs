@@ -34,9 +34,14 @@ pub struct ServerStatus {
     pub in_flight: u32,
     pub limit: u32,
     pub requests_1m: u64,
+    /// 5xx answers and failed attempts.
     pub errors_1m: u64,
     /// errors_1m / requests_1m, 0 when there were no requests.
     pub error_rate_1m: f64,
+    /// 4xx answers.
+    pub client_errors_1m: u64,
+    /// client_errors_1m / requests_1m, 0 when there were no requests.
+    pub client_error_rate_1m: f64,
     pub last_error: Option<LastError>,
 }
 
@@ -97,7 +102,14 @@ impl ProxyHandle {
                         .enumerate()
                         .map(|(i, s)| {
                             let in_flight = s.state.in_flight();
-                            let (requests, errors) = s.state.window.totals(now, 60);
+                            let minute = s.state.window.totals(now, 60);
+                            let rate = |n: u64| {
+                                if minute.requests == 0 {
+                                    0.0
+                                } else {
+                                    n as f64 / minute.requests as f64
+                                }
+                            };
                             let h = &s.state.health;
                             let ejected = h.ejection_left();
                             let checked = pool.config.health.is_some().then(|| h.status());
@@ -129,13 +141,11 @@ impl ProxyHandle {
                                 saturated: h.saturated.load(std::sync::atomic::Ordering::Acquire),
                                 in_flight,
                                 limit: s.limit,
-                                requests_1m: requests,
-                                errors_1m: errors,
-                                error_rate_1m: if requests == 0 {
-                                    0.0
-                                } else {
-                                    errors as f64 / requests as f64
-                                },
+                                requests_1m: minute.requests,
+                                errors_1m: minute.errors,
+                                error_rate_1m: rate(minute.errors),
+                                client_errors_1m: minute.client_errors,
+                                client_error_rate_1m: rate(minute.client_errors),
                                 last_error: s.state.last_error(),
                             }
                         })
@@ -185,6 +195,25 @@ impl ProxyHandle {
     pub fn history(&self, pool: &str, from: u64, to: u64) -> Option<Vec<crate::Second>> {
         let runtime = self.shared.runtime.load();
         Some(runtime.pools.get(pool)?.shared.history.range(from, to))
+    }
+
+    /// Each server of `pool` with its answers second by second from `from` to `to` (Unix
+    /// seconds; servers keep only the last minute), in config order. `None` for a pool the
+    /// config lacks.
+    pub fn server_history(
+        &self,
+        pool: &str,
+        from: u64,
+        to: u64,
+    ) -> Option<Vec<(String, Vec<crate::Second>)>> {
+        let runtime = self.shared.runtime.load();
+        let pool = runtime.pools.get(pool)?;
+        Some(
+            pool.servers
+                .iter()
+                .map(|s| (s.state.name.clone(), s.state.window.seconds(from, to)))
+                .collect(),
+        )
     }
 
     fn in_rotation(&self, pool: &str, server: &str) -> bool {

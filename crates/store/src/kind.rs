@@ -71,11 +71,13 @@ macro_rules! kinds {
 
 kinds! {
     /// What made a version: a whole config (`apply`, from a file or the API), an older
-    /// version's config again (`rollback`), or one server added, taken out of rotation (it
-    /// drains first) or put back.
+    /// version's config again (`rollback`), one server added, taken out of rotation (it
+    /// drains first) or put back, or a step of a rollout (servers added, weighted, or taken out
+    /// again) or of a decommission.
     VersionKind, "version kind" {
         Apply = "apply", Rollback = "rollback", ServerAdd = "server-add",
         ServerRemove = "server-remove", ServerRestore = "server-restore",
+        Rollout = "rollout", Decommission = "decommission",
     }
 }
 
@@ -83,11 +85,12 @@ kinds! {
     /// What an event records: a committed version (written by the store itself); a server's
     /// health change, ejection by outlier detection and return; a pool left with no healthy
     /// server, and healthy again; a server reaching or leaving its concurrency limit; a removed
-    /// server's drain; the change guard's verdict on a version.
+    /// server's drain; the change guard's verdict on a version; a rollout's start and end; a
+    /// decommission, done or refused.
     EventKind, "event kind" {
         Version = "version", Health = "health", Ejection = "ejection", Return = "return",
         AllUnhealthy = "all-unhealthy", Recovered = "recovered", Saturation = "saturation",
-        Drain = "drain", Guard = "guard",
+        Drain = "drain", Guard = "guard", Rollout = "rollout", Decommission = "decommission",
     }
 }
 
@@ -116,7 +119,7 @@ mod tests {
         assert_eq!(
             err.to_string(),
             "\"server-move\" is not a version kind (known: apply, rollback, server-add, \
-             server-remove, server-restore)"
+             server-remove, server-restore, rollout, decommission)"
         );
     }
 }

@@ -12,6 +12,7 @@ pub mod instances;
 pub mod lab;
 pub mod logs;
 pub mod output;
+pub mod rollout;
 pub mod serve;
 pub mod servers;
 pub mod triage;

@@ -69,6 +69,11 @@ enum Command {
     /// List, add, remove and restore servers.
     #[command(subcommand)]
     Servers(cmd::servers::Command),
+    /// Add servers to a pool step by step, health-gated and canary-baked; `rollout status`,
+    /// `rollout abort`.
+    Rollout(cmd::rollout::Args),
+    /// Take servers out of a pool (drained first), refused below min_servers or capacity.
+    Decommission(cmd::rollout::DecommissionArgs),
     /// Print the dashboard's URL, with the admin token in its fragment.
     Dashboard(cmd::dashboard::Args),
     /// List events: versions, drains, health changes.
@@ -99,6 +104,8 @@ fn main() -> std::process::ExitCode {
         Command::Apply(args) => cmd::apply::apply(args, g),
         Command::Rollback(args) => cmd::apply::rollback(args, g),
         Command::Servers(command) => cmd::servers::run(command, g),
+        Command::Rollout(args) => cmd::rollout::run(args, g),
+        Command::Decommission(args) => cmd::rollout::decommission(args, g),
         Command::Dashboard(args) => cmd::dashboard::run(args, g),
         Command::Events(args) => cmd::events::run(args, g),
         Command::Triage(args) => cmd::triage::run(args, g),

@@ -214,3 +214,51 @@ async fn dashboard_renders_pools_servers_and_a_chart_with_a_version_marker() {
         std::fs::copy(&png, docs.join("dashboard.png")).unwrap();
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn dashboard_shows_a_rollout_in_progress_with_each_new_server_beside_the_existing() {
+    let pool = Pool::start(2, "").await;
+    let new = Backend::start("inventory-4").await.unwrap();
+    let _load = Load::start(pool.serve.listener("web"), 2, "/items");
+    let line = format!(
+        "rollout --pool inventory --add inventory-4={} --bake 60s --detach -m 'one more'",
+        new.addr
+    );
+    let (cmd, out) = pool.cli(&line).await;
+    check(out.status.success(), "the rollout starts", &cmd, &out);
+    let baked = poll(Duration::from_secs(15), || async {
+        let v = pool.rollout(1).await;
+        let n = v["steps"][0]["bake"]["new"][0]["requests"].as_u64()?;
+        (n > 0).then_some(())
+    })
+    .await;
+    assert!(baked.is_some(), "the bake counts the new server's requests");
+
+    let page = format!("http://{}/#token={}", pool.serve.admin, pool.admin.token);
+    let tmp = Dir::new();
+    let dom = tokio::task::spawn_blocking({
+        let profile = tmp.path().join("profile");
+        move || browse(&profile, &page, &["--dump-dom"])
+    })
+    .await
+    .unwrap();
+    for want in [
+        "<section id=\"rollouts\" class=\"panel\">",
+        "id=\"rollout-inventory-1\"",
+        "rollout 1 of inventory ",
+        "<span class=\"badge running\">running</span>",
+        "data-step=\"1\"",
+        "<span class=\"badge baking\">baking</span>",
+        "data-bake-server=\"inventory-4\"",
+        "data-bake-server=\"existing\"",
+        "existing servers",
+        "class=\"marker rollout\"",
+    ] {
+        assert!(
+            dom.contains(want),
+            "the dashboard DOM lacks {want:?}:\n{dom}"
+        );
+    }
+    let (cmd, out) = pool.cli("rollout abort --pool inventory").await;
+    check(out.status.success(), "abort", &cmd, &out);
+}

@@ -117,3 +117,40 @@ fn demo_replays_both_incidents() {
         .collect();
     assert!(left.is_empty(), "the demo removes its files: {left:?}");
 }
+
+#[test]
+fn demo_rollout_stops_at_the_flaky_server_and_refuses_a_decommission() {
+    let dir = Dir::new();
+    let mut cmd = dir.command(["demo", "--scenario", "rollout", "--output", "json"]);
+    let o = run_with_timeout(&mut cmd, Duration::from_secs(120));
+    check(o.status.success(), "the demo runs to the end", &cmd, &o);
+    let summary: Value = serde_json::from_str(&stdout(&o)).unwrap();
+
+    let rollout = step(&summary, "rollout");
+    assert!(
+        rollout["recovered_in_s"].as_f64().is_some(),
+        "the rollout failed and took its servers out: {rollout}"
+    );
+    assert!(rate(rollout, "error_rate_during") < 0.02, "{rollout}");
+    assert!(rate(rollout, "error_rate_after") < 0.01, "{rollout}");
+    let flaky = rollout["bad_server_requests"].as_u64().unwrap();
+    assert!(flaky > 0 && flaky < 200, "{rollout}");
+
+    let decommission = step(&summary, "decommission");
+    assert_eq!(decommission["refused"], true, "{decommission}");
+    assert!(
+        rate(decommission, "error_rate_during") < 0.01,
+        "{decommission}"
+    );
+
+    let text = stderr(&o);
+    assert!(
+        text.contains("failed at step 3 of 3: inventory-7: error rate ")
+            && text.contains("took inventory-5, inventory-6, inventory-7 out again as v5"),
+        "the rollout names the server and what it undid"
+    );
+    assert!(
+        text.contains("below its min_servers 2; nothing was changed"),
+        "the refusal names the limit"
+    );
+}

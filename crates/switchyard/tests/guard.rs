@@ -152,7 +152,7 @@ async fn guard_rolls_back_a_404_server_and_keeps_a_weight_change() {
         "in pool inventory over ",
         " requests",
         "counting 4xx answers",
-        "inventory-4",
+        "100% of the errors (4xx included) came from inventory-4 (added in v2)",
     ] {
         assert!(message.contains(needle), "{needle:?} not in {message:?}");
     }

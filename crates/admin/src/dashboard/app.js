@@ -63,7 +63,7 @@ function showLogin(reason) {
   document.getElementById("login").hidden = false;
   document.getElementById("status").textContent = "";
   document.getElementById("head-version").textContent = "";
-  for (const id of ["pool-list", "chart-list", "version-list"]) {
+  for (const id of ["rollout-list", "pool-list", "chart-list", "version-list"]) {
     document.getElementById(id).replaceChildren();
   }
   if (reason) document.getElementById("login-reason").textContent = reason;
@@ -77,16 +77,18 @@ async function refresh() {
   try {
     // Without its store an instance still serves and shows its servers, but has no history.
     const me = await api("/instance");
-    const [pools, series, versions] = await Promise.all([
+    const [pools, series, versions, rollouts] = await Promise.all([
       api("/pools"),
       api("/series?minutes=" + minutes),
       me.store_connected ? api("/versions?limit=15") : Promise.resolve(lastVersions),
+      api("/rollouts").catch(() => []),
     ]);
     lastVersions = versions;
     await loadDiffs(versions);
     document.getElementById("login").hidden = true;
     document.getElementById("app").hidden = false;
     document.getElementById("logout").hidden = false;
+    renderRollouts(rollouts);
     renderPools(pools);
     renderCharts(series);
     renderVersions(versions);
@@ -154,12 +156,13 @@ function renderPools(pools) {
         el("td", { class: "num" }, `${s.in_flight}/${s.limit}`, s.saturated ? el("span", { class: "reason bad" }, "saturated") : null),
         el("td", { class: "num" }, s.requests_1m),
         el("td", { class: "num" + (s.error_rate_1m >= 0.05 ? " bad" : "") }, pct(s.error_rate_1m)),
+        el("td", { class: "num" + (s.client_error_rate_1m >= 0.05 ? " bad" : "") }, pct(s.client_error_rate_1m)),
         el("td", {}, action));
     });
     return el("div", { class: "pool", id: "pool-" + p.name },
       el("h3", {}, p.name),
       el("table", {},
-        el("thead", {}, el("tr", {}, ["server", "state", "health", "in flight", "req/1m", "errors/1m", ""].map((h) => el("th", {}, h)))),
+        el("thead", {}, el("tr", {}, ["server", "state", "health", "in flight", "req/1m", "5xx/1m", "4xx/1m", ""].map((h) => el("th", {}, h)))),
         el("tbody", {}, rows)));
   });
   document.getElementById("pool-list").replaceChildren(...list);
@@ -167,8 +170,47 @@ function renderPools(pools) {
 
 const enc = encodeURIComponent;
 
-// One SVG per pool: request rate as 10-second bars (left axis), 5xx rate as a line (right axis),
-// events as vertical markers whose <title> tells what happened.
+// Each pool's newest rollout: its steps, and during a bake each new server's error rate beside
+// the existing servers'. Finished rollouts stay for ten minutes.
+function renderRollouts(rollouts) {
+  const newest = new Map();
+  for (const r of rollouts) if (!newest.has(r.pool)) newest.set(r.pool, r);
+  const recent = [...newest.values()].filter((r) =>
+    r.state === "running" || Date.now() - Date.parse(r.finished) < 600000);
+  const panel = document.getElementById("rollouts");
+  panel.hidden = recent.length === 0;
+  const items = recent.map((r) => {
+    const steps = r.steps.map((s) => {
+      const bake = s.bake
+        ? el("table", { class: "bake" },
+            el("thead", {}, el("tr", {}, ["server", "requests", "5xx", "4xx", "error rate"].map((h) => el("th", {}, h)))),
+            el("tbody", {}, [...s.bake.new, s.bake.existing].map((n) =>
+              el("tr", { "data-bake-server": n.server },
+                el("td", {}, n.server === "existing" ? "existing servers" : n.server),
+                el("td", { class: "num" }, n.requests),
+                el("td", { class: "num" }, n.errors),
+                el("td", { class: "num" }, n.client_errors),
+                el("td", { class: "num" + (n.error_rate >= 0.05 ? " bad" : "") }, pct(n.error_rate))))))
+        : null;
+      return el("li", { class: "step", "data-step": s.step },
+        el("span", { class: "num" }, `step ${s.step}`), " ",
+        el("span", { class: "badge " + s.phase }, s.phase), " ",
+        s.servers.join(", "),
+        s.weight_percent ? ` at ${s.weight_percent}% of ${s.replaces}'s weight` : "",
+        s.version ? el("span", { class: "muted" }, ` v${s.version}`) : null,
+        bake);
+    });
+    return el("div", { class: "rollout", id: `rollout-${r.pool}-${r.id}` },
+      el("h3", {}, `rollout ${r.id} of ${r.pool} `, el("span", { class: "badge " + r.state }, r.state),
+        el("span", { class: "muted" }, ` by ${r.author}: ${r.message}`)),
+      el("ol", {}, steps),
+      r.summary ? el("p", { class: r.state === "succeeded" ? "muted" : "reason bad" }, r.summary) : null);
+  });
+  document.getElementById("rollout-list").replaceChildren(...items);
+}
+
+// One SVG per pool: request rate as 10-second bars (left axis), 5xx and 4xx rates as lines
+// (right axis), events as vertical markers whose <title> tells what happened.
 function renderCharts(series) {
   const W = 640, H = 200, L = 44, R = 44, T = 10, B = 22;
   const span = series.to - series.from;
@@ -177,8 +219,9 @@ function renderCharts(series) {
     const b = p.buckets;
     const rate = b.map((k) => k.requests / series.bucket_s);
     const err = b.map((k) => (k.requests ? k.errors / k.requests : 0));
+    const cerr = b.map((k) => (k.requests ? k.client_errors / k.requests : 0));
     const maxRate = Math.max(1, ...rate) * 1.1;
-    const maxErr = Math.max(0.05, ...err) * 1.1;
+    const maxErr = Math.max(0.05, ...err, ...cerr) * 1.1;
     const yR = (v) => H - B - (v / maxRate) * (H - T - B);
     const yE = (v) => H - B - (v / maxErr) * (H - T - B);
     const bw = Math.max(1, x(series.from + series.bucket_s) - x(series.from) - 1);
@@ -186,14 +229,17 @@ function renderCharts(series) {
       el("rect", { class: "req", x: x(k.t).toFixed(1), width: bw.toFixed(1),
         y: yR(k.requests / series.bucket_s).toFixed(1),
         height: (H - B - yR(k.requests / series.bucket_s)).toFixed(1) }));
-    // The error rate only where there were requests: a gap breaks the line.
-    let line = "", prev = false;
-    b.forEach((k, i) => {
-      if (!k.requests) { prev = false; return; }
-      const px = (x(k.t) + bw / 2).toFixed(1), py = yE(err[i]).toFixed(1);
-      line += prev ? `L${px},${py} ` : `M${px},${py} h0.1 `;
-      prev = true;
-    });
+    // An error rate only where there were requests: a gap breaks the line.
+    const path = (rates) => {
+      let d = "", prev = false;
+      b.forEach((k, i) => {
+        if (!k.requests) { prev = false; return; }
+        const px = (x(k.t) + bw / 2).toFixed(1), py = yE(rates[i]).toFixed(1);
+        d += prev ? `L${px},${py} ` : `M${px},${py} h0.1 `;
+        prev = true;
+      });
+      return d;
+    };
     const ticks = [];
     const step = span > 300 ? 300 : span > 60 ? 60 : 15;
     for (let back = Math.floor(span / step) * step; back >= 0; back -= step) {
@@ -220,9 +266,10 @@ function renderCharts(series) {
       });
     const total = b.reduce((a, k) => a + k.requests, 0);
     const errors = b.reduce((a, k) => a + k.errors, 0);
+    const clientErrors = b.reduce((a, k) => a + k.client_errors, 0);
     return el("div", { class: "pool-chart", id: "chart-" + p.name },
       el("h3", {}, p.name, " ", el("span", { class: "muted" },
-        `${total} requests, ${pct(total ? errors / total : 0)} errors`)),
+        `${total} requests, ${pct(total ? errors / total : 0)} errors (5xx), ${pct(total ? clientErrors / total : 0)} 4xx`)),
       el("svg", { class: "chart", viewBox: `0 0 ${W} ${H}`, role: "img", "aria-label": `traffic of pool ${p.name}` },
         ticks,
         el("text", { class: "axis", x: L - 4, y: T + 8, "text-anchor": "end" }, fmtRate(maxRate)),
@@ -230,7 +277,8 @@ function renderCharts(series) {
         el("text", { class: "axis", x: W - R + 4, y: T + 8 }, pct(maxErr)),
         el("text", { class: "axis", x: W - R + 4, y: H - B }, "0%"),
         bars,
-        el("path", { class: "err", d: line }),
+        el("path", { class: "err", d: path(err) }),
+        el("path", { class: "cerr", d: path(cerr) }),
         markers));
   });
   document.getElementById("chart-list").replaceChildren(...charts);

@@ -1,4 +1,5 @@
-//! `GET /api/v1/series?minutes=15`: each pool's answers in 10-second buckets, and the events
+//! `GET /api/v1/series?minutes=15`: each pool's answers in 10-second buckets (requests, 5xx
+//! and failures, 4xx), each server's over the last minute (all a server keeps), and the events
 //! of the same window that the charts mark on their time axis.
 
 use axum::extract::{Query, State};
@@ -37,7 +38,20 @@ pub struct PoolSeries {
     name: String,
     /// Every bucket of the window, oldest first, empty ones included.
     buckets: Vec<Bucket>,
+    /// Each server's buckets over the last minute, in config order.
+    servers: Vec<ServerSeries>,
 }
+
+#[derive(Debug, Serialize)]
+pub struct ServerSeries {
+    name: String,
+    /// Unix seconds of the first bucket's start (a server keeps only the last minute).
+    from: u64,
+    buckets: Vec<Bucket>,
+}
+
+/// Seconds a server keeps.
+const SERVER_SECONDS: u64 = 60;
 
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Bucket {
@@ -52,7 +66,7 @@ pub struct Bucket {
 #[derive(Debug, Serialize)]
 pub struct Marker {
     ts: DateTime<Utc>,
-    /// `version`, `auto-rollback`, `health` or `ejection`.
+    /// `version`, `auto-rollback`, `health`, `ejection`, `rollout` or `decommission`.
     kind: &'static str,
     pool: Option<String>,
     server: Option<String>,
@@ -77,6 +91,7 @@ pub(crate) async fn series(
     let to = Utc::now().timestamp().max(0) as u64;
     let from = (to - minutes * 60) / BUCKET_S * BUCKET_S;
     let proxy = s.control.proxy();
+    let server_from = (to + 1 - SERVER_SECONDS) / BUCKET_S * BUCKET_S;
     let pools = proxy
         .status()
         .into_iter()
@@ -86,6 +101,16 @@ pub(crate) async fn series(
                 from,
                 to,
             ),
+            servers: proxy
+                .server_history(&p.name, server_from, to)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(name, seconds)| ServerSeries {
+                    name,
+                    from: server_from,
+                    buckets: buckets(&seconds, server_from, to),
+                })
+                .collect(),
             name: p.name,
         })
         .collect();
@@ -167,6 +192,35 @@ fn marker(e: &Event) -> Option<Marker> {
                 format!("{} ejected", e.server.as_deref().unwrap_or("a server"))
             }),
         ),
+        EventKind::Rollout => (
+            "rollout",
+            str_of("summary").unwrap_or_else(|| {
+                format!(
+                    "rollout {} started by {}: {}",
+                    d["id"],
+                    author.as_deref().unwrap_or("unknown"),
+                    d["message"].as_str().unwrap_or("")
+                )
+            }),
+        ),
+        EventKind::Decommission => (
+            "decommission",
+            str_of("refused").unwrap_or_else(|| {
+                format!(
+                    "decommission of {} in v{}: {}",
+                    d["servers"]
+                        .as_array()
+                        .map(|s| s
+                            .iter()
+                            .filter_map(|s| s.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", "))
+                        .unwrap_or_default(),
+                    d["version"],
+                    d["message"].as_str().unwrap_or("")
+                )
+            }),
+        ),
         _ => return None,
     };
     Some(Marker {
@@ -200,6 +254,40 @@ mod tests {
         assert_eq!(b[0].client_errors, 2);
         assert_eq!(b[1].requests, 0);
         assert_eq!((b[2].t, b[2].requests, b[2].errors), (120, 2, 2));
+    }
+
+    #[test]
+    fn rollouts_and_decommissions_are_marked() {
+        let event = |kind, details| Event {
+            id: 1,
+            ts: Utc::now(),
+            kind,
+            pool: Some("inventory".into()),
+            server: None,
+            details,
+        };
+        let started = event(
+            EventKind::Rollout,
+            serde_json::json!({"id": 2, "author": "ops", "message": "more", "summary": null}),
+        );
+        assert_eq!(
+            marker(&started).unwrap().text,
+            "rollout 2 started by ops: more"
+        );
+        let ended = event(
+            EventKind::Rollout,
+            serde_json::json!({"id": 2, "author": "ops", "summary": "rollout 2 failed"}),
+        );
+        assert_eq!(marker(&ended).unwrap().text, "rollout 2 failed");
+        let done = event(
+            EventKind::Decommission,
+            serde_json::json!({"servers": ["f-3", "f-4"], "version": 7, "message": "shrink"}),
+        );
+        let m = marker(&done).unwrap();
+        assert_eq!(
+            (m.kind, m.text.as_str()),
+            ("decommission", "decommission of f-3, f-4 in v7: shrink")
+        );
     }
 
     #[test]

@@ -206,45 +206,44 @@ impl<'a> Bake<'a> {
         }
     }
 
-    /// Where the errors came from, best effort: the server with most 5xx of the last minute,
-    /// or the servers the change brought in when 4xx answers made the difference.
+    /// Where the errors came from, best effort: the server with most errors of the last minute
+    /// (its 4xx included when 4xx answers made the difference), with its share.
     fn culprit(&self, m: &Measure) -> Option<(String, String)> {
-        let added = |server: &str| {
-            if self.touched.servers.iter().any(|s| s == server) {
-                format!(" (added in v{})", self.version)
-            } else {
-                String::new()
-            }
+        let servers: Vec<_> = self
+            .w
+            .control
+            .proxy()
+            .status()
+            .into_iter()
+            .filter(|p| self.touched.pools.contains(&p.name))
+            .flat_map(|p| p.servers)
+            .collect();
+        let counted = |s: &switchyard_proxy::ServerStatus| {
+            s.errors_1m
+                + if m.client_errors_counted {
+                    s.client_errors_1m
+                } else {
+                    0
+                }
         };
-        if !m.client_errors_counted {
-            let servers: Vec<_> = self
-                .w
-                .control
-                .proxy()
-                .status()
-                .into_iter()
-                .filter(|p| self.touched.pools.contains(&p.name))
-                .flat_map(|p| p.servers)
-                .collect();
-            let total: u64 = servers.iter().map(|s| s.errors_1m).sum();
-            let top = servers.iter().max_by_key(|s| s.errors_1m)?;
-            if total == 0 || top.errors_1m == 0 {
-                return None;
-            }
-            let share = (top.errors_1m as f64 / total as f64 * 100.0).round();
-            let text = format!(
-                "{share}% of the errors came from {}{}",
-                top.name,
-                added(&top.name)
-            );
-            return Some((top.name.clone(), text));
+        let total: u64 = servers.iter().map(counted).sum();
+        let top = servers.iter().max_by_key(|s| counted(s))?;
+        if total == 0 || counted(top) == 0 {
+            return None;
         }
-        let first = self.touched.servers.first()?;
-        let text = format!(
-            "the change brought {} into rotation",
-            self.touched.servers.join(", ")
-        );
-        Some((first.clone(), text))
+        let share = (counted(top) as f64 / total as f64 * 100.0).round();
+        let added = if self.touched.servers.contains(&top.name) {
+            format!(" (added in v{})", self.version)
+        } else {
+            String::new()
+        };
+        let what = if m.client_errors_counted {
+            "errors (4xx included)"
+        } else {
+            "errors"
+        };
+        let text = format!("{share}% of the {what} came from {}{added}", top.name);
+        Some((top.name.clone(), text))
     }
 
     async fn finish(&self, verdict: Verdict, reason: &str, m: &Measure, rollback: Option<u64>) {

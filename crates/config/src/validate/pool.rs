@@ -79,6 +79,10 @@ impl Validator<'_> {
             .slow_start
             .as_ref()
             .map(|s| self.duration(Some(s), &what("slow_start"), Duration::from_secs(1)));
+        let min_servers = raw
+            .min_servers
+            .as_ref()
+            .map(|m| self.int(m, &what("min_servers"), 0, 10_000, 0) as u32);
         let health = raw.health.map(|h| self.health(h, &pname));
         let outlier = raw.outlier.map(|o| self.outlier(o, &pname));
         let timeouts = Timeouts {
@@ -117,6 +121,7 @@ impl Validator<'_> {
             retries,
             when_all_unhealthy,
             slow_start,
+            min_servers,
             timeouts,
             health,
             outlier,

@@ -17,6 +17,9 @@ pub enum Fault {
     NotFound,
     /// Answer every request, `/health` included, with 500 (and log an ERROR for each).
     Error500,
+    /// Answer one request in `n` with 500 (and log an ERROR for it), but `/health` always with
+    /// 200: a flaky server that passes a shallow health check.
+    FailEvery(u64),
     /// Wait this long before answering each request.
     Latency(Duration),
     /// Front ends only: take database connections at this rate and never return them, so the
@@ -38,11 +41,12 @@ impl Fault {
     }
 
     /// The name the control API uses: `not-found`, `error-500`, `latency`, `leak-connections`,
-    /// `crash` or `recover`.
+    /// `crash` or `recover`; `fail-every` for [`Fault::FailEvery`].
     pub fn name(&self) -> &'static str {
         match self {
             Fault::NotFound => "not-found",
             Fault::Error500 => "error-500",
+            Fault::FailEvery(_) => "fail-every",
             Fault::Latency(_) => "latency",
             Fault::LeakConnections { .. } => "leak-connections",
             Fault::Crash => "crash",
@@ -53,7 +57,8 @@ impl Fault {
     /// Reads the control API's JSON: `{"fault": "not-found"}`, `{"fault": "latency", "ms": 300}`,
     /// `{"fault": "leak-connections", "per_sec": 8}` (rate optional), ...
     pub fn from_json(value: &serde_json::Value) -> Result<Fault, String> {
-        const KINDS: &str = "not-found, error-500, latency, leak-connections, crash, recover";
+        const KINDS: &str =
+            "not-found, error-500, fail-every, latency, leak-connections, crash, recover";
         let Some(kind) = value.get("fault").and_then(|f| f.as_str()) else {
             return Err(format!(
                 "expected a JSON object with a \"fault\" string (one of {KINDS})"
@@ -62,6 +67,10 @@ impl Fault {
         match kind {
             "not-found" => Ok(Fault::NotFound),
             "error-500" => Ok(Fault::Error500),
+            "fail-every" => match value.get("n").and_then(|n| n.as_u64()) {
+                Some(n) if n > 0 => Ok(Fault::FailEvery(n)),
+                _ => Err("fault \"fail-every\" needs \"n\", a whole number above 0: one request in n fails".to_string()),
+            },
             "latency" => match value.get("ms").and_then(|m| m.as_u64()) {
                 Some(ms) => Ok(Fault::Latency(Duration::from_millis(ms))),
                 None => Err(
@@ -99,6 +108,9 @@ pub(crate) enum Answer {
 pub(crate) struct FaultState {
     answer: AtomicU8,
     latency_ms: AtomicU64,
+    fail_every: AtomicU64,
+    /// Requests counted towards `fail_every`.
+    seen: AtomicU64,
 }
 
 impl FaultState {
@@ -128,9 +140,20 @@ impl FaultState {
             .store(latency.as_millis() as u64, Ordering::Relaxed);
     }
 
+    pub(crate) fn set_fail_every(&self, n: u64) {
+        self.fail_every.store(n, Ordering::Relaxed);
+    }
+
+    /// Whether this request (not a health check) is the one in `n` that fails.
+    pub(crate) fn fails_now(&self) -> bool {
+        let n = self.fail_every.load(Ordering::Relaxed);
+        n > 0 && (self.seen.fetch_add(1, Ordering::Relaxed) + 1).is_multiple_of(n)
+    }
+
     pub(crate) fn clear(&self) {
         self.set_answer(Answer::Normal);
         self.set_latency(Duration::ZERO);
+        self.set_fail_every(0);
     }
 
     /// The active faults by name, as `GET /state` lists them.
@@ -144,6 +167,10 @@ impl FaultState {
         let latency = self.latency();
         if !latency.is_zero() {
             names.push(format!("latency {}ms", latency.as_millis()));
+        }
+        let every = self.fail_every.load(Ordering::Relaxed);
+        if every > 0 {
+            names.push(format!("fail-every {every}"));
         }
         names
     }
@@ -170,6 +197,11 @@ mod tests {
             parse(json!({"fault": "leak-connections", "per_sec": 20})),
             Ok(Fault::LeakConnections { per_second: 20.0 })
         );
+        assert_eq!(
+            parse(json!({"fault": "fail-every", "n": 5})),
+            Ok(Fault::FailEvery(5))
+        );
+        assert!(parse(json!({"fault": "fail-every", "n": 0})).is_err());
         assert!(parse(json!({"fault": "latency"}))
             .unwrap_err()
             .contains("\"ms\""));
@@ -187,7 +219,13 @@ mod tests {
         state.set_answer(Answer::NotFound);
         state.set_latency(Duration::from_millis(300));
         assert_eq!(state.names(), ["not-found", "latency 300ms"]);
+        state.set_fail_every(2);
+        assert_eq!(
+            (state.fails_now(), state.fails_now(), state.fails_now()),
+            (false, true, false)
+        );
         state.clear();
         assert_eq!(state.answer(), Answer::Normal);
+        assert!(!state.fails_now());
     }
 }

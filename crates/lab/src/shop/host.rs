@@ -161,6 +161,9 @@ impl HostCore {
             Answer::Normal if health && self.service.serves_health() => {
                 json(StatusCode::OK, &json!({"status": "ok"}))
             }
+            Answer::Normal if !health && self.faults.fails_now() => {
+                self.injected_500(&format!("{method} {path}"), &request_id)
+            }
             Answer::Normal => self.service.handle(self, req, &request_id).await,
         };
         let headers = response.headers_mut();
@@ -236,7 +239,8 @@ impl Role {
         }
     }
 
-    /// The Switchyard pool hosts of this role are in at start (`None` for the wrong service).
+    /// The Switchyard pool hosts of this role serve (`None` for the wrong service); the spare
+    /// inventory servers are in it only once rolled out.
     pub fn pool(self) -> Option<&'static str> {
         match self {
             Role::WrongService => None,
@@ -251,7 +255,7 @@ pub struct HostInfo {
     pub name: String,
     pub role: Role,
     pub addr: SocketAddr,
-    /// The Switchyard pool it is in at start ([`Role::pool`]).
+    /// The Switchyard pool it serves ([`Role::pool`]).
     pub pool: Option<&'static str>,
 }
 

@@ -78,7 +78,7 @@ async fn the_control_api_sets_faults_and_reports_state() {
         .unwrap();
     assert_eq!(state["gateway"], shop.gateway.to_string());
     let hosts = state["hosts"].as_array().unwrap();
-    assert_eq!(hosts.len(), 12);
+    assert_eq!(hosts.len(), 15);
     let billing = hosts.iter().find(|h| h["name"] == "billing-1").unwrap();
     assert_eq!(billing["faults"], json!(["error-500", "latency 50ms"]));
     assert_eq!(
@@ -88,7 +88,8 @@ async fn the_control_api_sets_faults_and_reports_state() {
     assert_eq!(billing["up"], true);
     let frontend = hosts.iter().find(|h| h["name"] == "frontend-01").unwrap();
     assert_eq!(frontend["db_pool"]["size"], 100);
-    assert_eq!(hosts.last().unwrap()["pool"], Value::Null);
+    let wrong = hosts.iter().find(|h| h["name"] == "inventory-4").unwrap();
+    assert_eq!(wrong["pool"], Value::Null);
 
     let after: Value = post("/faults/billing-1", json!({"fault": "recover"}))
         .await

@@ -1,7 +1,9 @@
 //! `switchyard demo`: a simulated e-commerce site behind Switchyard, steady load, and the seed
 //! incidents replayed end to end: the bad pool member (found by triage, fixed by rollback, then
-//! kept out by a health check) and the leaking front end (found by triage, drained out).
+//! kept out by a health check) and the leaking front end (found by triage, drained out); and, on
+//! its own, the deploy pipeline (a rollout stopped by a flaky server, a refused decommission).
 
+mod rollout;
 mod serve;
 mod steps;
 mod summary;
@@ -37,6 +39,10 @@ pub enum Scenario {
     ConnectionLeak,
     /// The bad deploy under the change guard, which rolls it back by itself.
     Guard,
+    /// A rollout of three inventory servers whose third is flaky, and a decommission of two
+    /// front ends with the refusal below min_servers.
+    Rollout,
+    /// Every scenario above but the rollout.
     All,
 }
 
@@ -132,7 +138,7 @@ async fn demo(args: &Args, say: &Narrator, dir: &Path) -> anyhow::Result<Vec<sum
     say.step("Starting the shop");
     say.say(&format!(
         "{} services on loopback (front ends, inventory, billing, auth), each logging to {}/HOST/app.log",
-        lab.hosts().len() - 1,
+        lab.hosts().len() - 1 - switchyard_lab::shop::SPARE_INVENTORY.len(),
         logs.display()
     ));
     let sy = Switchyard::start(&config, &dir.join("state"), &dir.join("switchyard.log"))
@@ -167,6 +173,9 @@ async fn demo(args: &Args, say: &Narrator, dir: &Path) -> anyhow::Result<Vec<sum
     }
     if args.scenario == Scenario::All || args.scenario == Scenario::Guard {
         done.push(steps::guarded_change(&mut ctx).await?);
+    }
+    if args.scenario == Scenario::Rollout {
+        done.extend(rollout::rollout(&mut ctx).await?);
     }
     if args.keep_running {
         say.step("Still running (Ctrl-C stops everything)");

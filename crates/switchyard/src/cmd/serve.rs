@@ -9,7 +9,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
-use switchyard_admin::{AdminState, ControlPlane, Guard, SystemClock};
+use switchyard_admin::{AdminState, ControlPlane, Guard, Rollouts, SystemClock};
 use switchyard_config::{AccessLog as AccessLogTarget, Config};
 use switchyard_proxy::{AccessLog, EventSink, Metrics, Proxy, ProxyOptions, TlsMaterial};
 use switchyard_store::Store;
@@ -104,10 +104,12 @@ async fn serve(
         Some(registry.clone()),
         Arc::new(SystemClock),
     );
+    let rollouts = Rollouts::spawn(control.clone(), Some(registry.clone()));
     let router = switchyard_admin::router(AdminState {
         registry,
         control,
         guard,
+        rollouts,
         token: token.into(),
     });
     let (admin_stop, admin_stopped) = tokio::sync::oneshot::channel::<()>();

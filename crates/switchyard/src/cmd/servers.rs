@@ -253,6 +253,10 @@ fn list(pools: &Value) -> String {
                 ),
                 output::s(&s["requests_1m"]),
                 format!("{:.1}%", s["error_rate_1m"].as_f64().unwrap_or(0.0) * 100.0),
+                format!(
+                    "{:.1}%",
+                    s["client_error_rate_1m"].as_f64().unwrap_or(0.0) * 100.0
+                ),
                 note,
             ]);
         }
@@ -267,6 +271,7 @@ fn list(pools: &Value) -> String {
             "IN-FLIGHT",
             "REQ/1M",
             "ERR/1M",
+            "4XX/1M",
             "WHY / LAST ERROR",
         ],
         &rows,

@@ -29,14 +29,14 @@ pub struct Ctx<'a> {
 const PHASE: Duration = Duration::from_secs(4);
 
 impl Ctx<'_> {
-    fn rate_since(&self, from: Instant) -> f64 {
+    pub(super) fn rate_since(&self, from: Instant) -> f64 {
         self.load
             .error_rate_between(from, Instant::now())
             .unwrap_or(0.0)
     }
 
     /// Prints the clients' error rate over the last second, `n` times, a second apart.
-    async fn watch(&self, n: usize) {
+    pub(super) async fn watch(&self, n: usize) {
         for _ in 0..n {
             tokio::time::sleep(Duration::from_secs(1)).await;
             let now = Instant::now();
@@ -196,6 +196,7 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
         bad_server_requests: Some(cx.lab.requests("inventory-4").unwrap_or(0) - bad_before),
         triage_top_concentration: top_concentration(&findings),
         triage_top_suspect: suspect.map(|s| s.0),
+        refused: None,
     };
 
     say.step("The same change, with a health check that expects 200");
@@ -233,6 +234,7 @@ pub async fn bad_deploy(cx: &mut Ctx<'_>) -> anyhow::Result<Vec<Step>> {
         bad_server_requests: Some(cx.lab.requests("inventory-4").unwrap_or(0) - bad_before),
         triage_top_concentration: None,
         triage_top_suspect: None,
+        refused: None,
     };
     say.say("inventory-4 never passed its checks, so it never got a request. Back to v1:");
     cx.sy.cli(
@@ -297,6 +299,7 @@ pub async fn connection_leak(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
         bad_server_requests: Some(cx.lab.requests("frontend-02").unwrap_or(0) - served_before),
         triage_top_concentration: top_concentration(&findings),
         triage_top_suspect: top_suspect(&findings).map(|s| s.0),
+        refused: None,
     })
 }
 
@@ -366,5 +369,6 @@ pub async fn guarded_change(cx: &mut Ctx<'_>) -> anyhow::Result<Step> {
         bad_server_requests: Some(cx.lab.requests("inventory-4").unwrap_or(0) - bad_before),
         triage_top_concentration: None,
         triage_top_suspect: None,
+        refused: None,
     })
 }

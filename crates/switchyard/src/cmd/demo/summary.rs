@@ -19,6 +19,9 @@ pub struct Step {
     pub bad_server_requests: Option<u64>,
     pub triage_top_concentration: Option<String>,
     pub triage_top_suspect: Option<String>,
+    /// Whether a change the step expected to be refused was.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub refused: Option<bool>,
 }
 
 pub fn json(steps: &[Step]) -> serde_json::Value {
