@@ -17,8 +17,8 @@ use std::time::Duration;
 
 use tokio::io::AsyncRead;
 
-pub(crate) use buf::{BufferBudget, ReadBuf};
-pub(crate) use client::serve;
+pub(crate) use buf::{drop_spare_buffers, BufferBudget, ReadBuf};
+pub(crate) use client::{serve, Served};
 
 /// The client-connection preface of HTTP/2 (RFC 9113 3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

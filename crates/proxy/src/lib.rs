@@ -23,6 +23,7 @@ mod metrics;
 mod otel;
 mod outcome;
 mod outlier;
+mod park;
 mod pool;
 mod retry;
 mod runtime;

@@ -16,9 +16,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{watch, Notify};
 use tokio_rustls::TlsAcceptor;
 
-use crate::http1::{self, BufferBudget, ReadBuf};
+use crate::http1::{self, BufferBudget, ReadBuf, Served};
 use crate::metrics::ListenerLabels;
-use crate::{h2, Shared};
+use crate::{h2, park, Shared};
 
 /// Unsent bytes the kernel may queue for one client connection (`TCP_NOTSENT_LOWAT`).
 const NOTSENT_LOWAT: u32 = 128 * 1024;
@@ -176,6 +176,7 @@ async fn run(
     mut phase: watch::Receiver<Phase>,
     release_memory: Option<fn()>,
 ) {
+    park::start(shared.clone(), phase.clone());
     for l in listeners {
         match TcpListener::from_std(l.socket.try_clone().expect("listening socket")) {
             Ok(socket) => {
@@ -190,31 +191,38 @@ async fn run(
             Err(e) => tracing::error!(listener = %l.name, "could not serve the listener: {e}"),
         }
     }
-    tokio::task::spawn_local(async move {
-        let mut ticks = 0u64;
-        let mut closed_before = 0;
-        let mut was_closing = false;
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            ticks += 1;
-            if ticks.is_multiple_of(5) {
-                http1::expire_idle_upstreams(Duration::from_secs(300));
-            }
-            // Once more the tick after the last close: the allocator may hold freed pages
-            // back for a moment before it can return them.
-            let closed = CLOSED.get();
-            let closing = closed != closed_before;
-            if let Some(release) = release_memory.filter(|_| closing || was_closing) {
-                release();
-            }
-            closed_before = closed;
-            was_closing = closing;
-        }
-    });
+    tokio::task::spawn_local(housekeeping(release_memory));
     while *phase.borrow_and_update() != Phase::Stopped {
         if phase.changed().await.is_err() {
             break;
         }
+    }
+}
+
+/// A worker's housekeeping, once a second: idle upstream connections expire, and the memory
+/// that closed or parked connections freed goes back to the system, on the tick after and once
+/// more the tick after that (the allocator may hold freed pages back for a moment).
+async fn housekeeping(release_memory: Option<fn()>) {
+    let mut ticks = 0u64;
+    let mut seen = FREED.get();
+    let mut was_busy = false;
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        ticks += 1;
+        if ticks.is_multiple_of(5) {
+            http1::expire_idle_upstreams(Duration::from_secs(300));
+        }
+        let freed = FREED.get();
+        let busy = freed != seen;
+        seen = freed;
+        if busy || was_busy {
+            http1::drop_spare_buffers();
+            park::shrink();
+            if let Some(release) = release_memory {
+                release();
+            }
+        }
+        was_busy = busy;
     }
 }
 
@@ -284,10 +292,7 @@ async fn accept_loop(
         let shared = shared.clone();
         let tls = l.tls.clone();
         let drain = phase.clone();
-        tokio::task::spawn_local(async move {
-            let _guard = guard;
-            connection(stream, tls, info, shared, drain).await;
-        });
+        tokio::task::spawn_local(connection(stream, tls, info, shared, drain, guard));
     }
 }
 
@@ -299,6 +304,7 @@ async fn connection(
     info: Arc<ConnInfo>,
     shared: Arc<Shared>,
     drain: watch::Receiver<Phase>,
+    guard: ConnGuard,
 ) {
     let _ = stream.set_nodelay(true);
     // The kernel queues at most this much unsent data for a client: one that reads slowly
@@ -308,8 +314,11 @@ async fn connection(
     // Boxed where rarer or larger: a waiting cleartext HTTP/1 connection carries only the
     // state of its own path, not that of a TLS handshake or an HTTP/2 connection.
     match tls {
-        None => cleartext(stream, info, shared, drain).await,
-        Some(acceptor) => Box::pin(encrypted(stream, acceptor, info, shared, drain)).await,
+        None => cleartext(stream, info, shared, drain, guard).await,
+        Some(acceptor) => {
+            let _guard = guard;
+            Box::pin(encrypted(stream, acceptor, info, shared, drain)).await
+        }
     }
 }
 
@@ -318,6 +327,7 @@ async fn cleartext(
     info: Arc<ConnInfo>,
     shared: Arc<Shared>,
     drain: watch::Receiver<Phase>,
+    guard: ConnGuard,
 ) {
     let accepted = Instant::now();
     let deadline = tokio::time::Instant::from_std(accepted + info.limits.handshake_timeout);
@@ -332,9 +342,48 @@ async fn cleartext(
             ))
             .await
         }
-        Some(false) => http1::serve(stream, buf, &info, &shared, drain, accepted).await,
+        Some(false) => keep_alive(stream, buf, info, shared, drain, guard, accepted).await,
         None => {}
     }
+}
+
+/// Serves HTTP/1 on a cleartext connection, and parks it when it has waited long enough for
+/// its next request.
+async fn keep_alive(
+    stream: TcpStream,
+    buf: ReadBuf,
+    info: Arc<ConnInfo>,
+    shared: Arc<Shared>,
+    drain: watch::Receiver<Phase>,
+    guard: ConnGuard,
+    accepted: Instant,
+) {
+    if let Served::Idle { io, since } =
+        http1::serve(stream, buf, &info, &shared, drain, accepted).await
+    {
+        FREED.set(FREED.get().wrapping_add(1));
+        park::park(io, info, guard, since);
+    }
+}
+
+/// Serves a parked connection again, in a task of its own, now that its client has sent.
+pub(crate) fn resume(
+    stream: TcpStream,
+    info: Arc<ConnInfo>,
+    guard: ConnGuard,
+    shared: Arc<Shared>,
+    drain: watch::Receiver<Phase>,
+) {
+    let buf = ReadBuf::bounded(info.limits.buffers.clone());
+    tokio::task::spawn_local(keep_alive(
+        stream,
+        buf,
+        info,
+        shared,
+        drain,
+        guard,
+        Instant::now(),
+    ));
 }
 
 async fn encrypted(
@@ -353,17 +402,18 @@ async fn encrypted(
         Box::pin(h2::serve(tls, info, shared, drain)).await;
     } else {
         let buf = ReadBuf::bounded(info.limits.buffers.clone());
-        http1::serve(tls, buf, &info, &shared, drain, accepted).await;
+        // TLS connections are never parked: they end here.
+        let _ = http1::serve(tls, buf, &info, &shared, drain, accepted).await;
     }
 }
 
 thread_local! {
-    /// Connections this worker has closed, so that it knows when memory was freed.
-    static CLOSED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+    /// Connections this worker has closed or parked, so that it knows when memory was freed.
+    static FREED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
 /// Counts a connection as open for its listener and for shutdown, until dropped.
-struct ConnGuard {
+pub(crate) struct ConnGuard {
     open: Arc<AtomicUsize>,
     gauge: Gauge,
     tracker: Arc<Tracker>,
@@ -386,7 +436,7 @@ impl Drop for ConnGuard {
     fn drop(&mut self) {
         self.open.fetch_sub(1, Ordering::AcqRel);
         self.gauge.dec();
-        CLOSED.set(CLOSED.get().wrapping_add(1));
+        FREED.set(FREED.get().wrapping_add(1));
         if self.tracker.open.fetch_sub(1, Ordering::AcqRel) == 1 {
             self.tracker.idle.notify_waiters();
         }
@@ -464,7 +514,12 @@ mod tests {
             limits: Arc::new(Limits::of(&config.listeners[0])),
         });
         let (_tx, rx) = watch::channel(Phase::Serving);
-        let task = connection(stream, None, info, shared, rx);
+        let guard = ConnGuard {
+            open: Arc::default(),
+            gauge: Gauge::default(),
+            tracker: Arc::default(),
+        };
+        let task = connection(stream, None, info, shared, rx, guard);
         let size = std::mem::size_of_val(&task);
         // Measured: about 1.1 KiB in a release build. An HTTP/2 or TLS state inline would be
         // several times that.

@@ -13,6 +13,7 @@ mod health;
 mod health_probe;
 mod limits;
 mod otel;
+mod parking;
 mod protocols;
 mod routing;
 mod saturation;

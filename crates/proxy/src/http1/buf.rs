@@ -38,6 +38,12 @@ fn give_vec(v: Vec<u8>) {
     });
 }
 
+/// Hands this thread's spare buffers back to the allocator, so that memory freed when many
+/// connections went quiet can be returned to the system.
+pub(crate) fn drop_spare_buffers() {
+    FREE.with(|f| *f.borrow_mut() = Vec::new());
+}
+
 /// Memory that a listener's client read buffers may hold beyond [`BUF_SIZE`] each, all
 /// connections together: request heads over 16 KiB and large bodies in flight draw from it.
 /// With it, what clients can make the proxy hold is at most `max_connections` buffers of

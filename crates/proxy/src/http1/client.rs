@@ -4,7 +4,7 @@
 
 use std::future::Future;
 use std::io;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -19,8 +19,17 @@ use crate::outcome::{self, Ending, RequestView};
 use crate::worker::{ConnInfo, Phase};
 use crate::Shared;
 
+/// How long a kept connection waits for its next request in its own task before
+/// [`serve`] hands it back to be parked (where the transport allows it): far longer than the
+/// gaps between a busy client's requests, far shorter than any useful idle timeout.
+const PARK_AFTER: Duration = Duration::from_millis(500);
+
 /// A byte stream a client connection runs on.
 pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
+    /// Whether an idle connection on this transport can be parked outside its task
+    /// (`crate::park`): plain TCP can, TLS (whose state is large and in the stream) not.
+    const PARKS: bool;
+
     /// Waits until the peer has sent something, without holding a buffer, where the transport
     /// allows it (plain TCP); otherwise returns at once.
     fn wait_readable(&self) -> impl Future<Output = io::Result<()>>;
@@ -31,6 +40,8 @@ pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
 }
 
 impl Transport for TcpStream {
+    const PARKS: bool = true;
+
     fn wait_readable(&self) -> impl Future<Output = io::Result<()>> {
         self.readable()
     }
@@ -41,6 +52,8 @@ impl Transport for TcpStream {
 }
 
 impl Transport for TlsStream<TcpStream> {
+    const PARKS: bool = false;
+
     async fn wait_readable(&self) -> io::Result<()> {
         Ok(())
     }
@@ -50,8 +63,25 @@ impl Transport for TlsStream<TcpStream> {
     }
 }
 
+/// How [`serve`] ended.
+pub(crate) enum Served<T> {
+    /// The connection is done (closed, timed out, refused, or the proxy is stopping).
+    Closed,
+    /// The connection has waited [`PARK_AFTER`] for its next request, since `since`; the
+    /// caller parks it, and serves it again (with an empty buffer) when the client sends.
+    Idle { io: T, since: Instant },
+}
+
+/// What ended an idle wait.
+enum Woke {
+    Readable,
+    Waited,
+    Closed,
+}
+
 /// Serves HTTP/1 requests on `io` until either side closes, a timeout passes or the proxy
-/// shuts down. `buf` may already hold the first bytes; `accepted` is when the connection came.
+/// shuts down, or the connection has been idle long enough to be parked. `buf` may already
+/// hold the first bytes; `accepted` is when the connection came (or came back from parking).
 pub(crate) async fn serve<T: Transport>(
     mut io: T,
     mut buf: ReadBuf,
@@ -59,7 +89,7 @@ pub(crate) async fn serve<T: Transport>(
     shared: &Shared,
     mut drain: watch::Receiver<Phase>,
     accepted: Instant,
-) {
+) -> Served<T> {
     let limits = &info.limits;
     let mut scratch = Scratch::take();
     let mut first = true;
@@ -69,10 +99,22 @@ pub(crate) async fn serve<T: Transport>(
             if !first {
                 // An idle connection holds no buffers.
                 scratch.give_back();
-                tokio::select! {
-                    ready = io.wait_readable() => if ready.is_err() { return },
-                    _ = tokio::time::sleep(limits.idle_timeout) => return,
-                    _ = drain.changed() => return,
+                let park = T::PARKS && PARK_AFTER < limits.idle_timeout;
+                let wait = if park {
+                    PARK_AFTER
+                } else {
+                    limits.idle_timeout
+                };
+                let since = Instant::now();
+                let woke = tokio::select! {
+                    ready = io.wait_readable() => if ready.is_ok() { Woke::Readable } else { Woke::Closed },
+                    _ = tokio::time::sleep(wait) => if park { Woke::Waited } else { Woke::Closed },
+                    _ = drain.changed() => Woke::Closed,
+                };
+                match woke {
+                    Woke::Readable => {}
+                    Woke::Waited => return Served::Idle { io, since },
+                    Woke::Closed => return Served::Closed,
                 }
             }
         }
@@ -93,15 +135,15 @@ pub(crate) async fn serve<T: Transport>(
             draining,
         );
         let Some(after) = Box::pin(request).await else {
-            return;
+            return Served::Closed;
         };
         if after == After::Abort {
             io.reset_on_close();
-            return;
+            return Served::Closed;
         }
         if after == After::Close || Phase::closing(&drain) {
             let _ = io.shutdown().await;
-            return;
+            return Served::Closed;
         }
     }
 }
