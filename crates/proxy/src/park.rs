@@ -8,9 +8,10 @@
 //! the parking task; only the sockets on that list are polled, so one wake-up costs the same with
 //! ten parked connections or a hundred thousand.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
+use std::rc::Rc;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::task::{Context, Poll, Wake, Waker};
 use std::time::Instant;
@@ -61,27 +62,27 @@ impl Wake for SocketWaker {
 }
 
 /// The parked connections of one worker.
-pub(crate) struct Parking {
+struct Parking {
     parked: RefCell<Slab<Parked>>,
     /// Idle deadlines, soonest first: (deadline, key, generation).
     deadlines: RefCell<BinaryHeap<Reverse<(Instant, usize, u64)>>>,
-    next_generation: std::cell::Cell<u64>,
+    next_generation: Cell<u64>,
     ready: Arc<Ready>,
     /// Wakes the parking task when a deadline sooner than all others arrives.
     new_deadline: Notify,
 }
 
 thread_local! {
-    static PARKING: RefCell<Option<std::rc::Rc<Parking>>> = const { RefCell::new(None) };
+    static PARKING: RefCell<Option<Rc<Parking>>> = const { RefCell::new(None) };
 }
 
 /// Starts this worker's parking task; connections parked later are served with `shared` and
 /// closed when `phase` leaves [`Phase::Serving`].
 pub(crate) fn start(shared: Arc<Shared>, phase: watch::Receiver<Phase>) {
-    let parking = std::rc::Rc::new(Parking {
+    let parking = Rc::new(Parking {
         parked: RefCell::new(Slab::new()),
         deadlines: RefCell::new(BinaryHeap::new()),
-        next_generation: std::cell::Cell::new(0),
+        next_generation: Cell::new(0),
         ready: Arc::new(Ready::default()),
         new_deadline: Notify::new(),
     });
@@ -146,11 +147,7 @@ pub(crate) fn shrink() {
     }
 }
 
-async fn run(
-    parking: std::rc::Rc<Parking>,
-    shared: Arc<Shared>,
-    mut phase: watch::Receiver<Phase>,
-) {
+async fn run(parking: Rc<Parking>, shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) {
     loop {
         let next = parking.deadlines.borrow().peek().map(|Reverse(d)| d.0);
         let sleep = async {

@@ -2,7 +2,7 @@
 //! store (numbering, compare-and-swap, events), plus the feed that tells instances of each other's
 //! changes, and a clear refusal when etcd is gone.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -12,15 +12,7 @@ use switchyard_store::{
     EtcdStore, EventKind, NewEvent, NewVersion, Store, StoreError, Version, VersionKind,
 };
 
-fn new_version(config: &str) -> NewVersion {
-    NewVersion {
-        author: "ops".into(),
-        kind: VersionKind::Apply,
-        message: format!("set {config}"),
-        config: config.into(),
-        details: json!({}),
-    }
-}
+use crate::support::{new_version, race};
 
 /// A one-member cluster and a store on a prefix of its own; `None` (with a message) when the
 /// etcd binaries are not installed.
@@ -122,21 +114,7 @@ fn racing_instances_on_one_head_have_one_winner() {
     stores[0].commit(new_version("base"), None).unwrap();
     for round in 0..3u64 {
         let head = Some(round + 1);
-        let barrier = Arc::new(Barrier::new(stores.len()));
-        let results: Vec<Result<Version, StoreError>> = stores
-            .iter()
-            .enumerate()
-            .map(|(i, store)| {
-                let (store, barrier) = (store.clone(), barrier.clone());
-                thread::spawn(move || {
-                    barrier.wait();
-                    store.commit(new_version(&format!("round {round} instance {i}")), head)
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .collect();
+        let results = race(&stores, head, &format!("round {round} instance"));
         let winners = results.iter().filter(|r| r.is_ok()).count();
         assert_eq!(winners, 1, "round {round}: {results:?}");
         for err in results.iter().filter_map(|r| r.as_ref().err()) {

@@ -1,6 +1,6 @@
 //! Versions and events through the `Store` trait, on SQLite in memory and on disk.
 
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 use std::thread;
 
 use chrono::Utc;
@@ -10,15 +10,7 @@ use switchyard_store::{
     VersionKind,
 };
 
-fn new_version(config: &str) -> NewVersion {
-    NewVersion {
-        author: "ops".into(),
-        kind: VersionKind::Apply,
-        message: format!("set {config}"),
-        config: config.into(),
-        details: json!({}),
-    }
-}
+use crate::support::{new_version, race};
 
 fn health(server: &str) -> NewEvent {
     NewEvent {
@@ -224,21 +216,8 @@ fn racing_commits_on_the_same_head_have_one_winner() {
 
     for round in 0..5u64 {
         let head = Some(round + 1);
-        let threads = 8;
-        let barrier = Arc::new(Barrier::new(threads));
-        let results: Vec<Result<Version, StoreError>> = (0..threads)
-            .map(|t| {
-                let store = Arc::clone(&store);
-                let barrier = Arc::clone(&barrier);
-                thread::spawn(move || {
-                    barrier.wait();
-                    store.commit(new_version(&format!("round {round} thread {t}")), head)
-                })
-            })
-            .collect::<Vec<_>>()
-            .into_iter()
-            .map(|h| h.join().unwrap())
-            .collect();
+        let writers = vec![Arc::clone(&store); 8];
+        let results = race(&writers, head, &format!("round {round} thread"));
 
         let winners: Vec<&Version> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
         assert_eq!(winners.len(), 1, "round {round}: {results:?}");
@@ -259,21 +238,9 @@ fn racing_stores_on_one_file_have_one_winner() {
     // Two handles on the same file stand in for two processes: SQLite's lock, not the mutex,
     // keeps the compare-and-swap honest.
     let dir = tempfile::tempdir().unwrap();
-    let first = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let second = Arc::new(SqliteStore::open(dir.path()).unwrap());
-    let barrier = Arc::new(Barrier::new(2));
-    let handles: Vec<_> = [first.clone(), second.clone()]
-        .into_iter()
-        .enumerate()
-        .map(|(i, store)| {
-            let barrier = Arc::clone(&barrier);
-            thread::spawn(move || {
-                barrier.wait();
-                store.commit(new_version(&format!("writer {i}")), None)
-            })
-        })
-        .collect();
-    let results: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let first: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let second: Arc<dyn Store> = Arc::new(SqliteStore::open(dir.path()).unwrap());
+    let results = race(&[first.clone(), second.clone()], None, "writer");
     assert_eq!(
         results.iter().filter(|r| r.is_ok()).count(),
         1,

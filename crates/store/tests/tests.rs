@@ -3,6 +3,8 @@
 //! One test binary for the crate (`cargo test -p switchyard-store --test integration`),
 //! so the suites are linked once.
 
+mod support;
+
 mod crash;
 mod etcd;
 mod history;
