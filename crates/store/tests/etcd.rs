@@ -8,9 +8,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 use switchyard_store::testing::EtcdCluster;
-use switchyard_store::{
-    EtcdStore, EventKind, NewEvent, NewVersion, Store, StoreError, Version, VersionKind,
-};
+use switchyard_store::{EtcdStore, EventKind, NewEvent, Store, StoreError, VersionKind};
 
 use crate::support::{new_version, race};
 

@@ -6,8 +6,7 @@ use std::thread;
 use chrono::Utc;
 use serde_json::json;
 use switchyard_store::{
-    digest, Event, EventKind, NewEvent, NewVersion, SqliteStore, Store, StoreError, Version,
-    VersionKind,
+    digest, Event, EventKind, NewEvent, SqliteStore, Store, StoreError, Version, VersionKind,
 };
 
 use crate::support::{new_version, race};
