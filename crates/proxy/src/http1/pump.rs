@@ -105,7 +105,17 @@ where
             },
             None => {
                 let n = (buf.len() as u64).min(left) as usize;
-                if n > 0 {
+                if n > 0 && encode == Encode::Raw && scratch.is_empty() && left > n as u64 {
+                    // The middle of a raw body goes out straight from the read buffer.
+                    rate::write_all(dst, &buf.filled()[..n], dst_pace.as_deref_mut())
+                        .await
+                        .map_err(PumpError::Write)?;
+                    buf.consume(n);
+                    sent += n as u64;
+                    if framing != Framing::UntilClose {
+                        left -= n as u64;
+                    }
+                } else if n > 0 {
                     emit(scratch, &buf.filled()[..n], encode);
                     buf.consume(n);
                     sent += n as u64;
