@@ -31,11 +31,13 @@ use crate::error::Json;
 use crate::AdminState;
 
 mod bake;
+mod canary;
 mod measure;
 #[cfg(test)]
 mod tests;
 
-pub(crate) use measure::{Canary, Counts, Measure};
+pub(crate) use canary::Canary;
+pub(crate) use measure::{Counts, Measure};
 
 /// The author of the guard's rollbacks.
 pub const GUARD_AUTHOR: &str = "switchyard-guard";

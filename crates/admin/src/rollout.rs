@@ -74,6 +74,9 @@ pub struct ServerNumbers {
     /// Errors as the comparison counts them (4xx included when they made the difference),
     /// over requests.
     pub error_rate: f64,
+    /// The 90th percentile of the response times, in milliseconds, once answers were timed.
+    #[serde(default)]
+    pub p90_ms: Option<f64>,
 }
 
 /// A step's bake.

@@ -9,7 +9,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::duration::ser_duration;
-use crate::health::Fraction;
+use crate::health::{Factor, Fraction};
 
 /// Default time a new version is watched.
 pub const DEFAULT_BAKE: Duration = Duration::from_secs(60);
@@ -19,6 +19,10 @@ pub const DEFAULT_MAX_ERROR_RATE: f64 = 0.05;
 pub const DEFAULT_MAX_INCREASE: f64 = 0.02;
 /// Default number of requests below which the guard gives no verdict.
 pub const DEFAULT_MIN_REQUESTS: u64 = 100;
+/// Default limit on a rollout's new server's p90 latency, as a multiple of the existing servers'.
+pub const DEFAULT_MAX_LATENCY_RATIO: f64 = 2.0;
+/// Default least rise of that p90 over the existing servers' that counts.
+pub const DEFAULT_MIN_LATENCY_INCREASE: Duration = Duration::from_millis(50);
 /// Default time one webhook POST may take.
 pub const DEFAULT_NOTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default number of retries of a failed webhook POST.
@@ -36,6 +40,12 @@ pub struct GuardConfig {
     pub max_increase: Fraction,
     /// No verdict on fewer requests. Default 100.
     pub min_requests: u64,
+    /// A rollout's new server is slow when its p90 latency is above this many times the
+    /// existing servers' over the same seconds... Default 2.
+    pub max_latency_ratio: Factor,
+    /// ...and at least this much above it. Default 50ms.
+    #[serde(serialize_with = "ser_duration")]
+    pub min_latency_increase: Duration,
     /// Roll a bad change back by itself; otherwise only record the verdict. Default true.
     pub auto_rollback: bool,
 }
@@ -47,6 +57,8 @@ impl Default for GuardConfig {
             max_error_rate: Fraction(DEFAULT_MAX_ERROR_RATE),
             max_increase: Fraction(DEFAULT_MAX_INCREASE),
             min_requests: DEFAULT_MIN_REQUESTS,
+            max_latency_ratio: Factor(DEFAULT_MAX_LATENCY_RATIO),
+            min_latency_increase: DEFAULT_MIN_LATENCY_INCREASE,
             auto_rollback: true,
         }
     }
@@ -79,11 +91,36 @@ mod tests {
         let guard = config.guard.clone().unwrap();
         assert_eq!(guard.bake, std::time::Duration::from_secs(3));
         assert_eq!(guard.min_requests, 100);
+        assert_eq!(guard.max_latency_ratio.0, 2.0);
+        assert_eq!(
+            guard.min_latency_increase,
+            std::time::Duration::from_millis(50)
+        );
         assert!(guard.auto_rollback);
         assert_eq!(config.notify.as_ref().unwrap().retries, 3);
         let again = Config::parse(&config.to_toml(), "canonical").unwrap();
         assert_eq!(again, config);
         assert_eq!(Config::parse(BASE, "t.toml").unwrap().guard, None);
+    }
+
+    #[test]
+    fn latency_limits() {
+        let text =
+            format!("{BASE}\n[guard]\nmax_latency_ratio = 1.5\nmin_latency_increase = \"20ms\"\n");
+        let guard = Config::parse(&text, "t.toml").unwrap().guard.unwrap();
+        assert_eq!(guard.max_latency_ratio.0, 1.5);
+        assert_eq!(
+            guard.min_latency_increase,
+            std::time::Duration::from_millis(20)
+        );
+        let text =
+            format!("{BASE}\n[guard]\nmax_latency_ratio = 0.5\nmin_latency_increase = \"fast\"\n");
+        let err = Config::parse(&text, "t.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("t.toml:13:21: guard.max_latency_ratio is 0.5; allowed: 1 to 1000"),
+            "{err}"
+        );
+        assert!(err.contains("guard.min_latency_increase"), "{err}");
     }
 
     #[test]

@@ -105,23 +105,37 @@ impl WhenAllUnhealthy {
     pub const NAMES: &'static [&'static str] = &["reject", "fail_open"];
 }
 
-/// A fraction between 0 and 1, comparable for equality like the rest of the config.
-#[derive(Debug, Clone, Copy)]
-pub struct Fraction(pub f64);
+/// A number setting, comparable for equality like the rest of the config.
+macro_rules! number_setting {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy)]
+        pub struct $name(pub f64);
 
-impl PartialEq for Fraction {
-    fn eq(&self, other: &Self) -> bool {
-        self.0.to_bits() == other.0.to_bits()
-    }
+        impl PartialEq for $name {
+            fn eq(&self, other: &Self) -> bool {
+                self.0.to_bits() == other.0.to_bits()
+            }
+        }
+
+        impl Eq for $name {}
+
+        impl Serialize for $name {
+            fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+                s.serialize_f64(self.0)
+            }
+        }
+    };
 }
 
-impl Eq for Fraction {}
-
-impl Serialize for Fraction {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_f64(self.0)
-    }
-}
+number_setting!(
+    /// A fraction between 0 and 1.
+    Fraction
+);
+number_setting!(
+    /// A factor of 1 or more.
+    Factor
+);
 
 /// Passive health: servers whose real traffic fails are ejected for a while.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]

@@ -47,11 +47,12 @@ pub use edit::{EditError, ServerEdit, EDITED};
 pub use error::{ConfigError, ConfigErrors};
 pub use guard::{
     GuardConfig, NotifyConfig, DEFAULT_BAKE, DEFAULT_MAX_ERROR_RATE, DEFAULT_MAX_INCREASE,
-    DEFAULT_MIN_REQUESTS, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT,
+    DEFAULT_MAX_LATENCY_RATIO, DEFAULT_MIN_LATENCY_INCREASE, DEFAULT_MIN_REQUESTS,
+    DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT,
 };
 pub use health::{
-    describe_statuses, Fraction, HealthConfig, OutlierConfig, StatusRange, WhenAllUnhealthy,
-    DEFAULT_FALL, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_RISE,
+    describe_statuses, Factor, Fraction, HealthConfig, OutlierConfig, StatusRange,
+    WhenAllUnhealthy, DEFAULT_FALL, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_RISE,
 };
 pub use model::{
     AccessLog, AdminConfig, Balance, Cidr, Config, ListenerConfig, PoolConfig, RouteConfig,

@@ -45,6 +45,8 @@ pub(crate) struct RawGuard {
     pub max_error_rate: Option<S<f64>>,
     pub max_increase: Option<S<f64>>,
     pub min_requests: Option<S<i64>>,
+    pub max_latency_ratio: Option<S<f64>>,
+    pub min_latency_increase: Option<S<String>>,
     pub auto_rollback: Option<S<bool>>,
 }
 

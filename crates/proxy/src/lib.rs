@@ -52,7 +52,7 @@ pub use error::{ProxyError, ServerRef};
 pub use events::{EventKind, EventSink, ProxyEvent};
 pub use health::HealthStatus;
 pub use history::{Second, HISTORY_SECONDS};
-pub use metrics::Metrics;
+pub use metrics::{Metrics, DURATION_BUCKETS};
 pub use otel::TracingError;
 pub use stats::LastError;
 pub use status::{DrainOutcome, LiveState, PoolStatus, ServerStatus};

@@ -4,7 +4,7 @@ use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::Registry;
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
@@ -42,9 +42,14 @@ pub(crate) struct SpanDropLabels {
     pub reason: &'static str,
 }
 
+/// Upper bounds of the duration histograms' buckets, in seconds: 0.5 ms, doubling to 65.5 s.
+pub const DURATION_BUCKETS: [f64; 18] = [
+    0.0005, 0.001, 0.002, 0.004, 0.008, 0.016, 0.032, 0.064, 0.128, 0.256, 0.512, 1.024, 2.048,
+    4.096, 8.192, 16.384, 32.768, 65.536,
+];
+
 fn duration_histogram() -> Histogram {
-    // 0.5 ms .. ~65 s
-    Histogram::new(exponential_buckets(0.0005, 2.0, 18))
+    Histogram::new(DURATION_BUCKETS)
 }
 
 /// Every metric the proxy records. Cheap to clone; clones share values.
@@ -52,6 +57,7 @@ fn duration_histogram() -> Histogram {
 pub struct Metrics {
     pub(crate) requests: Family<RequestLabels, Counter>,
     pub(crate) duration: Family<PoolLabels, Histogram, fn() -> Histogram>,
+    pub(crate) response_time: Family<ServerLabels, Histogram, fn() -> Histogram>,
     pub(crate) active: Family<ServerLabels, Gauge>,
     pub(crate) limit: Family<ServerLabels, Gauge>,
     pub(crate) errors: Family<ErrorLabels, Counter>,
@@ -70,6 +76,7 @@ impl Metrics {
         let m = Metrics {
             requests: Family::default(),
             duration: Family::new_with_constructor(duration_histogram),
+            response_time: Family::new_with_constructor(duration_histogram),
             active: Family::default(),
             limit: Family::default(),
             errors: Family::default(),
@@ -91,6 +98,11 @@ impl Metrics {
             "request_duration_seconds",
             "Time from receiving a request to sending its response headers, by pool",
             m.duration.clone(),
+        );
+        r.register(
+            "upstream_response_seconds",
+            "Time from receiving a request to sending the response headers a server gave, by pool and server",
+            m.response_time.clone(),
         );
         r.register(
             "upstream_active_connections",

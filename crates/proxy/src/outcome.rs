@@ -92,7 +92,9 @@ pub(crate) fn answered(
         (status >= 500).then(|| format!("answered {status} to {} {}", view.method, view.path)),
         (400..500).contains(&status),
     );
-    pool.duration.observe(view.started.elapsed().as_secs_f64());
+    let elapsed = view.started.elapsed().as_secs_f64();
+    server.response_time.observe(elapsed);
+    pool.duration.observe(elapsed);
 }
 
 /// Records an attempt that failed on a server (before any answer was passed on).

@@ -10,6 +10,7 @@ use std::sync::{Arc, Mutex};
 use http::uri::Authority;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::Histogram;
 use tokio::sync::Notify;
 
 use crate::error::ServerRef;
@@ -32,6 +33,8 @@ pub(crate) struct ServerState {
     active_gauge: Gauge,
     /// `switchyard_upstream_healthy`: 1 when active checks (if any) let it take traffic.
     pub healthy_gauge: Gauge,
+    /// `switchyard_upstream_response_seconds` of this server.
+    pub response_time: Histogram,
     pub health: ServerHealth,
     /// `switchyard_requests_total` handles by status code, so that the hot path skips the
     /// label-set lookup.
@@ -62,6 +65,7 @@ impl ServerState {
             in_flight: AtomicU32::new(0),
             active_gauge: metrics.active.get_or_create(&labels).clone(),
             healthy_gauge: metrics.healthy.get_or_create(&labels).clone(),
+            response_time: metrics.response_time.get_or_create(&labels).clone(),
             health: ServerHealth::default(),
             responses: Mutex::new(Vec::new()),
             window: Window::default(),

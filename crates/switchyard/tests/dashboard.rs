@@ -228,11 +228,16 @@ async fn dashboard_shows_a_rollout_in_progress_with_each_new_server_beside_the_e
     check(out.status.success(), "the rollout starts", &cmd, &out);
     let baked = poll(Duration::from_secs(15), || async {
         let v = pool.rollout(1).await;
-        let n = v["steps"][0]["bake"]["new"][0]["requests"].as_u64()?;
-        (n > 0).then_some(())
+        let new = &v["steps"][0]["bake"]["new"][0];
+        let n = new["requests"].as_u64()?;
+        let p90 = new["p90_ms"].as_f64()?;
+        (n > 0 && p90 > 0.0).then_some(())
     })
     .await;
-    assert!(baked.is_some(), "the bake counts the new server's requests");
+    assert!(
+        baked.is_some(),
+        "the bake counts the new server's requests and times them"
+    );
 
     let page = format!("http://{}/#token={}", pool.serve.admin, pool.admin.token);
     let tmp = Dir::new();
@@ -252,6 +257,7 @@ async fn dashboard_shows_a_rollout_in_progress_with_each_new_server_beside_the_e
         "data-bake-server=\"inventory-4\"",
         "data-bake-server=\"existing\"",
         "existing servers",
+        "<th>p90</th>",
         "class=\"marker rollout\"",
     ] {
         assert!(

@@ -2,7 +2,8 @@
 //! steps of one fails no request; a third server that answers 500 to one request in five (and
 //! passes the shallow health check) fails its bake, every added server is taken out again as one
 //! version, the verb exits 1 naming the server and its numbers, and clients see under 2% errors;
-//! a replacement moves weight step by step, then drains and removes the old server.
+//! a server that answers right but 200 ms late fails its bake on latency; a replacement moves
+//! weight step by step, then drains and removes the old server.
 
 use std::time::{Duration, Instant};
 
@@ -175,6 +176,60 @@ async fn a_bad_third_server_takes_all_three_out_again() {
     assert!(view["failure"]["evidence"]["errors"].as_u64().unwrap() > 0);
     assert_eq!(view["undo_version"], 5);
     assert_eq!(view["steps"][2]["phase"], "failed");
+    load.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_new_server_is_taken_out_on_its_latency() {
+    // Health checks that wait for a slow answer, so that only the bake can tell.
+    let health = HEALTH.replace("\"100ms\"", "\"250ms\"");
+    let pool = Pool::start_with_health(2, "", &health).await;
+    let healthy = poll(Duration::from_secs(10), || async {
+        let servers = pool.servers().await;
+        servers
+            .iter()
+            .all(|s| s["health"] == "healthy")
+            .then_some(())
+    })
+    .await;
+    assert!(healthy.is_some(), "{:#?}", pool.servers().await);
+    let new = new_servers(&["inventory-3"]).await;
+    // It answers every request right, 200 ms late.
+    new[0].control.set_delay(Duration::from_millis(200));
+    let (cmd, out, (requests, errors), load) = roll_out(&pool, &new).await;
+    check(!out.status.success(), "the rollout fails", &cmd, &out);
+    let err = stderr(&out);
+    check(
+        err.starts_with(
+            "switchyard: rollout 1 of pool inventory failed at step 1 of 1: inventory-3: p90 latency ",
+        ) && err.contains("ms on the existing servers over ")
+            && err.contains("(limits 2x the existing servers' and 50 ms above)")
+            && err.contains("took inventory-3 out again as v3"),
+        "the latency is the evidence, in numbers",
+        &cmd,
+        &out,
+    );
+    assert_eq!(errors, 0, "{errors} of {requests} client requests failed");
+    assert_ne!(pool.state("inventory-3").await, "active");
+    let view = pool.rollout(1).await;
+    assert_eq!(view["state"], "failed", "{view:#}");
+    let evidence = &view["failure"]["evidence"];
+    assert_eq!(evidence["slow"], true, "{evidence:#}");
+    assert_eq!(evidence["failing"], false, "{evidence:#}");
+    let (new_p90, old_p90) = (
+        evidence["p90_ms"].as_f64().unwrap(),
+        evidence["existing_p90_ms"].as_f64().unwrap(),
+    );
+    assert!(
+        (128.0..=256.0).contains(&new_p90),
+        "200 ms answers fall in the 128-256 ms bucket: {new_p90}"
+    );
+    assert!(old_p90 < 50.0, "{old_p90}");
+    let bake = &view["steps"][0]["bake"];
+    assert!(
+        bake["existing"]["p90_ms"].as_f64().unwrap() < 50.0,
+        "{bake:#}"
+    );
     load.stop().await;
 }
 

@@ -170,8 +170,14 @@ function renderPools(pools) {
 
 const enc = encodeURIComponent;
 
-// Each pool's newest rollout: its steps, and during a bake each new server's error rate beside
-// the existing servers'. Finished rollouts stay for ten minutes.
+// Milliseconds as "212 ms", "1.9 ms" or "2.35 s".
+function millis(ms) {
+  if (ms >= 1000) return (ms / 1000).toFixed(2) + " s";
+  return ms >= 10 ? ms.toFixed(0) + " ms" : ms.toFixed(1) + " ms";
+}
+
+// Each pool's newest rollout: its steps, and during a bake each new server's error rate and p90
+// latency beside the existing servers'. Finished rollouts stay for ten minutes.
 function renderRollouts(rollouts) {
   const newest = new Map();
   for (const r of rollouts) if (!newest.has(r.pool)) newest.set(r.pool, r);
@@ -183,14 +189,15 @@ function renderRollouts(rollouts) {
     const steps = r.steps.map((s) => {
       const bake = s.bake
         ? el("table", { class: "bake" },
-            el("thead", {}, el("tr", {}, ["server", "requests", "5xx", "4xx", "error rate"].map((h) => el("th", {}, h)))),
+            el("thead", {}, el("tr", {}, ["server", "requests", "5xx", "4xx", "error rate", "p90"].map((h) => el("th", {}, h)))),
             el("tbody", {}, [...s.bake.new, s.bake.existing].map((n) =>
               el("tr", { "data-bake-server": n.server },
                 el("td", {}, n.server === "existing" ? "existing servers" : n.server),
                 el("td", { class: "num" }, n.requests),
                 el("td", { class: "num" }, n.errors),
                 el("td", { class: "num" }, n.client_errors),
-                el("td", { class: "num" + (n.error_rate >= 0.05 ? " bad" : "") }, pct(n.error_rate))))))
+                el("td", { class: "num" + (n.error_rate >= 0.05 ? " bad" : "") }, pct(n.error_rate)),
+                el("td", { class: "num" }, n.p90_ms == null ? "-" : millis(n.p90_ms))))))
         : null;
       return el("li", { class: "step", "data-step": s.step },
         el("span", { class: "num" }, `step ${s.step}`), " ",

@@ -1,6 +1,5 @@
-//! The guard's arithmetic: a bake's counts against the limits, when 4xx answers are the
-//! change's fault, and a rollout's canary comparison (new servers against the existing ones
-//! over the same seconds). Pure functions of the numbers, tested without sockets.
+//! The guard's arithmetic: a bake's counts against the limits, and when 4xx answers are the
+//! change's fault. Pure functions of the numbers, tested without sockets.
 
 use switchyard_config::GuardConfig;
 use switchyard_proxy::ProxyHandle;
@@ -79,6 +78,7 @@ impl Measure {
                 requests: before.requests,
                 errors: before.errors,
                 client_errors: before.client_errors,
+                ..Answers::default()
             }
         };
         let (changed_4xx, reference_4xx) = (
@@ -136,7 +136,7 @@ impl Measure {
 
 /// Whether `changed` answers 4xx clearly more often than `reference`: by a margin, and beyond
 /// chance.
-fn client_errors_elevated(changed: Answers, reference: Answers) -> bool {
+pub(super) fn client_errors_elevated(changed: Answers, reference: Answers) -> bool {
     let (changed_4xx, reference_4xx) = (
         share(changed.client_errors, changed.requests),
         share(reference.client_errors, reference.requests),
@@ -153,7 +153,7 @@ fn z_score(a: Answers, b: Answers) -> f64 {
 
 /// How many standard errors the share `a.0 / a.1` lies above `b.0 / b.1` (two-proportion
 /// z-test with a pooled share); infinite when neither varies but `a` is higher.
-fn z(a: (u64, u64), b: (u64, u64)) -> f64 {
+pub(super) fn z(a: (u64, u64), b: (u64, u64)) -> f64 {
     let (pa, pb) = (share(a.0, a.1), share(b.0, b.1));
     if a.1 == 0 {
         return 0.0;
@@ -169,79 +169,7 @@ fn z(a: (u64, u64), b: (u64, u64)) -> f64 {
     (pa - pb) / se
 }
 
-/// A new server needs this many requests before a canary verdict.
-pub(crate) const CANARY_MIN_REQUESTS: u64 = 20;
-/// ...and its error rate this many standard errors above the existing servers'.
-const CANARY_Z: f64 = 3.0;
-
-/// A rollout's canary comparison: one new server's answers against the existing servers' over
-/// the same seconds. 5xx and failures are errors; 4xx count too (on both sides) when the new
-/// server answers 4xx clearly more often, as in [`Measure`].
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub(crate) struct Canary {
-    pub new: Answers,
-    pub existing: Answers,
-    pub new_rate: f64,
-    pub existing_rate: f64,
-    pub client_errors_counted: bool,
-    /// Standard errors between the two rates.
-    pub z: f64,
-    pub bad: bool,
-}
-
-impl Canary {
-    /// Bad when the new server has [`CANARY_MIN_REQUESTS`], its error rate is over
-    /// `max_error_rate` or over the existing servers' plus `max_increase`, and the difference
-    /// is beyond chance.
-    pub(crate) fn new(new: Answers, existing: Answers, guard: &GuardConfig) -> Canary {
-        let counted = client_errors_elevated(new, existing);
-        let errors = |a: Answers| a.errors + if counted { a.client_errors } else { 0 };
-        let (new_errors, existing_errors) = (errors(new), errors(existing));
-        let new_rate = share(new_errors, new.requests);
-        let existing_rate = share(existing_errors, existing.requests);
-        let z = z(
-            (new_errors, new.requests),
-            (existing_errors, existing.requests),
-        );
-        let over =
-            new_rate > guard.max_error_rate.0 || new_rate > existing_rate + guard.max_increase.0;
-        Canary {
-            new,
-            existing,
-            new_rate,
-            existing_rate,
-            client_errors_counted: counted,
-            z,
-            bad: new.requests >= CANARY_MIN_REQUESTS && over && z > CANARY_Z,
-        }
-    }
-
-    /// "inventory-7: error rate 21.3% over 45 requests against 0.0% on the existing servers over
-    /// 612 (6.1 standard errors; limit 2% above the existing servers)"
-    pub(crate) fn describe(&self, server: &str, guard: &GuardConfig) -> String {
-        let counting = if self.client_errors_counted {
-            ", 4xx counted"
-        } else {
-            ""
-        };
-        let z = if self.z.is_finite() {
-            format!("{:.1} standard errors", self.z)
-        } else {
-            "no existing server took requests".into()
-        };
-        format!(
-            "{server}: error rate {} over {} requests against {} on the existing servers over {}{counting} ({z}; limits {} above the existing servers, {} in all)",
-            percent(self.new_rate),
-            thousands(self.new.requests),
-            percent(self.existing_rate),
-            thousands(self.existing.requests),
-            limit(guard.max_increase.0),
-            limit(guard.max_error_rate.0),
-        )
-    }
-}
-
-fn share(n: u64, of: u64) -> f64 {
+pub(super) fn share(n: u64, of: u64) -> f64 {
     if of == 0 {
         0.0
     } else {
@@ -250,18 +178,18 @@ fn share(n: u64, of: u64) -> f64 {
 }
 
 /// `21.3%`
-fn percent(f: f64) -> String {
+pub(super) fn percent(f: f64) -> String {
     format!("{:.1}%", f * 100.0)
 }
 
 /// `2%`, `2.5%`
-fn limit(f: f64) -> String {
+pub(super) fn limit(f: f64) -> String {
     let text = format!("{:.1}", f * 100.0);
     format!("{}%", text.trim_end_matches(".0"))
 }
 
 /// `1,204`
-fn thousands(n: u64) -> String {
+pub(super) fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let groups: Vec<&str> = digits
         .as_bytes()
@@ -275,6 +203,7 @@ fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::answers::Latency;
 
     fn guard() -> GuardConfig {
         GuardConfig::default()
@@ -291,8 +220,8 @@ mod tests {
     fn answers(requests: u64, client_errors: u64) -> Answers {
         Answers {
             requests,
-            errors: 0,
             client_errors,
+            ..Answers::default()
         }
     }
 
@@ -300,38 +229,8 @@ mod tests {
         requests: 0,
         errors: 0,
         client_errors: 0,
+        latency: Latency::NONE,
     };
-
-    fn failing(requests: u64, errors: u64) -> Answers {
-        Answers {
-            requests,
-            errors,
-            client_errors: 0,
-        }
-    }
-
-    #[test]
-    fn a_canary_answering_500_to_one_in_five_is_bad() {
-        let c = Canary::new(failing(40, 8), failing(600, 0), &guard());
-        assert!(c.bad, "{c:?}");
-        assert_eq!(
-            c.describe("inventory-7", &guard()),
-            "inventory-7: error rate 20.0% over 40 requests against 0.0% on the existing servers over 600 (11.0 standard errors; limits 2% above the existing servers, 5% in all)"
-        );
-        // Too few requests yet for a verdict.
-        assert!(!Canary::new(failing(10, 2), failing(600, 0), &guard()).bad);
-    }
-
-    #[test]
-    fn a_canary_like_the_others_is_good() {
-        // The same 3% as everybody: a noisy backend, not the new server's fault.
-        let c = Canary::new(failing(200, 6), failing(600, 18), &guard());
-        assert!(!c.bad, "{c:?}");
-        assert!(!Canary::new(failing(200, 0), NONE, &guard()).bad);
-        // A canary answering 404 is as bad as one answering 500.
-        let c = Canary::new(answers(100, 30), answers(600, 6), &guard());
-        assert!(c.client_errors_counted && c.bad, "{c:?}");
-    }
 
     #[test]
     fn a_new_server_answering_404_counts_as_errors() {

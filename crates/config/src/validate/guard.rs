@@ -2,7 +2,7 @@
 
 use super::Validator;
 use crate::guard::*;
-use crate::health::Fraction;
+use crate::health::{Factor, Fraction};
 use crate::raw::{RawGuard, RawNotify, S};
 
 impl Validator<'_> {
@@ -23,11 +23,32 @@ impl Validator<'_> {
         let min_requests = raw.min_requests.as_ref().map_or(DEFAULT_MIN_REQUESTS, |m| {
             self.int(m, "guard.min_requests", 1, 100_000_000, 1) as u64
         });
+        let max_latency_ratio = match raw.max_latency_ratio {
+            Some(r) if (1.0..=1000.0).contains(r.get_ref()) => Factor(*r.get_ref()),
+            Some(r) => {
+                self.err(
+                    r.span(),
+                    format!(
+                        "guard.max_latency_ratio is {}; allowed: 1 to 1000 (2 means twice the existing servers' p90)",
+                        r.get_ref()
+                    ),
+                );
+                Factor(DEFAULT_MAX_LATENCY_RATIO)
+            }
+            None => Factor(DEFAULT_MAX_LATENCY_RATIO),
+        };
+        let min_latency_increase = self.duration(
+            raw.min_latency_increase.as_ref(),
+            "guard.min_latency_increase",
+            DEFAULT_MIN_LATENCY_INCREASE,
+        );
         Some(GuardConfig {
             bake,
             max_error_rate,
             max_increase,
             min_requests,
+            max_latency_ratio,
+            min_latency_increase,
             auto_rollback: raw
                 .auto_rollback
                 .map_or(defaults.auto_rollback, S::into_inner),

@@ -254,8 +254,8 @@ fn follow(client: &Client, mut view: RolloutView, g: &Global) -> anyhow::Result<
     }
 }
 
-/// `step 2/3 (inventory-5) baking: inventory-5 120 req 0.0%; existing 410 req 0.0%`, while a
-/// step is under way.
+/// `step 2/3 (inventory-5) baking: inventory-5 0.0% of 120, p90 2.1 ms; existing 0.0% of 410,
+/// p90 1.9 ms`, while a step is under way.
 fn progress(v: &RolloutView) -> Option<String> {
     let step = v.steps.iter().find(|s| {
         !matches!(
@@ -272,26 +272,28 @@ fn progress(v: &RolloutView) -> Option<String> {
         phase.as_str().unwrap_or_default()
     );
     if let Some(b) = &step.bake {
-        let new: Vec<String> = b
-            .new
-            .iter()
-            .map(|n| {
-                format!(
-                    "{} {} req {:.1}%",
-                    n.server,
-                    n.requests,
-                    n.error_rate * 100.0
-                )
-            })
-            .collect();
-        line.push_str(&format!(
-            ": {}; existing {} req {:.1}%",
-            new.join(", "),
-            b.existing.requests,
-            b.existing.error_rate * 100.0
-        ));
+        line.push_str(": ");
+        line.push_str(&bake_numbers(b));
     }
     Some(line)
+}
+
+/// `inventory-5 0.0% of 120, p90 2.1 ms; existing 0.0% of 410, p90 1.9 ms`: each new server's
+/// error rate and latency beside the existing servers'.
+fn bake_numbers(b: &switchyard_admin::BakeNumbers) -> String {
+    let one = |n: &switchyard_admin::ServerNumbers| {
+        let p90 = n
+            .p90_ms
+            .map_or(String::new(), |ms| format!(", p90 {}", output::millis(ms)));
+        format!(
+            "{} {:.1}% of {}{p90}",
+            n.server,
+            n.error_rate * 100.0,
+            n.requests
+        )
+    };
+    let new: Vec<String> = b.new.iter().map(one).collect();
+    format!("{}; {}", new.join(", "), one(&b.existing))
 }
 
 /// The rollout and its steps as a table, and with `summary` the line on how it ended.
@@ -314,26 +316,7 @@ fn show(v: &RolloutView, g: &Global, summary: bool) {
         .iter()
         .map(|s| {
             let phase = serde_json::to_value(s.phase).unwrap_or_default();
-            let bake = s.bake.as_ref().map_or("-".into(), |b| {
-                let new: Vec<String> = b
-                    .new
-                    .iter()
-                    .map(|n| {
-                        format!(
-                            "{} {:.1}% of {}",
-                            n.server,
-                            n.error_rate * 100.0,
-                            n.requests
-                        )
-                    })
-                    .collect();
-                format!(
-                    "{}; existing {:.1}% of {}",
-                    new.join(", "),
-                    b.existing.error_rate * 100.0,
-                    b.existing.requests
-                )
-            });
+            let bake = s.bake.as_ref().map_or("-".into(), bake_numbers);
             vec![
                 s.step.to_string(),
                 s.servers.join(", "),
@@ -353,7 +336,7 @@ fn show(v: &RolloutView, g: &Global, summary: bool) {
                 "WEIGHT",
                 "PHASE",
                 "VERSION",
-                "ERRORS (NEW; EXISTING)"
+                "BAKE: ERRORS, P90 (NEW; EXISTING)"
             ],
             &rows
         )

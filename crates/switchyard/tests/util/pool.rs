@@ -27,6 +27,11 @@ impl Pool {
     /// `old` servers in rotation; `pool_settings` go into `[pools.inventory]` (such as
     /// `min_servers = 2`).
     pub async fn start(old: usize, pool_settings: &str) -> Pool {
+        Pool::start_with_health(old, pool_settings, HEALTH).await
+    }
+
+    /// [`Pool::start`] with `health` as the pool's health-check section.
+    pub async fn start_with_health(old: usize, pool_settings: &str, health: &str) -> Pool {
         let mut backends = Vec::new();
         for i in 1..=old {
             backends.push(Backend::start(&format!("inventory-{i}")).await.unwrap());
@@ -38,7 +43,7 @@ impl Pool {
             &format!("balance = \"round_robin\"\n{pool_settings}"),
         );
         let dir = Dir::new();
-        let path = dir.write("switchyard.toml", &format!("{config}{HEALTH}"));
+        let path = dir.write("switchyard.toml", &format!("{config}{health}"));
         let serve = Serve::start(&dir, &path).await;
         let admin = Admin::of(&dir, &serve);
         Pool {

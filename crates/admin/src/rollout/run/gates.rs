@@ -103,24 +103,26 @@ impl Runner {
                     (n.clone(), c)
                 })
                 .collect();
-            let numbers = |server: &str, a: Answers, rate: f64| ServerNumbers {
+            let numbers = |server: &str, a: Answers, rate: f64, p90: Option<f64>| ServerNumbers {
                 server: server.to_string(),
                 requests: a.requests,
                 errors: a.errors,
                 client_errors: a.client_errors,
                 error_rate: rate,
+                p90_ms: p90.map(|s| s * 1000.0),
             };
             let bake = BakeNumbers {
                 started,
                 until,
                 new: canaries
                     .iter()
-                    .map(|(n, c)| numbers(n, c.new, c.new_rate))
+                    .map(|(n, c)| numbers(n, c.new, c.new_rate, c.new_p90))
                     .collect(),
                 existing: numbers(
                     "existing",
                     existing,
                     canaries.first().map_or(0.0, |(_, c)| c.existing_rate),
+                    canaries.first().and_then(|(_, c)| c.existing_p90),
                 ),
             };
             self.view.send_modify(|v| v.steps[i].bake = Some(bake));
@@ -140,6 +142,10 @@ impl Runner {
                     "existing_error_rate": c.existing_rate,
                     "client_errors_counted": c.client_errors_counted,
                     "standard_errors": if c.z.is_finite() { Some(c.z) } else { None },
+                    "failing": c.failing,
+                    "slow": c.slow,
+                    "p90_ms": c.new_p90.map(|s| s * 1000.0),
+                    "existing_p90_ms": c.existing_p90.map(|s| s * 1000.0),
                 });
                 return Err(f);
             }
