@@ -64,7 +64,8 @@ impl Pace {
 
 /// Reads once from the client into `buf` (growing it up to `limit`), as
 /// [`ReadBuf::read_from`] does, waiting at most `idle` for bytes and no longer than the pace
-/// allows; running out of either is a `TimedOut` error that says which.
+/// allows; running out of either is a `TimedOut` error that says which. As in [`write_all`],
+/// the clock is read and a timer set only when the read has to wait.
 pub(crate) async fn read<R: AsyncRead + Unpin>(
     buf: &mut ReadBuf,
     src: &mut R,
@@ -72,12 +73,19 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
     idle: Duration,
     pace: Option<&mut Pace>,
 ) -> io::Result<Option<usize>> {
+    let mut reading = std::pin::pin!(buf.read_from(src, limit));
+    if let Poll::Ready(done) = poll_fn(|cx| Poll::Ready(reading.as_mut().poll(cx))).await {
+        if let (Ok(Some(n)), Some(pace)) = (&done, pace) {
+            pace.moved(*n, Duration::ZERO);
+        }
+        return done;
+    }
     let now = Instant::now();
     let idle_deadline = now + idle;
     let deadline = pace
         .as_ref()
         .map_or(idle_deadline, |p| idle_deadline.min(p.deadline(now)));
-    match tokio::time::timeout_at(deadline, buf.read_from(src, limit)).await {
+    match tokio::time::timeout_at(deadline, reading).await {
         Ok(Ok(Some(n))) => {
             if let Some(pace) = pace {
                 pace.moved(n, now.elapsed());
@@ -212,6 +220,33 @@ mod tests {
         // 64 bytes went at once into the pipe; the rest after the wait.
         assert_eq!(pace.moved, 936);
         assert_eq!(pace.waited, Duration::from_secs(1));
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn reads_wait_only_when_nothing_is_there() {
+        let (mut near, mut far) = tokio::io::duplex(4096);
+        let mut pace = Pace::start(100).unwrap();
+        let mut buf = ReadBuf::default();
+        tokio::io::AsyncWriteExt::write_all(&mut far, b"ready")
+            .await
+            .unwrap();
+        let idle = Duration::from_secs(5);
+        let got = read(&mut buf, &mut near, 4096, idle, Some(&mut pace)).await;
+        assert_eq!(got.unwrap(), Some(5));
+        assert_eq!((pace.moved, pace.waited), (5, Duration::ZERO));
+        // Nothing more comes: the pace (2 s of grace and 0.05 s earned) ends the wait first.
+        let started = Instant::now();
+        let err = read(&mut buf, &mut near, 4096, idle, Some(&mut pace))
+            .await
+            .unwrap_err();
+        assert!(err.to_string().contains("min_data_rate"), "{err}");
+        assert_eq!(started.elapsed(), GRACE + Duration::from_millis(50));
+        // Without a pace, the idle limit does.
+        let err = read(&mut buf, &mut near, 4096, idle, None)
+            .await
+            .unwrap_err();
+        assert_eq!(err.to_string(), "no body bytes for 5s");
+        drop(far);
     }
 
     #[tokio::test(start_paused = true)]
