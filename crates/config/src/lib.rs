@@ -50,8 +50,8 @@ pub use guard::{
     DEFAULT_MIN_REQUESTS, DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT,
 };
 pub use health::{
-    describe_statuses, Fraction, HealthConfig, OutlierConfig, StatusRange, WhenAllUnhealthy,
-    DEFAULT_FALL, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_RISE,
+    body_snippet, describe_statuses, Fraction, HealthConfig, OutlierConfig, StatusRange,
+    WhenAllUnhealthy, DEFAULT_FALL, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_RISE,
 };
 pub use model::{
     AccessLog, AdminConfig, Balance, Cidr, Config, ListenerConfig, PoolConfig, RouteConfig,
