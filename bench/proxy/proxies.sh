@@ -92,15 +92,11 @@ balance = "round_robin"
 max_connections = $(( IDLE_CONNS + 10000 ))
 queue = 1000
 timeouts = { connect = "1s", request = "10s" }
-
-[[pools.bench.servers]]
-name = "b1"
-address = "127.0.0.1:$B1_PORT"
-
-[[pools.bench.servers]]
-name = "b2"
-address = "127.0.0.1:$B2_PORT"
 EOF
+  local i ports=("$B1_PORT" "$B2_PORT")
+  for i in 1 2; do
+    printf '\n[[pools.bench.servers]]\nname = "b%s"\naddress = "127.0.0.1:%s"\n' "$i" "${ports[i - 1]}" >>"$cfg"
+  done
   [[ -n "$tracing" ]] && printf '\n[tracing]\n%s\n' "$tracing" >>"$cfg"
   start_bg "$name" "$SWITCHYARD_BIN" serve --config "$cfg" --state "$WORK/$name-state"
   wait_ready "$name" "$port" \

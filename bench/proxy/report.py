@@ -145,6 +145,13 @@ def median(runs, key):
     return statistics.median(values) if values else float("nan")
 
 
+def with_problems(out, warnings, title):
+    """Appends `title` and the warning lines to `out`, if there are any."""
+    if warnings:
+        out.extend(["", title, ""])
+        out.extend(warnings)
+
+
 def load_section(case, runs, dir_=None):
     """Markdown for one load case, and its ratios {other: {metric: ratio}}."""
     big = case == "1mib"
@@ -238,11 +245,7 @@ def load_section(case, runs, dir_=None):
                 problems.append(f"{r['log_lines_per_req']:.3f} access-log lines per request")
             if problems:
                 warnings.append(f"- {LABELS.get(t, t)} round {i}: " + "; ".join(problems))
-    if warnings:
-        out.append("")
-        out.append("Problems in these runs (their figures are suspect):")
-        out.append("")
-        out.extend(warnings)
+    with_problems(out, warnings, "Problems in these runs (their figures are suspect):")
     return "\n".join(out), ratios
 
 
@@ -285,11 +288,7 @@ def idle_section(dir_):
         f"processes (nginx: master and workers). KB per connection = growth with {n:,} open / connections; "
         f"returned = share of that growth given back {settle:g} s after they closed."
     )
-    if warnings:
-        out.append("")
-        out.append("Problems (these figures are suspect):")
-        out.append("")
-        out.extend(warnings)
+    with_problems(out, warnings, "Problems (these figures are suspect):")
     return "\n".join(out), per_conn
 
 

@@ -91,6 +91,30 @@ pub fn describe_statuses(ranges: &[StatusRange]) -> String {
         .join(" or ")
 }
 
+/// The start of a body as text, the way health checks quote it: tags dropped, whitespace
+/// collapsed, at most 60 characters (then `...`).
+pub fn body_snippet(body: &str) -> String {
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in body.chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => {
+                in_tag = false;
+                text.push(' ');
+            }
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() > 60 {
+        format!("{}...", joined.chars().take(60).collect::<String>())
+    } else {
+        joined
+    }
+}
+
 /// What a pool does when every server in rotation is unhealthy or ejected.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -196,5 +220,19 @@ mod tests {
             },
         ];
         assert_eq!(describe_statuses(&r), "200-299 or 404");
+    }
+
+    #[test]
+    fn body_snippets_read_like_text() {
+        assert_eq!(
+            body_snippet("<html><h1>Not Found</h1>\n</html>"),
+            "Not Found"
+        );
+        assert_eq!(
+            body_snippet("{\"status\":\"down\"}"),
+            "{\"status\":\"down\"}"
+        );
+        assert_eq!(body_snippet(&"x".repeat(100)).len(), 63);
+        assert_eq!(body_snippet(&"y".repeat(80)).chars().count(), 63);
     }
 }

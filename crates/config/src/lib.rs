@@ -51,7 +51,7 @@ pub use guard::{
     DEFAULT_NOTIFY_RETRIES, DEFAULT_NOTIFY_TIMEOUT,
 };
 pub use health::{
-    describe_statuses, Factor, Fraction, HealthConfig, OutlierConfig, StatusRange,
+    body_snippet, describe_statuses, Factor, Fraction, HealthConfig, OutlierConfig, StatusRange,
     WhenAllUnhealthy, DEFAULT_FALL, DEFAULT_HEALTH_INTERVAL, DEFAULT_HEALTH_TIMEOUT, DEFAULT_RISE,
 };
 pub use model::{

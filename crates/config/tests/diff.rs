@@ -2,57 +2,31 @@
 
 use switchyard_config::{diff, text_diff, Change, ChangeKind, Config, ServerState};
 
-const BASE: &str = r#"
+const BASE: &str = concat!(
+    r#"
 [admin]
 bind = "127.0.0.1:9901"
 
-[[listeners]]
-name = "web"
-bind = "127.0.0.1:8080"
-
-[[routes]]
-host = "shop.example"
-path_prefix = "/api/inventory"
-pool = "inventory"
-
-[[routes]]
-pool = "frontend"
-
+"#,
+    shop_front!(),
+    r#"
 [pools.inventory]
 balance = "round_robin"
 max_connections = 100
 timeouts = { request = "10s" }
+"#,
+    server!("inventory", "inventory-1", "127.0.0.1:9101"),
+    server!("inventory", "inventory-2", "127.0.0.1:9102"),
+    server!("inventory", "inventory-3", "127.0.0.1:9103"),
+    "\n[pools.frontend]\n",
+    server!("frontend", "frontend-01", "127.0.0.1:9201"),
+);
 
-[[pools.inventory.servers]]
-name = "inventory-1"
-address = "127.0.0.1:9101"
-
-[[pools.inventory.servers]]
-name = "inventory-2"
-address = "127.0.0.1:9102"
-
-[[pools.inventory.servers]]
-name = "inventory-3"
-address = "127.0.0.1:9103"
-
-[pools.frontend]
-
-[[pools.frontend.servers]]
-name = "frontend-01"
-address = "127.0.0.1:9201"
-"#;
-
-const BILLING: &str = r#"
-[pools.billing]
-
-[[pools.billing.servers]]
-name = "billing-1"
-address = "127.0.0.1:9301"
-
-[[pools.billing.servers]]
-name = "billing-2"
-address = "127.0.0.1:9302"
-"#;
+const BILLING: &str = concat!(
+    "\n[pools.billing]\n",
+    server!("billing", "billing-1", "127.0.0.1:9301"),
+    server!("billing", "billing-2", "127.0.0.1:9302"),
+);
 
 fn parse(source: &str) -> Config {
     Config::parse(source, "lb.toml").unwrap_or_else(|e| panic!("{e}\nin:\n{source}"))

@@ -8,25 +8,14 @@ use switchyard_config::{Config, DEFAULT_EVENT_RETENTION};
 
 fn config(admin: &str, health_path: &str) -> String {
     format!(
-        r#"
-[admin]
-{admin}
-
-[[listeners]]
-name = "web"
-bind = "127.0.0.1:8080"
-
-[[routes]]
-pool = "inventory"
-
-[pools.inventory]
-health = {{ path = {} }}
-
-[[pools.inventory.servers]]
-name = "inventory-1"
-address = "127.0.0.1:9101"
-"#,
-        toml::Value::String(health_path.into())
+        concat!(
+            "\n[admin]\n{admin}\n\n",
+            web_listener!(),
+            "\n[[routes]]\npool = \"inventory\"\n\n[pools.inventory]\nhealth = {{ path = {path} }}\n",
+            server!("inventory", "inventory-1", "127.0.0.1:9101"),
+        ),
+        admin = admin,
+        path = toml::Value::String(health_path.into())
     )
 }
 

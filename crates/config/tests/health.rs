@@ -4,10 +4,9 @@ use std::time::Duration;
 
 use switchyard_config::{Config, StatusRange, WhenAllUnhealthy};
 
-const BASE: &str = r#"[[listeners]]
-name = "web"
-bind = "127.0.0.1:8080"
-
+const BASE: &str = concat!(
+    web_listener!(),
+    r#"
 [[routes]]
 pool = "inventory"
 
@@ -33,11 +32,9 @@ min_requests = 20
 failure_statuses = ["500-599", 404]
 base_ejection = "30s"
 max_ejected_percent = 50
-
-[[pools.inventory.servers]]
-name = "inventory-1"
-address = "127.0.0.1:9101"
-"#;
+"#,
+    server!("inventory", "inventory-1", "127.0.0.1:9101"),
+);
 
 fn error_of(source: &str) -> String {
     let errors = Config::parse(source, "lb.toml").expect_err("config should be refused");

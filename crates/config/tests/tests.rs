@@ -3,6 +3,9 @@
 //! One test binary for the crate (`cargo test -p switchyard-config --test integration`),
 //! so the suites are linked once.
 
+#[macro_use]
+mod fixture;
+
 mod diff;
 mod fuzz;
 mod hardening;

@@ -4,7 +4,8 @@ use std::time::Duration;
 
 use switchyard_config::{AccessLog, Balance, Config, UpstreamProtocol};
 
-const GOOD: &str = r#"
+const GOOD: &str = concat!(
+    r#"
 [admin]
 bind = "127.0.0.1:9901"
 access_log = "/var/log/switchyard/access.log"
@@ -12,18 +13,9 @@ access_log = "/var/log/switchyard/access.log"
 [runtime]
 workers = 2
 
-[[listeners]]
-name = "web"
-bind = "127.0.0.1:8080"
-
-[[routes]]
-host = "shop.example"
-path_prefix = "/api/inventory"
-pool = "inventory"
-
-[[routes]]
-pool = "frontend"
-
+"#,
+    shop_front!(),
+    r#"
 [pools.inventory]
 balance = "least_conn"
 max_connections = 100
@@ -35,11 +27,9 @@ timeouts = { connect = "1s", request = "10s" }
 name = "inventory-1"
 address = "127.0.0.1:9101"
 weight = 3
-
-[[pools.inventory.servers]]
-name = "inventory-2"
-address = "127.0.0.1:9102"
-
+"#,
+    server!("inventory", "inventory-2", "127.0.0.1:9102"),
+    r#"
 [pools.frontend]
 protocol = "h2c"
 
@@ -47,7 +37,8 @@ protocol = "h2c"
 name = "frontend-01"
 address = "[::1]:9201"
 max_connections = 7
-"#;
+"#,
+);
 
 /// The single error of `source`, as text.
 fn error_of(source: &str) -> String {

@@ -82,6 +82,7 @@ mod tests;
 mod traffic;
 mod world;
 
+pub use access::ACCESS_FIELDS;
 pub use changes::BAD_MEMBER_CHANGE;
 
 /// Which incident the logs show.

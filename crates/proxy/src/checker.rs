@@ -15,7 +15,7 @@ use http_body_util::{BodyExt, Empty};
 use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioTimer};
-use switchyard_config::{describe_statuses, HealthConfig};
+use switchyard_config::{body_snippet, describe_statuses, HealthConfig};
 use tokio::task::AbortHandle;
 
 use crate::events::ProxyEvent;
@@ -228,7 +228,7 @@ pub(crate) async fn probe(
         .as_deref()
         .map(String::from_utf8_lossy)
         .unwrap_or_default();
-    let got = || format!("{status} {content_type} \"{}\"", snippet(&text));
+    let got = || format!("{status} {content_type} \"{}\"", body_snippet(&text));
     if !hc.expect_status.iter().any(|r| r.contains(status)) {
         return fail(got());
     }
@@ -288,30 +288,6 @@ fn expectation(hc: &HealthConfig) -> String {
     out
 }
 
-/// The start of a body as text: tags dropped, whitespace collapsed, at most 60 characters.
-fn snippet(body: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in body.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                text.push(' ');
-            }
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    let words: Vec<&str> = text.split_whitespace().collect();
-    let joined = words.join(" ");
-    if joined.chars().count() > 60 {
-        format!("{}...", joined.chars().take(60).collect::<String>())
-    } else {
-        joined
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,12 +299,5 @@ mod tests {
         assert_eq!(got.len(), BODY_LIMIT);
         let short = http_body_util::Full::new(Bytes::from_static(b"ok"));
         assert_eq!(first_bytes(short, BODY_LIMIT).await.unwrap(), "ok");
-    }
-
-    #[test]
-    fn snippets_read_like_text() {
-        assert_eq!(snippet("<html><h1>Not Found</h1>\n</html>"), "Not Found");
-        assert_eq!(snippet("{\"status\":\"down\"}"), "{\"status\":\"down\"}");
-        assert_eq!(snippet(&"x".repeat(100)).len(), 63);
     }
 }

@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use crate::support::*;
+use switchyard_lab::loggen::ACCESS_FIELDS;
 use switchyard_lab::Backend;
 
 #[tokio::test]
@@ -240,16 +241,13 @@ async fn malformed_requests_get_400_and_huge_headers_431() {
 async fn access_log_line_has_every_field() {
     let b = Backend::start("inventory-1").await.unwrap();
     let p = start(&one_pool("", &[("inventory-1", b.addr)])).await;
-    client()
-        .get(p.url("/bytes/1000?x=1"))
-        .header("host", "shop.example")
-        .header("x-request-id", "log-me")
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    body_of(
+        client()
+            .get(p.url("/bytes/1000?x=1"))
+            .header("host", "shop.example")
+            .header("x-request-id", "log-me"),
+    )
+    .await;
     let mut lines = Vec::new();
     eventually("the access-log line", || {
         lines = p.access_lines();
@@ -257,21 +255,7 @@ async fn access_log_line_has_every_field() {
     })
     .await;
     let l = &lines[0];
-    for field in [
-        "ts",
-        "request_id",
-        "client",
-        "method",
-        "path",
-        "host",
-        "status",
-        "pool",
-        "server",
-        "upstream_status",
-        "duration_ms",
-        "bytes_sent",
-        "error",
-    ] {
+    for field in ACCESS_FIELDS {
         assert!(l.get(field).is_some(), "missing {field} in {l}");
     }
     assert!(

@@ -11,12 +11,7 @@ async fn routes_by_host_and_path_first_match_wins() {
     let api = Backend::start("api").await.unwrap();
     let web = Backend::start("web").await.unwrap();
     let toml = format!(
-        r#"
-[admin]
-access_log = "off"
-[[listeners]]
-name = "web"
-bind = "127.0.0.1:0"
+        r#"{HEAD}
 [[routes]]
 host = "shop.example"
 path_prefix = "/api/inventory"
@@ -26,13 +21,10 @@ path_prefix = "/api"
 pool = "api"
 [[routes]]
 pool = "web"
-[pools.inventory]
-[pools.api]
-[pools.web]
 {}{}{}"#,
-        servers_toml("inventory", &[("inventory-1", inv.addr)]),
-        servers_toml("api", &[("api-1", api.addr)]),
-        servers_toml("web", &[("web-1", web.addr)]),
+        pool_toml("inventory", &[("inventory-1", inv.addr)]),
+        pool_toml("api", &[("api-1", api.addr)]),
+        pool_toml("web", &[("web-1", web.addr)]),
     );
     let p = start(&toml).await;
     let c = client();

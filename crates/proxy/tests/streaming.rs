@@ -21,13 +21,7 @@ async fn hundred_megabytes_stream_both_ways_with_bounded_memory() {
     let p = start(&one_pool("", &[("b", b.addr)])).await;
     let c = client();
     // Warm up so allocator arenas exist before the baseline is taken.
-    c.get(p.url("/bytes/1000000"))
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    body_of(c.get(p.url("/bytes/1000000"))).await;
     let before = peak_rss();
 
     let chunk = bytes::Bytes::from(vec![b'u'; 64 * 1024]);

@@ -112,14 +112,21 @@ impl TestProxy {
     }
 }
 
+/// The start of a test config: no access log, and the `web` listener on a free port.
+pub const HEAD: &str =
+    "[admin]\naccess_log = \"off\"\n\n[[listeners]]\nname = \"web\"\nbind = \"127.0.0.1:0\"\n";
+
 /// A config with one listener on a free port, one catch-all route to pool `pool`, and `servers`.
 /// `pool_extra` lines go into the `[pools.pool]` table.
 pub fn one_pool(pool_extra: &str, servers: &[(&str, SocketAddr)]) -> String {
-    let mut toml = format!(
-        "[admin]\naccess_log = \"off\"\n\n[[listeners]]\nname = \"web\"\nbind = \"127.0.0.1:0\"\n\n[[routes]]\npool = \"pool\"\n\n[pools.pool]\n{pool_extra}\n"
-    );
+    let mut toml = format!("{HEAD}\n[[routes]]\npool = \"pool\"\n\n[pools.pool]\n{pool_extra}\n");
     toml.push_str(&servers_toml("pool", servers));
     toml
+}
+
+/// Pool `pool` with `servers` and nothing else set.
+pub fn pool_toml(pool: &str, servers: &[(&str, SocketAddr)]) -> String {
+    format!("[pools.{pool}]\n{}", servers_toml(pool, servers))
 }
 
 pub fn servers_toml(pool: &str, servers: &[(&str, SocketAddr)]) -> String {
@@ -148,6 +155,11 @@ pub fn client() -> reqwest::Client {
         .timeout(Duration::from_secs(30))
         .build()
         .unwrap()
+}
+
+/// Sends `request` and reads the whole answer body.
+pub async fn body_of(request: reqwest::RequestBuilder) -> bytes::Bytes {
+    request.send().await.unwrap().bytes().await.unwrap()
 }
 
 /// Polls `cond` every 10 ms for up to 5 s.

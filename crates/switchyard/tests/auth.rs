@@ -286,18 +286,23 @@ async fn a_stale_if_version_is_refused_and_changes_nothing() {
     );
 
     // With the current version, each goes through.
-    let out = site.ok("apply --config timeout.toml -m 'shorter timeout' --if-version 2");
-    assert!(out.starts_with("applied as v3 (1 change)\n"), "{out}");
-    let out = site.ok("rollback --to 1 -m 'back' --if-version 3");
-    assert!(
-        out.starts_with("rolled back to v1's config as v4 (2 changes)\n"),
-        "{out}"
-    );
-    let out = site.ok("servers remove inventory-1 --pool inventory -m x --if-version 4");
-    assert!(
-        out.starts_with("removed inventory-1 from pool inventory as v5 (1 change)\n"),
-        "{out}"
-    );
+    for (command, answer) in [
+        (
+            "apply --config timeout.toml -m 'shorter timeout' --if-version 2",
+            "applied as v3 (1 change)\n",
+        ),
+        (
+            "rollback --to 1 -m 'back' --if-version 3",
+            "rolled back to v1's config as v4 (2 changes)\n",
+        ),
+        (
+            "servers remove inventory-1 --pool inventory -m x --if-version 4",
+            "removed inventory-1 from pool inventory as v5 (1 change)\n",
+        ),
+    ] {
+        let out = site.ok(command);
+        assert!(out.starts_with(answer), "{command}: {out}");
+    }
     assert_eq!(site.versions(), [5, 4, 3, 2, 1]);
 }
 

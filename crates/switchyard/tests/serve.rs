@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use crate::util::{http_client, poll, serve_config, Dir, Serve};
 use serde_json::Value;
+use switchyard_lab::loggen::ACCESS_FIELDS;
 use switchyard_lab::Backend;
 
 #[tokio::test]
@@ -119,21 +120,7 @@ async fn proxies_to_the_backend_and_records_metrics_and_access_log() {
         .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
         .collect();
     for (record, line) in records.iter().zip(&lines) {
-        for field in [
-            "ts",
-            "request_id",
-            "client",
-            "method",
-            "path",
-            "host",
-            "status",
-            "pool",
-            "server",
-            "upstream_status",
-            "duration_ms",
-            "bytes_sent",
-            "error",
-        ] {
+        for field in ACCESS_FIELDS {
             serve.check(
                 record.get(field).is_some(),
                 &format!("access-log line lacks {field:?}: {line}"),

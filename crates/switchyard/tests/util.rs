@@ -18,7 +18,7 @@ mod serve;
 mod site;
 
 pub use admin::{assert_fields, http_client, Admin};
-pub use fleet::{CountedLoad, Fleet, PREFIX};
+pub use fleet::{Fleet, PREFIX};
 pub use pool::{Pool, HEALTH};
 pub use process::{
     argv, check, command_line, have, run, run_fails, run_ok, run_with_timeout, self_signed_cert,

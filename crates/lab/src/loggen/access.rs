@@ -3,6 +3,27 @@
 
 use super::sink::{Put, Sink};
 
+/// The keys of an access-log line, in the order the proxy writes them.
+pub const ACCESS_FIELDS: [&str; 17] = [
+    "ts",
+    "request_id",
+    "client",
+    "listener",
+    "method",
+    "path",
+    "host",
+    "protocol",
+    "status",
+    "pool",
+    "server",
+    "server_address",
+    "upstream_status",
+    "duration_ms",
+    "bytes_sent",
+    "attempts",
+    "error",
+];
+
 /// One request through Switchyard.
 pub(crate) struct AccessLine<'a> {
     pub(crate) ts_us: u64,
@@ -109,28 +130,7 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let v: serde_json::Value = serde_json::from_str(&text).unwrap();
         let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
-        assert_eq!(
-            keys,
-            [
-                "ts",
-                "request_id",
-                "client",
-                "listener",
-                "method",
-                "path",
-                "host",
-                "protocol",
-                "status",
-                "pool",
-                "server",
-                "server_address",
-                "upstream_status",
-                "duration_ms",
-                "bytes_sent",
-                "attempts",
-                "error"
-            ]
-        );
+        assert_eq!(keys, ACCESS_FIELDS);
         assert_eq!(v["ts"], "2025-11-13T10:23:15.123Z");
         assert_eq!(v["duration_ms"], 1.2);
         // Re-serializing gives the same bytes: the line is what serde_json would write.

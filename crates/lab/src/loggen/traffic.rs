@@ -67,6 +67,17 @@ impl Page {
     }
 }
 
+/// The client request a call is made for.
+#[derive(Clone, Copy)]
+struct Caller<'a> {
+    /// The front end making the call.
+    fe: usize,
+    id: &'a [u8],
+    page: Page,
+    path: &'a [u8],
+    fault: Option<Fault>,
+}
+
 /// An unrelated failure, part of the baseline error rate.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Fault {
@@ -125,23 +136,18 @@ impl Shop {
         let mut status = 200u16;
         let mut failed = false;
 
+        let by = Caller {
+            fe,
+            id: &id,
+            page,
+            path: &path,
+            fault,
+        };
+
         if page.needs_auth(&mut self.rng) || fault == Some(Fault::AuthReset) {
-            let call = self.call(fe, Service::Auth, "GET", CallPath::Auth, &id, t, fault);
-            t = call.end_us + self.rng.range(100, 600);
-            if call.answer != Answer::Ok {
-                self.call_failed(
-                    fe,
-                    Service::Auth,
-                    "GET",
-                    CallPath::Auth,
-                    &id,
-                    &call,
-                    page,
-                    &path,
-                    t,
-                );
+            (t, failed) = self.needed_call(by, Service::Auth, "GET", CallPath::Auth, t, (100, 600));
+            if failed {
                 status = 502;
-                failed = true;
             }
         }
         if !failed && page.queries_db() {
@@ -188,30 +194,10 @@ impl Shop {
             }
         }
         if !failed && matches!(page, Page::Checkout) {
-            let call = self.call(
-                fe,
-                Service::Billing,
-                "POST",
-                CallPath::Charge,
-                &id,
-                t,
-                fault,
-            );
-            t = call.end_us + self.rng.range(300, 900);
-            if call.answer != Answer::Ok {
-                self.call_failed(
-                    fe,
-                    Service::Billing,
-                    "POST",
-                    CallPath::Charge,
-                    &id,
-                    &call,
-                    page,
-                    &path,
-                    t,
-                );
+            let cp = CallPath::Charge;
+            (t, failed) = self.needed_call(by, Service::Billing, "POST", cp, t, (300, 900));
+            if failed {
                 status = 502;
-                failed = true;
             }
         }
         if !failed && fault == Some(Fault::Panic) {
@@ -318,6 +304,28 @@ impl Shop {
         let end = t + DB_WAIT_US + self.rng.range(0, 3000);
         self.db_timeout_record(fe, page, id, path, end, in_use);
         Err(end)
+    }
+
+    /// A call the request cannot do without (auth, billing), the front end going on `wait`
+    /// microseconds after the answer: when it goes on, and whether the call failed (its error
+    /// record is then written).
+    fn needed_call(
+        &mut self,
+        by: Caller<'_>,
+        service: Service,
+        method: &'static str,
+        cp: CallPath,
+        t: u64,
+        wait: (u64, u64),
+    ) -> (u64, bool) {
+        let call = self.call(by.fe, service, method, cp, by.id, t, by.fault);
+        let t = call.end_us + self.rng.range(wait.0, wait.1);
+        let failed = call.answer != Answer::Ok;
+        if failed {
+            let (fe, id, page, path) = (by.fe, by.id, by.page, by.path);
+            self.call_failed(fe, service, method, cp, id, &call, page, path, t);
+        }
+        (t, failed)
     }
 
     /// A call from front end `fe` through Switchyard to `service`, with its access-log line and

@@ -3,8 +3,9 @@
 
 use bytes::Bytes;
 use serde_json::Value;
+use switchyard_config::body_snippet;
 
-use super::http::{content_type, snippet};
+use super::http::content_type;
 
 /// A dependency's answer that was not what the front end needed.
 pub(crate) struct Failure {
@@ -45,7 +46,7 @@ pub(crate) fn judge(
     let received = format!(
         "{} {kind} \"{}\"",
         status.as_u16(),
-        snippet(&String::from_utf8_lossy(body))
+        body_snippet(&String::from_utf8_lossy(body))
     );
     let backend = parts
         .headers

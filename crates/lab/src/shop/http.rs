@@ -161,39 +161,16 @@ pub(crate) fn content_type(headers: &HeaderMap) -> &str {
         .unwrap_or("(no content-type)")
 }
 
-/// The start of a body as text, the way Switchyard's health checks quote it: tags dropped,
-/// whitespace collapsed, at most 60 characters.
-pub(crate) fn snippet(body: &str) -> String {
-    let mut text = String::new();
-    let mut in_tag = false;
-    for c in body.chars() {
-        match c {
-            '<' => in_tag = true,
-            '>' => {
-                in_tag = false;
-                text.push(' ');
-            }
-            c if !in_tag => text.push(c),
-            _ => {}
-        }
-    }
-    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
-    if joined.chars().count() > 60 {
-        format!("{}...", joined.chars().take(60).collect::<String>())
-    } else {
-        joined
-    }
-}
-
 #[cfg(test)]
 mod tests {
+    use switchyard_config::body_snippet;
+
     use super::*;
 
     #[test]
-    fn snippets_quote_text_not_markup() {
-        assert_eq!(snippet(NOT_FOUND_PAGE), "Not Found");
-        assert_eq!(snippet("{\"a\":1}"), "{\"a\":1}");
-        assert_eq!(snippet(&"y".repeat(80)).chars().count(), 63);
+    fn the_not_found_page_quotes_as_its_text() {
+        assert_eq!(body_snippet(NOT_FOUND_PAGE), "Not Found");
+        assert_eq!(body_snippet("{\"a\":1}"), "{\"a\":1}");
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! `switchyard.request_id`, `switchyard.error.reason`). Runs on the exporter task.
 
 use std::borrow::Cow;
+use std::time::SystemTime;
 
 use opentelemetry::trace::{
     SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceId, TraceState,
@@ -29,6 +30,28 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
     let context =
         |span: u64| SpanContext::new(trace_id, SpanId::from(span), flags, false, state.clone());
     let name: Cow<'static, str> = Cow::Owned(f.method.clone());
+    // Every span of the request: this trace's context, its method as the name, no events or
+    // links. `parent` is the parent span and whether it came from the caller.
+    let span = |id: u64,
+                parent: (SpanId, bool),
+                kind: SpanKind,
+                (start, end): (SystemTime, SystemTime),
+                attributes: Vec<KeyValue>,
+                status: Status| SpanData {
+        span_context: context(id),
+        parent_span_id: parent.0,
+        parent_span_is_remote: parent.1,
+        span_kind: kind,
+        name: name.clone(),
+        start_time: start,
+        end_time: end,
+        attributes,
+        dropped_attributes_count: 0,
+        events: SpanEvents::default(),
+        links: SpanLinks::default(),
+        status,
+        instrumentation_scope: scope.clone(),
+    };
 
     for a in &f.attempts {
         let m = &a.mark;
@@ -71,21 +94,14 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
             AttemptEnd::Open => Status::Unset,
         };
         let end = m.end().unwrap_or(f.duration);
-        out.push(SpanData {
-            span_context: context(m.span_id),
-            parent_span_id: SpanId::from(f.span_id),
-            parent_span_is_remote: false,
-            span_kind: SpanKind::Client,
-            name: name.clone(),
-            start_time: f.start + m.start(),
-            end_time: f.start + end,
-            attributes: attrs,
-            dropped_attributes_count: 0,
-            events: SpanEvents::default(),
-            links: SpanLinks::default(),
+        out.push(span(
+            m.span_id,
+            (SpanId::from(f.span_id), false),
+            SpanKind::Client,
+            (f.start + m.start(), f.start + end),
+            attrs,
             status,
-            instrumentation_scope: scope.clone(),
-        });
+        ));
     }
 
     let mut attrs = vec![
@@ -127,19 +143,15 @@ pub(crate) fn spans_of(f: Finished, scope: &InstrumentationScope, out: &mut Vec<
         }
         None => Status::Unset,
     };
-    out.push(SpanData {
-        span_context: context(f.span_id),
-        parent_span_id: f.parent.map_or(SpanId::INVALID, SpanId::from),
-        parent_span_is_remote: f.parent.is_some(),
-        span_kind: SpanKind::Server,
-        name,
-        start_time: f.start,
-        end_time: f.start + f.duration,
-        attributes: attrs,
-        dropped_attributes_count: 0,
-        events: SpanEvents::default(),
-        links: SpanLinks::default(),
+    out.push(span(
+        f.span_id,
+        (
+            f.parent.map_or(SpanId::INVALID, SpanId::from),
+            f.parent.is_some(),
+        ),
+        SpanKind::Server,
+        (f.start, f.start + f.duration),
+        attrs,
         status,
-        instrumentation_scope: scope.clone(),
-    });
+    ));
 }

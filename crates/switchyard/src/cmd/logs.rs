@@ -68,8 +68,8 @@ pub enum Command {
     Errors {
         #[command(flatten)]
         input: InputArgs,
-        #[arg(long, value_enum, default_value_t = ByArg::Server)]
-        by: ByArg,
+        #[arg(long, value_enum, default_value_t = By::Server)]
+        by: By,
     },
     /// One request across every service, in time order. ID is a request id or a W3C trace id
     /// (32 hex digits), which joins access-log lines, application lines and OTel records of
@@ -93,16 +93,6 @@ pub enum Command {
     },
 }
 
-#[derive(Clone, Copy, clap::ValueEnum)]
-pub enum ByArg {
-    Server,
-    Host,
-    Service,
-    Pool,
-    Template,
-    Minute,
-}
-
 pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
     match command {
         Command::Errors { input, by } => errors(&input, by, g),
@@ -115,7 +105,7 @@ pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
     }
 }
 
-fn errors(input: &InputArgs, by: ByArg, g: &Global) -> anyhow::Result<()> {
+fn errors(input: &InputArgs, by: By, g: &Global) -> anyhow::Result<()> {
     let options = TriageOptions {
         bucket: std::time::Duration::from_secs(60),
         from: None,
@@ -124,14 +114,6 @@ fn errors(input: &InputArgs, by: ByArg, g: &Global) -> anyhow::Result<()> {
         threads: std::thread::available_parallelism().map_or(2, |n| n.get()),
     };
     let scan = scan(&input.paths, &options, &|_| {})?;
-    let by = match by {
-        ByArg::Server => By::Server,
-        ByArg::Host => By::Host,
-        ByArg::Service => By::Service,
-        ByArg::Pool => By::Pool,
-        ByArg::Template => By::Template,
-        ByArg::Minute => By::Minute,
-    };
     let rows = breakdown(&scan, by);
     if g.output == Output::Json {
         output::json(&serde_json::to_value(&rows)?);

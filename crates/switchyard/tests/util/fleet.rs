@@ -120,6 +120,14 @@ impl Fleet {
         }
         start.elapsed()
     }
+
+    /// Two clients on each instance's listener, counting answers until `finish`.
+    pub fn loads(&self) -> Vec<CountedLoad> {
+        self.instances
+            .iter()
+            .map(|i| CountedLoad::start(i.web, 2))
+            .collect()
+    }
 }
 
 /// A loopback address nobody listens on right now.
@@ -255,5 +263,14 @@ impl CountedLoad {
             self.ok.load(Ordering::Relaxed),
             self.failed.load(Ordering::Relaxed),
         )
+    }
+
+    /// Stops the clients and checks that `instance` answered plenty and failed none.
+    pub async fn finish_without_failures(self, instance: &str) {
+        let (ok, failed) = self.finish().await;
+        assert!(
+            ok > 20 && failed == 0,
+            "{instance}: {ok} ok, {failed} failed"
+        );
     }
 }

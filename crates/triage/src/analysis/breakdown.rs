@@ -6,7 +6,9 @@ use crate::analysis::aggregate::Dim;
 use crate::analysis::findings::ms_to_time;
 use crate::analysis::run::Scan;
 
+/// What `logs errors --by` groups by (a `clap` value with the `clap` feature).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "clap", derive(clap::ValueEnum))]
 pub enum By {
     Server,
     Host,
