@@ -38,6 +38,26 @@ impl Answers {
     }
 }
 
+#[cfg(test)]
+impl Answers {
+    pub const NONE: Answers = Answers {
+        requests: 0,
+        errors: 0,
+        client_errors: 0,
+        latency: Latency::NONE,
+    };
+
+    /// Counts without response times.
+    pub fn counted(requests: u64, errors: u64, client_errors: u64) -> Answers {
+        Answers {
+            requests,
+            errors,
+            client_errors,
+            latency: Latency::NONE,
+        }
+    }
+}
+
 /// Response times as the proxy's histogram holds them: how many answers took at most each of
 /// [`DURATION_BUCKETS`], and in all (the last count).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

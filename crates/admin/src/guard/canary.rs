@@ -161,26 +161,13 @@ mod tests {
     }
 
     fn answers(requests: u64, client_errors: u64) -> Answers {
-        Answers {
-            requests,
-            client_errors,
-            ..Answers::default()
-        }
+        Answers::counted(requests, 0, client_errors)
     }
 
-    const NONE: Answers = Answers {
-        requests: 0,
-        errors: 0,
-        client_errors: 0,
-        latency: Latency::NONE,
-    };
+    const NONE: Answers = Answers::NONE;
 
     fn failing(requests: u64, errors: u64) -> Answers {
-        Answers {
-            requests,
-            errors,
-            ..Answers::default()
-        }
+        Answers::counted(requests, errors, 0)
     }
 
     /// `requests` answers, all taking about `seconds`.

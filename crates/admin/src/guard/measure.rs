@@ -203,7 +203,6 @@ pub(super) fn thousands(n: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::answers::Latency;
 
     fn guard() -> GuardConfig {
         GuardConfig::default()
@@ -218,19 +217,10 @@ mod tests {
     }
 
     fn answers(requests: u64, client_errors: u64) -> Answers {
-        Answers {
-            requests,
-            client_errors,
-            ..Answers::default()
-        }
+        Answers::counted(requests, 0, client_errors)
     }
 
-    const NONE: Answers = Answers {
-        requests: 0,
-        errors: 0,
-        client_errors: 0,
-        latency: Latency::NONE,
-    };
+    const NONE: Answers = Answers::NONE;
 
     #[test]
     fn a_new_server_answering_404_counts_as_errors() {
