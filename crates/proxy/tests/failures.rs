@@ -62,7 +62,7 @@ async fn connect_refused_everywhere_gives_502_with_the_whole_story() {
         reason.starts_with(&format!("could not connect to inventory-2 ({d2}): connection refused (after 1 failed attempt: could not connect to inventory-1 ({d1}): connection refused)")),
         "{reason}"
     );
-    let line = p.access_lines().pop().unwrap();
+    let line = p.access_lines_when(1).await.pop().unwrap();
     assert_eq!(line["status"], 502);
     assert_eq!(line["error"], "connect_refused");
     assert_eq!(line["attempts"], 2);

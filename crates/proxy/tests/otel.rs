@@ -283,7 +283,7 @@ async fn an_explained_502_carries_its_reason_whatever_the_sampling() {
     assert_eq!(r.status(), 502);
     let body: serde_json::Value = r.json().await.unwrap();
     let reason = body["reason"].as_str().unwrap().to_string();
-    let trace = p.access_lines()[0]["trace_id"]
+    let trace = p.access_lines_when(1).await[0]["trace_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -336,7 +336,7 @@ async fn sampling_exports_by_ratio_and_parent_and_errors_always() {
         .unwrap();
     b.control.set_status(500);
     assert_eq!(c.get(p.url("/")).send().await.unwrap().status(), 500);
-    let error_trace = p.access_lines().last().unwrap()["trace_id"]
+    let error_trace = p.access_lines_when(22).await[21]["trace_id"]
         .as_str()
         .unwrap()
         .to_string();
@@ -488,7 +488,7 @@ async fn http1_clients_of_an_h2c_pool_are_traced_too() {
     assert_eq!(r.status(), 200);
     let echo: serde_json::Value = r.json().await.unwrap();
     assert_eq!(echo["version"], "HTTP/2.0");
-    let trace = p.access_lines()[0]["trace_id"]
+    let trace = p.access_lines_when(1).await[0]["trace_id"]
         .as_str()
         .unwrap()
         .to_string();

@@ -78,7 +78,10 @@ async fn a_client_that_pauses_is_served_again_on_the_same_connection() {
 #[tokio::test]
 async fn many_parked_connections_come_back_at_once() {
     let b = Backend::start("b").await.unwrap();
-    let p = start(&one_pool("", &[("b", b.addr)])).await;
+    // 200 upstream connections opened at once on a busy test machine: give them time, this
+    // test is about the client side.
+    let pool = "timeouts = { connect = \"10s\" }";
+    let p = start(&one_pool(pool, &[("b", b.addr)])).await;
     let mut conns = Vec::new();
     for _ in 0..200 {
         let mut s = TcpStream::connect(p.addr).await.unwrap();

@@ -32,7 +32,7 @@ async fn h2c_client_to_http1_upstream() {
         p.addr.to_string(),
         "authority becomes Host"
     );
-    let line = p.access_lines().pop().unwrap();
+    let line = p.access_lines_when(1).await.pop().unwrap();
     assert_eq!(line["protocol"], "HTTP/2");
 }
 
@@ -109,7 +109,7 @@ async fn tls_listener_negotiates_h2_and_http11_with_alpn() {
         let body = resp.into_body().collect().await.unwrap().to_bytes();
         let echo: serde_json::Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(echo["headers"]["x-forwarded-proto"], "https");
-        let line = p.access_lines().pop().unwrap();
+        let line = p.access_lines_when(1).await.pop().unwrap();
         assert_eq!(line["protocol"], want);
     }
 }

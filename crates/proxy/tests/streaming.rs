@@ -58,6 +58,6 @@ async fn hundred_megabytes_stream_both_ways_with_bounded_memory() {
         "peak memory grew by {} MB while moving 200 MB",
         grown / (1024 * 1024)
     );
-    let line = p.access_lines().pop().unwrap();
+    let line = p.access_lines_when(1).await.pop().unwrap();
     assert_eq!(line["bytes_sent"], SIZE);
 }

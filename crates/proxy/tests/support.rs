@@ -83,6 +83,24 @@ impl TestProxy {
             .collect()
     }
 
+    /// The access-log lines once there are at least `n` (a line is written when its response
+    /// body is done, which may be a moment after the client has it); fails after 5 s.
+    pub async fn access_lines_when(&self, n: usize) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        loop {
+            let lines = self.access_lines();
+            if lines.len() >= n {
+                return lines;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{} access-log lines after 5 s, expected {n}",
+                lines.len()
+            );
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
     /// Waits (up to `timeout`) for the next reported event of `kind`, skipping others.
     pub async fn next_event(&self, kind: EventKind, timeout: Duration) -> ProxyEvent {
         let mut rx = self.events.lock().await;
