@@ -76,7 +76,7 @@ pub fn scan(
         units.push((size, Unit::File(f.clone())));
     }
     // Stable: units of the same size keep the walk's order.
-    units.sort_by(|a, b| b.0.cmp(&a.0));
+    units.sort_by_key(|u| std::cmp::Reverse(u.0));
     let units: VecDeque<Unit> = units.into_iter().map(|(_, u)| u).collect();
     let bucket_ms = (options.bucket.as_millis() as i64).max(1000);
     let window = Window {
