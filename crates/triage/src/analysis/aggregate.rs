@@ -50,8 +50,12 @@ pub struct Window {
     pub to_ms: Option<i64>,
 }
 
-/// One dimension's series while a thread scans: found by a fast hash, and the key looked up
-/// last is tried first (the records of a file share their host and service).
+/// Keys a dimension holds before they are found by hash rather than by comparing them all.
+const FEW_KEYS: usize = 16;
+
+/// One dimension's series while a thread scans. The key looked up last is tried first (the
+/// records of a file share their host and service); a dimension of few keys (the servers of
+/// an access log) is searched by comparing them as words, and a larger one by a fast hash.
 #[derive(Default)]
 struct KeyIndex {
     slots: FastMap<Box<str>, usize>,
@@ -70,8 +74,13 @@ impl KeyIndex {
         {
             return self.last;
         }
-        let i = match self.slots.get(key) {
-            Some(&i) => i,
+        let found = if self.series.len() <= FEW_KEYS {
+            self.series.iter().position(|(k, _)| same_key(k, key))
+        } else {
+            self.slots.get(key).copied()
+        };
+        let i = match found {
+            Some(i) => i,
             None => {
                 let i = self.series.len();
                 self.series.push((key.into(), Series::default()));

@@ -16,8 +16,9 @@ use crate::analysis::templates::TemplateBook;
 use crate::changes::Change;
 use crate::input::{self, InputError, InputOptions, Skipped};
 
-/// Files larger than this are scanned in parallel byte ranges.
-const CHUNK_ABOVE: u64 = 64 * 1024 * 1024;
+/// Files larger than this are scanned in parallel byte ranges of about this size (at least
+/// two per thread), so that no thread is left with a long range when the others are done.
+const RANGE_BYTES: u64 = 32 * 1024 * 1024;
 
 pub struct TriageOptions {
     /// Width of a time bucket. Default one minute.
@@ -52,20 +53,31 @@ pub fn scan(
 ) -> Result<Scan, InputError> {
     let files = input::expand(paths)?;
     let threads = options.threads.max(1);
-    let mut units = VecDeque::new();
+    // (bytes, unit), read largest first: the small units at the end fill the gaps.
+    let mut units = Vec::new();
     let mut bytes = 0;
     for f in &files {
-        let size = std::fs::metadata(f).map(|m| m.len()).unwrap_or(0);
+        let size = file_size(f);
         bytes += size;
         let compressed = f.extension().is_some_and(|e| e == "gz");
-        if size > CHUNK_ABOVE && !compressed && threads > 1 && options.input.format_hint.is_none() {
-            if let Ok(ranges) = input::chunks(f, threads * 2) {
-                units.extend(ranges.into_iter().map(|r| Unit::Range(f.clone(), r)));
+        if size > 2 * RANGE_BYTES
+            && !compressed
+            && threads > 1
+            && options.input.format_hint.is_none()
+        {
+            let n = (size / RANGE_BYTES).max(threads as u64 * 2) as usize;
+            if let Ok(ranges) = input::chunks(f, n) {
+                for r in ranges {
+                    units.push((r.end - r.start, Unit::Range(f.clone(), r)));
+                }
                 continue;
             }
         }
-        units.push_back(Unit::File(f.clone()));
+        units.push((size, Unit::File(f.clone())));
     }
+    // Stable: units of the same size keep the walk's order.
+    units.sort_by_key(|u| std::cmp::Reverse(u.0));
+    let units: VecDeque<Unit> = units.into_iter().map(|(_, u)| u).collect();
     let bucket_ms = (options.bucket.as_millis() as i64).max(1000);
     let window = Window {
         bucket_ms,

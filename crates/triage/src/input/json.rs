@@ -319,7 +319,7 @@ enum Text<'a> {
 }
 
 /// A field as text: borrowed from the line, or decoded into `scratch` when it has escapes.
-#[inline]
+#[inline(always)]
 fn text<'a>(line: &'a str, v: Option<Value>, scratch: &mut String) -> Option<Text<'a>> {
     let v = v?;
     match v.kind {
@@ -333,7 +333,7 @@ fn text<'a>(line: &'a str, v: Option<Value>, scratch: &mut String) -> Option<Tex
     }
 }
 
-#[inline]
+#[inline(always)]
 fn resolve<'a>(t: Option<Text<'a>>, scratch: &'a str) -> Option<&'a str> {
     match t? {
         Text::Line(s) => Some(s),
@@ -342,7 +342,7 @@ fn resolve<'a>(t: Option<Text<'a>>, scratch: &'a str) -> Option<&'a str> {
 }
 
 /// A status code, written as a number or a string.
-#[inline]
+#[inline(always)]
 fn number(line: &str, v: Option<Value>) -> Option<u16> {
     let v = v?;
     match v.kind {
