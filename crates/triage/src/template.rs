@@ -59,7 +59,7 @@ mod rules;
 mod tree;
 
 pub use accuracy::grouping_accuracy;
-pub use rules::Rules;
+pub use rules::{NameCues, Rules};
 
 /// A template's number: dense (0, 1, 2, ...) in order of first appearance, stable once assigned.
 pub type TemplateId = u32;

@@ -10,22 +10,22 @@
 //! scores are the in-sample ones. The test prints both per dataset, the rules each fold
 //! chose where they differ from the defaults, and what each default rule is worth (the
 //! average with each switch changed from the defaults, per dataset). It fails if the defaults
-//! are not what the selection chooses, or if the held-out average falls below 0.91 (it says
+//! are not what the selection chooses, or if the held-out average falls below 0.94 (it says
 //! whether the goal of 0.92 is met).
 //!
 //! Run: `cargo test -p switchyard-triage --release --test integration loghub_loo -- --ignored --nocapture`
 
 use std::collections::HashMap;
 
-use switchyard_triage::template::{grouping_accuracy, Rules, TemplateMiner};
+use switchyard_triage::template::{grouping_accuracy, NameCues, Rules, TemplateMiner};
 
 use crate::loghub_ga::{data_dir, load, Sample, DATASETS};
 
 /// The held-out average the rules are meant to reach.
 const HELD_OUT_GOAL: f64 = 0.92;
 /// Below this the test fails: a change to the rules made them generalise worse than they did
-/// when the selection was last run (0.9135).
-const HELD_OUT_FLOOR: f64 = 0.91;
+/// when the selection was last run (0.9444).
+const HELD_OUT_FLOOR: f64 = 0.94;
 /// Passes over the switches; a later pass lets a switch that only helps with another one on
 /// (names after `words_split_events`) come in.
 const PASSES: usize = 3;
@@ -65,7 +65,11 @@ fn switches() -> Vec<Switch> {
             &flag,
         ),
         switch("words_split_events", |r, v| r.words_split_events = v, &flag),
-        switch("name_cues", |r, v| r.name_cues = v, &flag),
+        switch(
+            "name_cues",
+            |r, v| r.name_cues = v,
+            &[NameCues::Off, NameCues::Words, NameCues::WordsAndKeys],
+        ),
         switch(
             "position_variety",
             |r, v| r.position_variety = v,

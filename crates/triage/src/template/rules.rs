@@ -18,9 +18,9 @@ pub struct Rules {
     /// `Resumed`) name different events and keep their messages apart; off, any difference
     /// widens the template, as in Drain.
     pub words_split_events: bool,
-    /// With `words_split_events`: a lower-case word right after `user` or `for` is a name, a
-    /// value (`Invalid user admin`, `Failed password for root`).
-    pub name_cues: bool,
+    /// With `words_split_events`: where a lower-case word after `user` or `for` is a name, a
+    /// value (`Invalid user admin`, `Failed password for root`, `user=ftp`).
+    pub name_cues: NameCues,
     /// With `words_split_events`, a token-position frequency rule in the manner of Brain
     /// (Yu et al., 2023): once messages of one token count and first token have shown this
     /// many different tokens at a position, a different word without capitals there is a
@@ -39,6 +39,19 @@ pub struct Rules {
     pub whole_token_variables: bool,
 }
 
+/// Where a word that introduces a name (`user`, `for`) makes the lower-case word after it a
+/// value ([`Rules::name_cues`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NameCues {
+    /// Nowhere: a different word is a different event.
+    Off,
+    /// After the cue as a word of its own (`Invalid user admin`, `for root`), not after the
+    /// key of `key=value` (`user=ftp` and `user=root` stay apart).
+    Words,
+    /// After the cue as a word of its own or as a key (`user=ftp`).
+    WordsAndKeys,
+}
+
 impl Default for Rules {
     /// The rules chosen by leave-one-dataset-out (see the module docs).
     fn default() -> Self {
@@ -46,7 +59,7 @@ impl Default for Rules {
             similarity: 0.5,
             route_by_first_token: true,
             words_split_events: true,
-            name_cues: true,
+            name_cues: NameCues::WordsAndKeys,
             position_variety: None,
             mask_date_words: true,
             units_join_values: true,
@@ -64,7 +77,7 @@ impl Rules {
             similarity: 0.5,
             route_by_first_token: false,
             words_split_events: false,
-            name_cues: false,
+            name_cues: NameCues::Off,
             position_variety: None,
             mask_date_words: false,
             units_join_values: false,

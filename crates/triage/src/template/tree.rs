@@ -3,6 +3,7 @@
 
 use super::compare::{self, Diff};
 use super::mask::{Masked, VAR};
+use super::rules::NameCues;
 use super::{Rules, TemplateId};
 use crate::hash::FastMap;
 
@@ -225,7 +226,7 @@ fn fit(cl: &Cluster, msg: &Masked, params: &Params, leaf: &Leaf) -> Option<Fit> 
                 let lower = is_lower(template) && is_lower(message);
                 let value = !rules.words_split_events
                     || (lower && leaf.varied(i, rules.position_variety))
-                    || (lower && rules.name_cues && after_cue(key.or_else(before)));
+                    || (lower && after_cue(cue_word(rules.name_cues, key, before)));
                 if !value {
                     return None;
                 }
@@ -243,6 +244,20 @@ fn fit(cl: &Cluster, msg: &Masked, params: &Params, leaf: &Leaf) -> Option<Fit> 
 /// A word without capitals, as names are written.
 fn is_lower(word: &str) -> bool {
     !word.bytes().any(|b| b.is_ascii_uppercase())
+}
+
+/// The word that may introduce a name, as [`Rules::name_cues`] says: the key of `key=value`
+/// (`key`) or the word before the token (`before`).
+fn cue_word<'a>(
+    cues: NameCues,
+    key: Option<&'a str>,
+    before: impl FnOnce() -> Option<&'a str>,
+) -> Option<&'a str> {
+    match (cues, key) {
+        (NameCues::Off, _) | (NameCues::Words, Some(_)) => None,
+        (NameCues::Words, None) => before(),
+        (NameCues::WordsAndKeys, _) => key.or_else(before),
+    }
 }
 
 /// Whether the word before is one of [`NAME_CUES`].
@@ -294,6 +309,19 @@ mod tests {
         assert!(!is_name("root", "Admin", Some("user")));
         assert!(!is_name("spawned", "destroyed", Some("Instance")));
         assert!(!is_name("root", "admin", None));
+    }
+
+    #[test]
+    fn name_cues_as_words_or_as_keys() {
+        let before = || Some("user");
+        assert_eq!(cue_word(NameCues::Off, None, before), None);
+        assert_eq!(cue_word(NameCues::Words, None, before), Some("user"));
+        assert_eq!(cue_word(NameCues::Words, Some("user"), before), None);
+        assert_eq!(
+            cue_word(NameCues::WordsAndKeys, Some("user"), || None),
+            Some("user")
+        );
+        assert_eq!(cue_word(NameCues::WordsAndKeys, None, before), Some("user"));
     }
 
     #[test]
