@@ -19,6 +19,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A measured time in milliseconds as people read it: `212 ms`, `1.9 ms` or `2.35 s`.
+pub fn format_millis(ms: f64) -> String {
+    if ms >= 1000.0 {
+        format!("{:.2} s", ms / 1000.0)
+    } else if ms >= 10.0 {
+        format!("{ms:.0} ms")
+    } else {
+        format!("{ms:.1} ms")
+    }
+}
+
 /// Formats a duration the way [`parse_duration`] reads it back (`1s`, `1500ms`, `2m`).
 pub fn format_duration(d: Duration) -> String {
     let ms = d.as_millis();
@@ -54,6 +65,13 @@ pub(crate) fn ser_opt_duration<S: Serializer>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn measured_times_read_well() {
+        assert_eq!(format_millis(212.4), "212 ms");
+        assert_eq!(format_millis(1.94), "1.9 ms");
+        assert_eq!(format_millis(2345.0), "2.35 s");
+    }
 
     #[test]
     fn round_trips() {

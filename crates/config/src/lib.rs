@@ -42,7 +42,7 @@ mod tracing;
 mod validate;
 
 pub use diff::{diff, text_diff, Change, ChangeKind};
-pub use duration::{format_duration, parse_duration};
+pub use duration::{format_duration, format_millis, parse_duration};
 pub use edit::{EditError, ServerEdit, EDITED};
 pub use error::{ConfigError, ConfigErrors};
 pub use guard::{

@@ -139,14 +139,7 @@ impl Canary {
 
 /// Seconds as `212 ms`, `1.9 ms` or `2.35 s`.
 fn millis(seconds: f64) -> String {
-    let ms = seconds * 1000.0;
-    if ms >= 1000.0 {
-        format!("{:.2} s", seconds)
-    } else if ms >= 10.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
+    switchyard_config::format_millis(seconds * 1000.0)
 }
 
 #[cfg(test)]

@@ -127,17 +127,6 @@ pub fn s(v: &Value) -> String {
     }
 }
 
-/// Milliseconds as `212 ms`, `1.9 ms` or `2.35 s`.
-pub fn millis(ms: f64) -> String {
-    if ms >= 1000.0 {
-        format!("{:.2} s", ms / 1000.0)
-    } else if ms >= 10.0 {
-        format!("{ms:.0} ms")
-    } else {
-        format!("{ms:.1} ms")
-    }
-}
-
 /// `v7`
 pub fn v(v: &Value) -> String {
     v.as_u64().map_or_else(|| "-".into(), |n| format!("v{n}"))
@@ -159,9 +148,6 @@ mod tests {
             "\x1b[1;31mred\x1b[0m \\x1b[2J"
         );
         assert_eq!(clean_line("plain"), "plain");
-        assert_eq!(millis(212.4), "212 ms");
-        assert_eq!(millis(1.94), "1.9 ms");
-        assert_eq!(millis(2345.0), "2.35 s");
         assert_eq!(s(&Value::String("v\x1bc".into())), "v\\x1bc");
     }
 

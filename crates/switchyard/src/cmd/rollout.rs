@@ -282,9 +282,9 @@ fn progress(v: &RolloutView) -> Option<String> {
 /// error rate and latency beside the existing servers'.
 fn bake_numbers(b: &switchyard_admin::BakeNumbers) -> String {
     let one = |n: &switchyard_admin::ServerNumbers| {
-        let p90 = n
-            .p90_ms
-            .map_or(String::new(), |ms| format!(", p90 {}", output::millis(ms)));
+        let p90 = n.p90_ms.map_or(String::new(), |ms| {
+            format!(", p90 {}", switchyard_config::format_millis(ms))
+        });
         format!(
             "{} {:.1}% of {}{p90}",
             n.server,
