@@ -4,7 +4,7 @@
 
 use switchyard_config::GuardConfig;
 
-use super::measure::{client_errors_elevated, limit, percent, share, thousands, z};
+use super::measure::{client_errors_elevated, limit, percent, share, short, thousands, z};
 use crate::answers::Answers;
 
 /// A new server needs this many requests before a canary verdict.
@@ -31,7 +31,6 @@ pub(crate) struct Canary {
     pub failing: bool,
     /// p90 beyond the latency limits.
     pub slow: bool,
-    pub bad: bool,
 }
 
 impl Canary {
@@ -76,8 +75,12 @@ impl Canary {
             existing_p90,
             failing,
             slow,
-            bad: failing || slow,
         }
+    }
+
+    /// Failing or slow: the step fails.
+    pub(crate) fn bad(&self) -> bool {
+        self.failing || self.slow
     }
 
     /// What the verdict rests on: the errors when they decided it (or nothing did), then the
@@ -126,14 +129,9 @@ impl Canary {
             thousands(self.new.latency.count()),
             millis(self.existing_p90.unwrap_or_default()),
             thousands(self.existing.latency.count()),
-            self.max_ratio_text(guard),
+            short(guard.max_latency_ratio.0),
             millis(guard.min_latency_increase.as_secs_f64()),
         )
-    }
-
-    fn max_ratio_text(&self, guard: &GuardConfig) -> String {
-        let text = format!("{:.1}", guard.max_latency_ratio.0);
-        text.trim_end_matches(".0").to_string()
     }
 }
 
@@ -175,30 +173,30 @@ mod tests {
     #[test]
     fn a_canary_answering_500_to_one_in_five_is_bad() {
         let c = Canary::new(failing(40, 8), failing(600, 0), &guard());
-        assert!(c.bad, "{c:?}");
+        assert!(c.bad(), "{c:?}");
         assert_eq!(
             c.describe("inventory-7", &guard()),
             "inventory-7: error rate 20.0% over 40 requests against 0.0% on the existing servers over 600 (11.0 standard errors; limits 2% above the existing servers, 5% in all)"
         );
         // Too few requests yet for a verdict.
-        assert!(!Canary::new(failing(10, 2), failing(600, 0), &guard()).bad);
+        assert!(!Canary::new(failing(10, 2), failing(600, 0), &guard()).bad());
     }
 
     #[test]
     fn a_canary_like_the_others_is_good() {
         // The same 3% as everybody: a noisy backend, not the new server's fault.
         let c = Canary::new(failing(200, 6), failing(600, 18), &guard());
-        assert!(!c.bad, "{c:?}");
-        assert!(!Canary::new(failing(200, 0), NONE, &guard()).bad);
+        assert!(!c.bad(), "{c:?}");
+        assert!(!Canary::new(failing(200, 0), NONE, &guard()).bad());
         // A canary answering 404 is as bad as one answering 500.
         let c = Canary::new(answers(100, 30), answers(600, 6), &guard());
-        assert!(c.client_errors_counted && c.bad, "{c:?}");
+        assert!(c.client_errors_counted && c.bad(), "{c:?}");
     }
 
     #[test]
     fn a_slow_canary_is_bad() {
         let c = Canary::new(timed(40, 0.2), timed(600, 0.0015), &guard());
-        assert!(c.slow && c.bad && !c.failing, "{c:?}");
+        assert!(c.slow && c.bad() && !c.failing, "{c:?}");
         let text = c.describe("inventory-7", &guard());
         assert!(
             text.starts_with("inventory-7: p90 latency 2"),
@@ -209,9 +207,9 @@ mod tests {
             "{text}"
         );
         // Too few answers timed yet.
-        assert!(!Canary::new(timed(10, 0.2), timed(600, 0.0015), &guard()).bad);
+        assert!(!Canary::new(timed(10, 0.2), timed(600, 0.0015), &guard()).bad());
         // Nothing to compare with.
-        assert!(!Canary::new(timed(40, 0.2), NONE, &guard()).bad);
+        assert!(!Canary::new(timed(40, 0.2), NONE, &guard()).bad());
     }
 
     #[test]

@@ -184,8 +184,13 @@ pub(super) fn percent(f: f64) -> String {
 
 /// `2%`, `2.5%`
 pub(super) fn limit(f: f64) -> String {
-    let text = format!("{:.1}", f * 100.0);
-    format!("{}%", text.trim_end_matches(".0"))
+    format!("{}%", short(f * 100.0))
+}
+
+/// `2`, `2.5`: one decimal, none when it is 0.
+pub(super) fn short(f: f64) -> String {
+    let text = format!("{f:.1}");
+    text.trim_end_matches(".0").to_string()
 }
 
 /// `1,204`

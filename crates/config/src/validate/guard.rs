@@ -1,5 +1,7 @@
 //! Validation of `[guard]` and `[notify]`.
 
+use std::ops::RangeInclusive;
+
 use super::Validator;
 use crate::guard::*;
 use crate::health::{Factor, Fraction};
@@ -23,20 +25,15 @@ impl Validator<'_> {
         let min_requests = raw.min_requests.as_ref().map_or(DEFAULT_MIN_REQUESTS, |m| {
             self.int(m, "guard.min_requests", 1, 100_000_000, 1) as u64
         });
-        let max_latency_ratio = match raw.max_latency_ratio {
-            Some(r) if (1.0..=1000.0).contains(r.get_ref()) => Factor(*r.get_ref()),
-            Some(r) => {
-                self.err(
-                    r.span(),
-                    format!(
-                        "guard.max_latency_ratio is {}; allowed: 1 to 1000 (2 means twice the existing servers' p90)",
-                        r.get_ref()
-                    ),
-                );
-                Factor(DEFAULT_MAX_LATENCY_RATIO)
-            }
-            None => Factor(DEFAULT_MAX_LATENCY_RATIO),
-        };
+        let max_latency_ratio = Factor(self.number(
+            raw.max_latency_ratio.as_ref(),
+            "guard.max_latency_ratio",
+            (
+                1.0..=1000.0,
+                "1 to 1000 (2 means twice the existing servers' p90)",
+            ),
+            DEFAULT_MAX_LATENCY_RATIO,
+        ));
         let min_latency_increase = self.duration(
             raw.min_latency_increase.as_ref(),
             "guard.min_latency_increase",
@@ -96,15 +93,26 @@ impl Validator<'_> {
     }
 
     fn fraction(&mut self, raw: Option<&S<f64>>, what: &str, default: f64) -> Fraction {
+        Fraction(self.number(raw, what, (0.0..=1.0, "0 to 1 (0.05 means 5%)"), default))
+    }
+
+    /// A number in `allowed.0`, which `allowed.1` says in words; else an error and `default`.
+    fn number(
+        &mut self,
+        raw: Option<&S<f64>>,
+        what: &str,
+        allowed: (RangeInclusive<f64>, &str),
+        default: f64,
+    ) -> f64 {
         match raw {
-            None => Fraction(default),
-            Some(r) if (0.0..=1.0).contains(r.get_ref()) => Fraction(*r.get_ref()),
+            None => default,
+            Some(r) if allowed.0.contains(r.get_ref()) => *r.get_ref(),
             Some(r) => {
                 self.err(
                     r.span(),
-                    format!("{what} is {}; allowed: 0 to 1 (0.05 means 5%)", r.get_ref()),
+                    format!("{what} is {}; allowed: {}", r.get_ref(), allowed.1),
                 );
-                Fraction(default)
+                default
             }
         }
     }

@@ -105,24 +105,22 @@ where
             },
             None => {
                 let n = (buf.len() as u64).min(left) as usize;
-                if n > 0 && encode == Encode::Raw && scratch.is_empty() && left > n as u64 {
-                    // The middle of a raw body goes out straight from the read buffer.
-                    rate::write_all(dst, &buf.filled()[..n], dst_pace.as_deref_mut())
-                        .await
-                        .map_err(PumpError::Write)?;
+                if n > 0 {
+                    let data = &buf.filled()[..n];
+                    if encode == Encode::Raw && scratch.is_empty() && left > n as u64 {
+                        // The middle of a raw body goes out straight from the read buffer.
+                        rate::write_all(dst, data, dst_pace.as_deref_mut())
+                            .await
+                            .map_err(PumpError::Write)?;
+                    } else {
+                        emit(scratch, data, encode);
+                        progressed = true;
+                    }
                     buf.consume(n);
                     sent += n as u64;
                     if framing != Framing::UntilClose {
                         left -= n as u64;
                     }
-                } else if n > 0 {
-                    emit(scratch, &buf.filled()[..n], encode);
-                    buf.consume(n);
-                    sent += n as u64;
-                    if framing != Framing::UntilClose {
-                        left -= n as u64;
-                    }
-                    progressed = true;
                 }
                 if left == 0 {
                     source_done(sent);

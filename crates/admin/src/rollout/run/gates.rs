@@ -126,7 +126,7 @@ impl Runner {
                 ),
             };
             self.view.send_modify(|v| v.steps[i].bake = Some(bake));
-            if let Some((server, c)) = canaries.iter().find(|(_, c)| c.bad) {
+            if let Some((server, c)) = canaries.iter().find(|(_, c)| c.bad()) {
                 let mut f = failure(
                     "bake",
                     i + 1,
