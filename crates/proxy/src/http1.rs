@@ -11,6 +11,7 @@ mod exchange;
 mod head;
 mod pump;
 mod rate;
+mod splice;
 mod upstream;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tokio::io::AsyncRead;
 
 pub(crate) use buf::{drop_spare_buffers, BufferBudget, ReadBuf};
 pub(crate) use client::{serve, Served};
+pub(crate) use splice::drop_spare_pipes;
 
 /// The client-connection preface of HTTP/2 (RFC 9113 3.4).
 const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";

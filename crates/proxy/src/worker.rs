@@ -217,6 +217,7 @@ async fn housekeeping(release_memory: Option<fn()>) {
         seen = freed;
         if busy || was_busy {
             http1::drop_spare_buffers();
+            http1::drop_spare_pipes();
             park::shrink();
             if let Some(release) = release_memory {
                 release();

@@ -300,6 +300,8 @@ struct ChannelWriter {
     tx: tokio_util::sync::PollSender<Result<Frame<Bytes>, BoxError>>,
 }
 
+impl super::splice::Splice for ChannelWriter {}
+
 impl tokio::io::AsyncWrite for ChannelWriter {
     fn poll_write(
         self: std::pin::Pin<&mut Self>,

@@ -14,6 +14,7 @@ use tokio_rustls::server::TlsStream;
 use super::buf::ReadBuf;
 use super::exchange::{After, Client, Scratch};
 use super::head::{parse_request, Refusal, RequestContext};
+use super::splice::Splice;
 use crate::access_log::Timestamp;
 use crate::outcome::{self, Ending, RequestView};
 use crate::worker::{ConnInfo, Phase};
@@ -25,7 +26,7 @@ use crate::Shared;
 const PARK_AFTER: Duration = Duration::from_millis(500);
 
 /// A byte stream a client connection runs on.
-pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin {
+pub(crate) trait Transport: AsyncRead + AsyncWrite + Unpin + Splice {
     /// Whether an idle connection on this transport can be parked outside its task
     /// (`crate::park`): plain TCP can, TLS (whose state is large and in the stream) not.
     const PARKS: bool;

@@ -1,5 +1,6 @@
 //! Copying a message body from one side to the other according to its framing, re-chunking
-//! it when the reader expects chunks, in one write per read.
+//! it when the reader expects chunks, in one write per read; the rest of a large raw body
+//! between two plain TCP sockets is spliced instead (`super::splice`).
 
 use std::io;
 use std::time::Duration;
@@ -10,6 +11,11 @@ use super::buf::{ReadBuf, BODY_BUF_SIZE};
 use super::chunked::{self, ChunkError, Decoder};
 use super::head::Framing;
 use super::rate::{self, Pace};
+use super::splice::{self, Pipe, Splice};
+
+/// A raw body with at least this much left after what was buffered is spliced, when both
+/// sides allow it; a smaller rest takes one read and one write anyway.
+const SPLICE_MIN: u64 = 16 * 1024;
 
 /// Which end of a copy is the client, held to its minimum data rate when it has one.
 pub(crate) enum Paced<'a> {
@@ -61,8 +67,8 @@ pub(crate) async fn pump<R, W>(
     source_done: &mut dyn FnMut(u64),
 ) -> Result<u64, PumpError>
 where
-    R: AsyncRead + Unpin,
-    W: AsyncWrite + Unpin,
+    R: AsyncRead + Unpin + Splice,
+    W: AsyncWrite + Unpin + Splice,
 {
     let (mut src_pace, mut dst_pace) = match paced {
         Paced::Source(pace) => (pace, None),
@@ -135,6 +141,26 @@ where
                 .map_err(PumpError::Write)?;
             scratch.clear();
         }
+        // With nothing buffered, the rest of a large raw body may go socket to socket.
+        if encode == Encode::Raw && decoder.is_none() && left >= SPLICE_MIN {
+            if let (Some(from), Some(to), true) = (src.tcp(), dst.tcp(), buf.is_empty()) {
+                if let Some(pipe) = Pipe::take() {
+                    let len = (framing != Framing::UntilClose).then_some(left);
+                    let moved = splice::body(
+                        pipe,
+                        from,
+                        to,
+                        len,
+                        read_timeout,
+                        src_pace,
+                        dst_pace,
+                        &mut |n| source_done(sent + n),
+                    )
+                    .await?;
+                    return Ok(sent + moved);
+                }
+            }
+        }
         // Read more; a read that fills the buffer asks for a larger one next time.
         let room = buf.room();
         let read = rate::read(
@@ -159,14 +185,19 @@ where
                     finish(dst, scratch, encode, dst_pace.as_deref_mut()).await?;
                     return Ok(sent);
                 }
-                return Err(PumpError::Read(io::Error::new(
-                    io::ErrorKind::UnexpectedEof,
-                    "closed before the end of the body",
-                )));
+                return Err(PumpError::Read(cut_short()));
             }
             Ok(Some(_)) => {}
         }
     }
+}
+
+/// The error of a sender that closed before the end of the body its framing announced.
+pub(super) fn cut_short() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::UnexpectedEof,
+        "closed before the end of the body",
+    )
 }
 
 fn emit(scratch: &mut Vec<u8>, data: &[u8], encode: Encode) {

@@ -80,24 +80,38 @@ pub(crate) async fn read<R: AsyncRead + Unpin>(
         }
         return done;
     }
+    let (done, waited) = within(reading, Some(idle), pace.as_deref()).await?;
+    if let (Ok(Some(n)), Some(pace)) = (&done, pace) {
+        pace.moved(*n, waited);
+    }
+    done
+}
+
+/// Runs `fut`, which has to wait on the client, for at most `idle` (when given) and no
+/// longer than the pace allows; returns its output and how long it took. Running out of
+/// either is a `TimedOut` error that says which.
+pub(crate) async fn within<F: Future>(
+    fut: F,
+    idle: Option<Duration>,
+    pace: Option<&Pace>,
+) -> io::Result<(F::Output, Duration)> {
     let now = Instant::now();
-    let idle_deadline = now + idle;
-    let deadline = pace
-        .as_ref()
-        .map_or(idle_deadline, |p| idle_deadline.min(p.deadline(now)));
-    match tokio::time::timeout_at(deadline, reading).await {
-        Ok(Ok(Some(n))) => {
-            if let Some(pace) = pace {
-                pace.moved(n, now.elapsed());
-            }
-            Ok(Some(n))
-        }
-        Ok(other) => other,
+    let idle_deadline = idle.map(|idle| now + idle);
+    let pace_deadline = pace.map(|p| p.deadline(now));
+    // Which limit comes first; the pace's when it is earlier than the idle limit or alone.
+    let (deadline, too_slow) = match (idle_deadline, pace_deadline) {
+        (Some(i), Some(p)) => (i.min(p), p < i),
+        (Some(i), None) => (i, false),
+        (None, Some(p)) => (p, true),
+        (None, None) => return Ok((fut.await, now.elapsed())),
+    };
+    match tokio::time::timeout_at(deadline, fut).await {
+        Ok(out) => Ok((out, now.elapsed())),
         Err(_) => Err(match pace {
-            Some(pace) if deadline < idle_deadline => pace.too_slow(),
+            Some(pace) if too_slow => pace.too_slow(),
             _ => io::Error::new(
                 io::ErrorKind::TimedOut,
-                format!("no body bytes for {idle:?}"),
+                format!("no body bytes for {:?}", idle.unwrap_or_default()),
             ),
         }),
     }

@@ -80,10 +80,14 @@ pub(crate) fn expire(max_idle: Duration) {
 }
 
 /// An idle connection must have nothing to read: readable means the server closed it (or sent
-/// something unasked). The reactor's readiness is read without a system call.
+/// something unasked). The reactor's readiness is read without a system call; only when it
+/// says readable is the socket asked (a one-byte peek), since readiness can be left over
+/// from a body that ended exactly where a read did (a spliced body always does).
 fn still_quiet(io: &TcpStream) -> bool {
     let mut cx = Context::from_waker(Waker::noop());
-    matches!(io.poll_read_ready(&mut cx), Poll::Pending)
+    let mut byte = [0u8; 1];
+    let mut peeked = tokio::io::ReadBuf::new(&mut byte);
+    matches!(io.poll_peek(&mut cx, &mut peeked), Poll::Pending)
 }
 
 /// Opens a new connection to `server` within `timeout`.
