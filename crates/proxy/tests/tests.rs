@@ -11,6 +11,7 @@ mod framing;
 mod h2_floods;
 mod health;
 mod health_probe;
+mod large_bodies;
 mod limits;
 mod otel;
 mod parking;
