@@ -22,6 +22,11 @@ use super::rate::{self, Pace};
 /// system calls. The system may give less (its per-user pipe quota); the pipe works at any
 /// size.
 const PIPE_SIZE: usize = 256 * 1024;
+/// What the first fill of the pipe takes from the sender. Each fill the receiver takes
+/// without making the proxy wait doubles it, up to the pipe's size: a client that reads
+/// slowly (or not at all, as in a slow-read attack) draws little from the server, one that
+/// keeps up soon moves the body in large pieces.
+const FIRST_FILL: usize = 64 * 1024;
 /// Empty pipes kept for reuse per thread; the rest are closed.
 const SPARE_PIPES: usize = 16;
 
@@ -105,14 +110,20 @@ pub(crate) async fn body(
     let mut ended = false;
     // How long the client made the last write wait: what it takes next counts against it.
     let mut write_waited: Option<Duration> = None;
+    let mut fill = FIRST_FILL.min(pipe.size);
+    // Whether the receiver made the proxy wait since the pipe was last empty.
+    let mut waited = false;
     loop {
         if held == 0 {
             if ended {
                 pipe.give_back();
                 return Ok(moved);
             }
+            if !std::mem::take(&mut waited) && moved > 0 {
+                fill = (fill * 2).min(pipe.size);
+            }
             // With the pipe empty, a read that cannot go on means the sender has nothing.
-            let want = left.min(pipe.size as u64) as usize;
+            let want = left.min(fill as u64) as usize;
             match src.try_io(Interest::READABLE, || transfer(src, &pipe.write, want)) {
                 Ok(0) if len.is_some() => return Err(PumpError::Read(cut_short())),
                 Ok(n) => {
@@ -128,13 +139,13 @@ pub(crate) async fn body(
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let (ready, waited) =
+                    let (ready, took) =
                         rate::within(src.readable(), Some(idle), src_pace.as_deref())
                             .await
                             .map_err(PumpError::Read)?;
                     ready.map_err(PumpError::Read)?;
                     if let Some(pace) = src_pace.as_deref_mut() {
-                        pace.moved(0, waited);
+                        pace.moved(0, took);
                     }
                 }
                 Err(e) => return Err(PumpError::Read(e)),
@@ -150,11 +161,12 @@ pub(crate) async fn body(
                     }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
-                    let (ready, waited) = rate::within(dst.writable(), None, dst_pace.as_deref())
+                    let (ready, took) = rate::within(dst.writable(), None, dst_pace.as_deref())
                         .await
                         .map_err(PumpError::Write)?;
                     ready.map_err(PumpError::Write)?;
-                    write_waited = Some(write_waited.unwrap_or_default() + waited);
+                    write_waited = Some(write_waited.unwrap_or_default() + took);
+                    waited = true;
                 }
                 Err(e) => return Err(PumpError::Write(e)),
             }
