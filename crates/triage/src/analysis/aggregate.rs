@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::analysis::series::Series;
 use crate::analysis::templates::TemplateBook;
-use crate::hash::{same_key, FastMap};
+use crate::hash::{key_hash, same_key, FastMap};
 use crate::input::{Record, Sink, SourceInfo};
 
 /// What a key is: the machine, the program, or (from access logs) the pool and server.
@@ -50,37 +50,46 @@ pub struct Window {
     pub to_ms: Option<i64>,
 }
 
-/// Keys a dimension holds before they are found by hash rather than by comparing them all.
-const FEW_KEYS: usize = 16;
+/// Entries of a dimension's key cache (a power of two).
+const CACHE: usize = 64;
 
-/// One dimension's series while a thread scans. The key looked up last is tried first (the
-/// records of a file share their host and service); a dimension of few keys (the servers of
-/// an access log) is searched by comparing them as words, and a larger one by a fast hash.
+/// One dimension's series while a thread scans. A key is looked for first in a small
+/// direct-mapped cache indexed by a hash of its first and last bytes (the hosts, services,
+/// pools and servers of a run are few, so nearly every lookup ends there with one compare),
+/// then in a map with a fast hash.
 #[derive(Default)]
 struct KeyIndex {
     slots: FastMap<Box<str>, usize>,
     series: Vec<(Box<str>, Series)>,
-    last: usize,
+    /// Slot + 1 of a key whose hash lands here; 0 for none.
+    cache: Cache,
+}
+
+struct Cache([u32; CACHE]);
+
+impl Default for Cache {
+    fn default() -> Self {
+        Cache([0; CACHE])
+    }
 }
 
 impl KeyIndex {
     /// The slot of `key`, made if new.
-    #[inline]
+    #[inline(always)]
     fn slot(&mut self, key: &str) -> usize {
-        if self
-            .series
-            .get(self.last)
-            .is_some_and(|(k, _)| same_key(k, key))
-        {
-            return self.last;
+        let at = (key_hash(key) >> 58) as usize % CACHE;
+        let cached = self.cache.0[at] as usize;
+        if cached > 0 && same_key(&self.series[cached - 1].0, key) {
+            return cached - 1;
         }
-        let found = if self.series.len() <= FEW_KEYS {
-            self.series.iter().position(|(k, _)| same_key(k, key))
-        } else {
-            self.slots.get(key).copied()
-        };
-        let i = match found {
-            Some(i) => i,
+        self.slot_slow(key, at)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn slot_slow(&mut self, key: &str, at: usize) -> usize {
+        let i = match self.slots.get(key) {
+            Some(&i) => i,
             None => {
                 let i = self.series.len();
                 self.series.push((key.into(), Series::default()));
@@ -88,7 +97,7 @@ impl KeyIndex {
                 i
             }
         };
-        self.last = i;
+        self.cache.0[at] = u32::try_from(i + 1).unwrap_or(0);
         i
     }
 }
@@ -135,6 +144,7 @@ impl Aggregator {
         }
     }
 
+    #[inline(always)]
     fn series(&mut self, dim: Dim, key: &str) -> &mut Series {
         let index = &mut self.index[dim as usize];
         let i = index.slot(key);

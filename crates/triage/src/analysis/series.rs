@@ -30,7 +30,19 @@ pub struct Series {
 }
 
 impl Series {
+    #[inline]
     pub fn slot(&mut self, bucket: i64) -> &mut Counts {
+        // Nearly every record lands in a bucket that exists already.
+        let i = bucket.wrapping_sub(self.start) as u64;
+        if i < self.counts.len() as u64 {
+            return &mut self.counts[i as usize];
+        }
+        self.grow(bucket)
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, bucket: i64) -> &mut Counts {
         if self.counts.is_empty() {
             self.start = bucket;
         } else if bucket < self.start {

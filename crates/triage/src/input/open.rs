@@ -2,11 +2,34 @@
 //! gzip-compressed, maybe with a byte order mark), or a plain file from inside, after the line
 //! that the range's start cuts.
 
+use std::cell::Cell;
 use std::fs::File;
 use std::io::{self, BufReader, Read, Seek, SeekFrom};
 
 use super::scan::{Head, BLOCK};
 use super::{detect, read_full, Format, InputError, InputOptions, SAMPLE};
+
+thread_local! {
+    /// The block buffer of the scan this thread finished last. Each range of a file is a scan
+    /// of its own; reusing the buffer spares each one a fresh allocation, which the allocator
+    /// may take from new pages that the kernel must clear first.
+    static SPARE: Cell<Option<Vec<u8>>> = const { Cell::new(None) };
+}
+
+/// A block buffer of [`BLOCK`] bytes (whatever they hold).
+fn block_buffer() -> Vec<u8> {
+    SPARE
+        .take()
+        .filter(|b| b.len() == BLOCK)
+        .unwrap_or_else(|| vec![0u8; BLOCK])
+}
+
+/// Keeps a scan's block buffer for the next scan on this thread (unless a long line grew it).
+pub(super) fn recycle(buf: Vec<u8>) {
+    if buf.len() == BLOCK {
+        SPARE.set(Some(buf));
+    }
+}
 
 /// A file opened for a scan: positioned after its first block, which is read already.
 pub(super) struct Opened {
@@ -32,7 +55,7 @@ impl Opened {
         } else {
             Box::new(file)
         };
-        let mut buf = vec![0u8; BLOCK];
+        let mut buf = block_buffer();
         // A read error here still leaves the bytes before it to scan; the scanner reports it.
         let (mut filled, mut failure) = (0, None);
         while filled < SAMPLE {
@@ -79,15 +102,12 @@ impl Opened {
         options: &InputOptions,
         read_error: impl Fn(u64, io::Error) -> InputError,
     ) -> Result<Opened, InputError> {
-        let mut sample = Vec::new();
+        let mut buf = block_buffer();
         let format = match options.format_hint {
             Some(f) => f,
             None if options.needs_detect() => {
-                (&mut file)
-                    .take(SAMPLE as u64)
-                    .read_to_end(&mut sample)
-                    .map_err(|e| read_error(0, e))?;
-                detect(&sample)
+                let got = read_full(&mut file, &mut buf[..SAMPLE]).map_err(|e| read_error(0, e))?;
+                detect(&buf[..got])
             }
             None => Format::Plain,
         };
@@ -96,7 +116,6 @@ impl Opened {
         file.seek(SeekFrom::Start(from))
             .map_err(|e| read_error(from, e))?;
         let mut reader: Box<dyn Read> = Box::new(file);
-        let mut buf = vec![0u8; BLOCK];
         let mut dropped = 0u64;
         let filled = loop {
             let got =

@@ -293,6 +293,7 @@ impl<'s, P: Parser, S: Sink> Scanner<'s, P, S> {
             filled -= step.consumed;
             base += step.consumed as u64;
         }
+        super::open::recycle(buf);
         match failure {
             Some(e) => Err(e),
             None => Ok(()),
