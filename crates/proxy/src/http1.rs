@@ -12,6 +12,7 @@ mod head;
 mod pump;
 mod rate;
 mod splice;
+mod timer;
 mod upstream;
 
 use std::time::Duration;

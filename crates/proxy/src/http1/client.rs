@@ -15,6 +15,7 @@ use super::buf::ReadBuf;
 use super::exchange::{After, Client, Scratch};
 use super::head::{parse_request, Refusal, RequestContext};
 use super::splice::Splice;
+use super::timer::Timer;
 use crate::access_log::Timestamp;
 use crate::outcome::{self, Ending, RequestView};
 use crate::worker::{ConnInfo, Phase};
@@ -94,6 +95,7 @@ pub(crate) async fn serve<T: Transport>(
     let limits = &info.limits;
     let mut scratch = Scratch::take();
     let mut first = true;
+    let mut timer = Timer::new(accepted.into());
     loop {
         if buf.is_empty() {
             buf.release_if_empty();
@@ -106,15 +108,21 @@ pub(crate) async fn serve<T: Transport>(
                 } else {
                     limits.idle_timeout
                 };
-                let since = Instant::now();
+                let now = tokio::time::Instant::now();
+                let until = now + wait;
                 let woke = tokio::select! {
                     ready = io.wait_readable() => if ready.is_ok() { Woke::Readable } else { Woke::Closed },
-                    _ = tokio::time::sleep(wait) => if park { Woke::Waited } else { Woke::Closed },
+                    _ = timer.until(until) => if park { Woke::Waited } else { Woke::Closed },
                     _ = drain.changed() => Woke::Closed,
                 };
                 match woke {
                     Woke::Readable => {}
-                    Woke::Waited => return Served::Idle { io, since },
+                    Woke::Waited => {
+                        return Served::Idle {
+                            io,
+                            since: now.into_std(),
+                        }
+                    }
                     Woke::Closed => return Served::Closed,
                 }
             }
@@ -130,6 +138,7 @@ pub(crate) async fn serve<T: Transport>(
             &mut io,
             &mut buf,
             &mut scratch,
+            &mut timer,
             info,
             shared,
             since,
@@ -151,10 +160,12 @@ pub(crate) async fn serve<T: Transport>(
 
 /// Reads one request head within the handshake timeout (counted from `since`) and answers
 /// it; `None` when the connection must close without more (closed, silent, or refused).
+#[allow(clippy::too_many_arguments)]
 async fn one_request<T: Transport>(
     io: &mut T,
     buf: &mut ReadBuf,
     scratch: &mut Scratch,
+    timer: &mut Timer,
     info: &ConnInfo,
     shared: &Shared,
     since: Instant,
@@ -197,7 +208,7 @@ async fn one_request<T: Transport>(
                 }
             }
         };
-        Box::pin(refuse(io, info, shared, &refusal, &id)).await;
+        Box::pin(refuse(io, timer, info, shared, &refusal, &id)).await;
         return None;
     };
     buf.consume(head.len);
@@ -205,6 +216,7 @@ async fn one_request<T: Transport>(
     let mut client = Client {
         io,
         buf,
+        timer,
         shared,
         info,
         body_timeout: limits.idle_timeout,
@@ -222,6 +234,7 @@ async fn one_request<T: Transport>(
 /// closes (nothing after a broken head can be trusted).
 async fn refuse<T: Transport>(
     io: &mut T,
+    timer: &mut Timer,
     info: &ConnInfo,
     shared: &Shared,
     refusal: &Refusal,
@@ -244,6 +257,7 @@ async fn refuse<T: Transport>(
     let mut client = Client {
         io,
         buf: &mut buf,
+        timer,
         shared,
         info,
         body_timeout: info.limits.idle_timeout,

@@ -18,6 +18,7 @@ use super::head::{
 };
 use super::pump::{pump, Encode, Paced, PumpError};
 use super::rate::{self, Pace};
+use super::timer::Timer;
 use super::upstream::{self, UpstreamConn};
 
 mod attempt;
@@ -85,6 +86,8 @@ impl Scratch {
 pub(crate) struct Client<'a, T> {
     pub io: &'a mut T,
     pub buf: &'a mut ReadBuf,
+    /// The connection's timer, for the wait on the server's answer.
+    pub timer: &'a mut Timer,
     pub shared: &'a Shared,
     pub info: &'a ConnInfo,
     /// Longest wait for the next body bytes from the client.

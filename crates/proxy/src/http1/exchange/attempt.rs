@@ -75,7 +75,7 @@ impl<T: Transport> Client<'_, T> {
                 Ok(()) => {
                     let deadline = tokio::time::Instant::now() + timeouts.request;
                     tokio::select! {
-                        read = read_response(&mut conn, head, deadline) => read,
+                        read = read_response(&mut conn, head, deadline, self.timer) => read,
                         _ = &mut closing => Err(Failure::Drained),
                     }
                 }
@@ -192,6 +192,7 @@ async fn read_response(
     conn: &mut UpstreamConn,
     head: &RequestHead,
     deadline: tokio::time::Instant,
+    timer: &mut Timer,
 ) -> Result<ResponseHead, Failure> {
     let mut interim = false;
     loop {
@@ -213,13 +214,12 @@ async fn read_response(
             Err(bad) => return Err(Failure::Invalid(bad.0)),
         }
         let answered = interim || !conn.buf.is_empty();
-        match tokio::time::timeout_at(
-            deadline,
-            conn.buf.read_from(&mut conn.io, MAX_RESPONSE_HEAD),
-        )
-        .await
-        {
-            Err(_) => return Err(Failure::TimedOut),
+        let read = tokio::select! {
+            read = conn.buf.read_from(&mut conn.io, MAX_RESPONSE_HEAD) => Ok(read),
+            _ = timer.until(deadline) => Err(()),
+        };
+        match read {
+            Err(()) => return Err(Failure::TimedOut),
             Ok(Ok(Some(0))) => {
                 return Err(Failure::Receive {
                     source: io::Error::new(
