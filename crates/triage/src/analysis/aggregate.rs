@@ -149,6 +149,9 @@ pub struct Aggregator {
     /// this spares two set lookups per request.
     last_access_source: Option<(String, String)>,
     current: Option<Current>,
+    /// The last bucket a record fell in, and its first millisecond: records come in time
+    /// order, so most skip the division.
+    last_bucket: Option<(i64, i64)>,
     pending: Vec<Pending>,
     book: Option<Arc<Mutex<TemplateBook>>>,
 }
@@ -166,6 +169,7 @@ impl Aggregator {
             access_sources: Default::default(),
             last_access_source: Default::default(),
             current: None,
+            last_bucket: None,
             pending: Vec::new(),
             book: Some(book),
         }
@@ -247,7 +251,20 @@ impl Sink for Aggregator {
         if w.from_ms.is_some_and(|f| ts < f) || w.to_ms.is_some_and(|t| ts >= t) {
             return;
         }
-        let bucket = ts.div_euclid(w.bucket_ms);
+        let bucket = match self.last_bucket {
+            Some((from, bucket))
+                if ts
+                    .checked_sub(from)
+                    .is_some_and(|d| (0..w.bucket_ms).contains(&d)) =>
+            {
+                bucket
+            }
+            _ => {
+                let bucket = ts.div_euclid(w.bucket_ms);
+                self.last_bucket = Some((bucket * w.bucket_ms, bucket));
+                bucket
+            }
+        };
         let error = line.is_error();
         let client_error = line
             .access
