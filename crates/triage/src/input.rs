@@ -50,7 +50,7 @@ use std::str::FromStr;
 
 pub use error::InputError;
 
-use crate::record::Line;
+use crate::record::{Detail, Line};
 use open::Opened;
 use scan::{Parser, Scanner};
 
@@ -156,6 +156,16 @@ pub struct Record<'a> {
 pub trait Sink {
     /// Takes one record of `source`. Records of one file arrive in file order.
     fn record(&mut self, source: &SourceInfo, record: &Record<'_>);
+
+    /// What of each line this sink reads (see [`Detail`]); the rest may be left out of the
+    /// records it gets. Default: everything.
+    fn detail(&self) -> Detail {
+        Detail::Full
+    }
+
+    /// Called before the records of `source`: the records that follow, up to the next call,
+    /// come from it. Default: nothing.
+    fn source(&mut self, _source: &SourceInfo) {}
 }
 
 impl<F: FnMut(&SourceInfo, &Record<'_>)> Sink for F {
@@ -380,6 +390,7 @@ pub fn scan_range(
         Opened::within(file, range.start, options, read_error)?
     };
     let source = source_info(path, &options.roots, format);
+    sink.source(&source);
     if format == Format::Otlp && !options.message_only {
         if range.start > 0 {
             return Ok(Skipped::default());
@@ -399,17 +410,18 @@ pub fn scan_range(
         }};
     }
     let year = options.year;
+    let detail = sink.detail();
     if options.message_only {
         return scan_with!(plain::MessageOnly);
     }
     match format {
         Format::Plain => scan_with!(plain::Plain::new(year)),
-        Format::Json => scan_with!(json::Json::new(year)),
+        Format::Json => scan_with!(json::Json::new(year).with_detail(detail)),
         Format::Combined => scan_with!(combined::Combined::new(year)),
         Format::Syslog3164 => scan_with!(syslog::Syslog3164::new(year)),
         Format::Syslog5424 => scan_with!(syslog::Syslog5424::new(year)),
         // Read above.
-        Format::Otlp => scan_with!(json::Json::new(year)),
+        Format::Otlp => scan_with!(json::Json::new(year).with_detail(detail)),
     }
 }
 

@@ -63,6 +63,19 @@ impl Level {
     }
 }
 
+/// How much of each line a reader needs: parsers may leave out what it does not read.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Detail {
+    /// Every field.
+    #[default]
+    Full,
+    /// What counting records needs: the timestamp, level, host and service, an access-log
+    /// line's status, pool and server, and the message (or the access log's `error`) of
+    /// errors only. Request and trace ids, method, path, upstream status and duration are
+    /// left out, and so is the message of a line that is not an error.
+    Counts,
+}
+
 /// Fields of an access-log line (Switchyard's JSON access log, nginx/Apache combined).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Access<'a> {

@@ -8,6 +8,7 @@ use crate::analysis::series::Series;
 use crate::analysis::templates::TemplateBook;
 use crate::hash::{key_hash, same_key, FastMap};
 use crate::input::{Record, Sink, SourceInfo};
+use crate::record::Detail;
 
 /// What a key is: the machine, the program, or (from access logs) the pool and server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -102,6 +103,30 @@ impl KeyIndex {
     }
 }
 
+/// The file whose records are arriving, with its host's and service's slots once a record
+/// used them: a file's records nearly all name no host or service of their own, so this
+/// spares two key lookups per record.
+#[derive(Clone, Copy)]
+struct Current {
+    /// The address of its [`SourceInfo`], which lives while its records arrive.
+    source: usize,
+    host: Option<usize>,
+    service: Option<usize>,
+    /// Its host and service are in `access_sources`.
+    access_source: bool,
+}
+
+impl Current {
+    fn of(source: &SourceInfo) -> Current {
+        Current {
+            source: std::ptr::from_ref(source) as usize,
+            host: None,
+            service: None,
+            access_source: false,
+        }
+    }
+}
+
 pub struct Aggregator {
     window: Window,
     /// Application-log records (all of them: the traffic of log lines).
@@ -123,6 +148,10 @@ pub struct Aggregator {
     /// The last (host, service) added to `access_sources`: a file's records share them, so
     /// this spares two set lookups per request.
     last_access_source: Option<(String, String)>,
+    current: Option<Current>,
+    /// The last bucket a record fell in, and its first millisecond: records come in time
+    /// order, so most skip the division.
+    last_bucket: Option<(i64, i64)>,
     pending: Vec<Pending>,
     book: Option<Arc<Mutex<TemplateBook>>>,
 }
@@ -139,6 +168,8 @@ impl Aggregator {
             pool_of_server: Vec::new(),
             access_sources: Default::default(),
             last_access_source: Default::default(),
+            current: None,
+            last_bucket: None,
             pending: Vec::new(),
             book: Some(book),
         }
@@ -168,6 +199,8 @@ impl Aggregator {
     pub fn finish(&mut self) {
         self.flush();
         self.book = None;
+        // The slots it names are about to go.
+        self.current = None;
         for (dim, index) in self.index.iter_mut().enumerate() {
             let index = std::mem::take(index);
             if dim == Dim::Server as usize {
@@ -203,6 +236,14 @@ impl Aggregator {
 }
 
 impl Sink for Aggregator {
+    fn detail(&self) -> Detail {
+        Detail::Counts
+    }
+
+    fn source(&mut self, source: &SourceInfo) {
+        self.current = Some(Current::of(source));
+    }
+
     fn record(&mut self, source: &SourceInfo, record: &Record<'_>) {
         let line = &record.line;
         let Some(ts) = line.ts_ms else { return };
@@ -210,10 +251,21 @@ impl Sink for Aggregator {
         if w.from_ms.is_some_and(|f| ts < f) || w.to_ms.is_some_and(|t| ts >= t) {
             return;
         }
-        let bucket = ts.div_euclid(w.bucket_ms);
+        let bucket = match self.last_bucket {
+            Some((from, bucket))
+                if ts
+                    .checked_sub(from)
+                    .is_some_and(|d| (0..w.bucket_ms).contains(&d)) =>
+            {
+                bucket
+            }
+            _ => {
+                let bucket = ts.div_euclid(w.bucket_ms);
+                self.last_bucket = Some((bucket * w.bucket_ms, bucket));
+                bucket
+            }
+        };
         let error = line.is_error();
-        let host = line.host.unwrap_or(&source.host);
-        let service = line.service.unwrap_or(&source.service);
         let client_error = line
             .access
             .as_ref()
@@ -224,20 +276,42 @@ impl Sink for Aggregator {
             c.errors += u64::from(error);
             c.client_errors += u64::from(client_error);
         };
-        bump(self.series(Dim::Host, host));
-        bump(self.series(Dim::Service, service));
+        let mut current = match self.current {
+            Some(c) if c.source == std::ptr::from_ref(source) as usize => c,
+            _ => Current::of(source),
+        };
+        let host_slot = match line.host {
+            Some(host) => self.index[Dim::Host as usize].slot(host),
+            None => *current
+                .host
+                .get_or_insert_with(|| self.index[Dim::Host as usize].slot(&source.host)),
+        };
+        let service_slot = match line.service {
+            Some(service) => self.index[Dim::Service as usize].slot(service),
+            None => *current
+                .service
+                .get_or_insert_with(|| self.index[Dim::Service as usize].slot(&source.service)),
+        };
+        bump(&mut self.index[Dim::Host as usize].series[host_slot].1);
+        bump(&mut self.index[Dim::Service as usize].series[service_slot].1);
+        let host = line.host.unwrap_or(&source.host);
         if let Some(access) = &line.access {
-            let seen = self
-                .last_access_source
-                .as_ref()
-                .is_some_and(|(h, s)| same_key(h, host) && same_key(s, service));
-            if !seen {
-                self.last_access_source = Some((host.to_string(), service.to_string()));
-                for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
-                    if !set.contains(key) {
-                        set.insert(key.to_string());
+            let own = line.host.is_none() && line.service.is_none();
+            if !(own && current.access_source) {
+                let service = line.service.unwrap_or(&source.service);
+                let seen = self
+                    .last_access_source
+                    .as_ref()
+                    .is_some_and(|(h, s)| same_key(h, host) && same_key(s, service));
+                if !seen {
+                    self.last_access_source = Some((host.to_string(), service.to_string()));
+                    for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
+                        if !set.contains(key) {
+                            set.insert(key.to_string());
+                        }
                     }
                 }
+                current.access_source |= own;
             }
             bump(&mut self.requests);
             if let Some(pool) = access.pool {
@@ -268,5 +342,6 @@ impl Sink for Aggregator {
                 }
             }
         }
+        self.current = Some(current);
     }
 }

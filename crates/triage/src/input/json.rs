@@ -14,19 +14,26 @@ use super::bytes::find2;
 use super::level::{from_severity, level_word};
 use super::scan::Parser;
 use super::time::{epoch_number, Clock};
-use crate::record::{Access, Level, Line};
+use crate::record::{Access, Detail, Level, Line};
 
 /// A line that starts with `{` starts a record; other lines continue the one above
 /// (a stack trace printed around the logger, say).
 pub(crate) struct Json {
     clock: Clock,
+    detail: Detail,
 }
 
 impl Json {
     pub(crate) fn new(year: i32) -> Json {
         Json {
             clock: Clock::new(year),
+            detail: Detail::Full,
         }
+    }
+
+    /// Fills only what `detail` asks for.
+    pub(crate) fn with_detail(self, detail: Detail) -> Json {
+        Json { detail, ..self }
     }
 }
 
@@ -433,25 +440,35 @@ impl Parser for Json {
         let access_shape =
             f[STATUS].is_some() && (f[POOL].is_some() || f[UPSTREAM_STATUS].is_some());
         let status = number(line, f[STATUS]);
-        let upstream_status = number(line, f[UPSTREAM_STATUS]);
+        let full = self.detail == Detail::Full;
+        // Counting reads the message (or the proxy's `error`) of errors only.
+        let want_message = full
+            || level.is_some_and(Level::is_error)
+            || (access_shape && status.is_some_and(|s| s >= 500));
+        let upstream_status = if full {
+            number(line, f[UPSTREAM_STATUS])
+        } else {
+            None
+        };
 
-        let msg = text(line, f[MSG], scratch);
-        let request_id = text(line, f[REQUEST_ID], scratch);
-        let trace_id = text(line, f[TRACE_ID], scratch);
+        let field = |want: bool, k: usize| if want { f[k] } else { None };
+        let msg = text(line, field(want_message, MSG), scratch);
+        let request_id = text(line, field(full, REQUEST_ID), scratch);
+        let trace_id = text(line, field(full, TRACE_ID), scratch);
         let host = if access_shape {
             None
         } else {
             text(line, f[HOST].or(f[SERVER]), scratch)
         };
         let service = text(line, f[SERVICE], scratch);
-        let error = text(line, f[ERROR], scratch);
+        let error = text(line, field(want_message, ERROR), scratch);
         let (method, path, pool, server, duration) = if access_shape {
             (
-                text(line, f[METHOD], scratch),
-                text(line, f[PATH], scratch),
+                text(line, field(full, METHOD), scratch),
+                text(line, field(full, PATH), scratch),
                 text(line, f[POOL], scratch),
                 text(line, f[SERVER], scratch),
-                text(line, f[DURATION], scratch),
+                text(line, field(full, DURATION), scratch),
             )
         } else {
             (None, None, None, None, None)
@@ -522,6 +539,55 @@ mod tests {
                 (200, None, None, None)
             );
         });
+    }
+
+    #[test]
+    fn counts_leave_out_what_counting_does_not_read() {
+        let counts = |line: &str| {
+            let mut scratch = String::new();
+            let mut p = Json::new(2025).with_detail(Detail::Counts);
+            p.start(line)?;
+            p.parse(line, (), &mut scratch).map(|l| format!("{l:?}"))
+        };
+        let full = |line: &str| with(line, |l| l.map(|l| format!("{l:?}")));
+        let error = r#"{"ts":"2025-11-13T10:23:15.123Z","request_id":"r-1","client":"10.0.0.9:5123","listener":"main","method":"GET","path":"/api/inventory/42","host":"shop.example","protocol":"HTTP/1.1","status":502,"pool":"inventory","server":"inventory-4","server_address":"192.168.1.45:8080","upstream_status":null,"duration_ms":3.25,"bytes_sent":120,"attempts":1,"error":"connect refused"}"#;
+        let ok = error
+            .replace("502", "200")
+            .replace(r#""connect refused""#, "null");
+        let app = r#"{"ts":"2025-11-13T10:23:15Z","level":"info","msg":"started","request_id":"r-2","host":"web-1","service":"cart"}"#;
+        let app_error = app.replace("info", "error");
+        let mut scratch = String::new();
+        let mut p = Json::new(2025).with_detail(Detail::Counts);
+        let l = p.parse(error, (), &mut scratch).unwrap();
+        let a = l.access.clone().unwrap();
+        assert_eq!(
+            (l.ts_ms, l.host, l.request_id, l.trace_id),
+            (Some(1_763_029_395_123), None, None, None)
+        );
+        assert_eq!(
+            (a.status, a.pool, a.server),
+            (502, Some("inventory"), Some("inventory-4"))
+        );
+        assert_eq!(
+            (a.method, a.path, a.duration_ms, a.upstream_status),
+            (None, None, None, None)
+        );
+        assert_eq!(
+            (l.message, a.error),
+            ("connect refused", Some("connect refused"))
+        );
+        assert!(l.is_error());
+        for line in [&ok, app] {
+            let c = counts(line).unwrap();
+            assert!(c.contains(r#"message: """#) && !c.contains("r-"), "{c}");
+            assert_ne!(Some(c), full(line));
+        }
+        let c = counts(&app_error).unwrap();
+        assert!(
+            c.contains(r#"message: "started""#) && c.contains("web-1") && c.contains("cart"),
+            "{c}"
+        );
+        assert_eq!(counts("{broken"), None);
     }
 
     #[test]

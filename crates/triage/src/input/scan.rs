@@ -152,7 +152,7 @@ impl<'b> Block<'b> {
     fn text(&mut self, a: usize, b: usize) -> Option<&'b str> {
         if !(self.valid_from <= a && b <= self.valid_until) {
             self.valid_from = a;
-            self.valid_until = match std::str::from_utf8(&self.buf[a..self.complete]) {
+            self.valid_until = match simdutf8::compat::from_utf8(&self.buf[a..self.complete]) {
                 Ok(_) => self.complete,
                 Err(e) => a + e.valid_up_to(),
             };
