@@ -10,8 +10,8 @@ use std::io::Write;
 use proptest::prelude::*;
 use proptest::test_runner::{Config as RunnerConfig, TestRunner};
 use switchyard_triage::changes;
-use switchyard_triage::input::{self, Format, InputOptions, Record, SourceInfo};
-use switchyard_triage::record::Level;
+use switchyard_triage::input::{self, Format, InputOptions, Record, Sink, SourceInfo};
+use switchyard_triage::record::{Detail, Level};
 use switchyard_triage::template::TemplateMiner;
 
 /// Arbitrary bytes, and lines that look like each format with random parts.
@@ -45,6 +45,21 @@ fn scan(bytes: &[u8], format: Option<Format>) {
     };
     // Unreadable input is an error value, never a panic.
     let _ = input::scan_file(file.path(), &options, &mut sink);
+    // The same through the lean parse that triage's counting asks for.
+    let _ = input::scan_file(file.path(), &options, &mut CountsOnly);
+}
+
+/// A sink that asks for [`Detail::Counts`], as triage's aggregator does.
+struct CountsOnly;
+
+impl Sink for CountsOnly {
+    fn record(&mut self, _: &SourceInfo, r: &Record<'_>) {
+        let _ = (r.line.is_error(), r.line.message.len(), r.details.len());
+    }
+
+    fn detail(&self) -> Detail {
+        Detail::Counts
+    }
 }
 
 fn runner(cases: u32) -> TestRunner {
