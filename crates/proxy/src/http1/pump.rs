@@ -142,8 +142,8 @@ where
             scratch.clear();
         }
         // With nothing buffered, the rest of a large raw body may go socket to socket.
-        if encode == Encode::Raw && decoder.is_none() && left >= SPLICE_MIN {
-            if let (Some(from), Some(to), true) = (src.tcp(), dst.tcp(), buf.is_empty()) {
+        if encode == Encode::Raw && decoder.is_none() && left >= SPLICE_MIN && buf.is_empty() {
+            if let (Some(from), Some(to)) = (src.tcp(), dst.tcp()) {
                 if let Some(pipe) = Pipe::take() {
                     let len = (framing != Framing::UntilClose).then_some(left);
                     let moved = splice::body(

@@ -103,28 +103,16 @@ impl KeyIndex {
     }
 }
 
-/// The file whose records are arriving, with its host's and service's slots once a record
-/// used them: a file's records nearly all name no host or service of their own, so this
-/// spares two key lookups per record.
-#[derive(Clone, Copy)]
+/// The host's and service's slots of the file whose records are arriving, once a record used
+/// them: a file's records nearly all name no host or service of their own, so this spares
+/// two key lookups per record. Set afresh by [`Sink::source`], which comes before each
+/// file's (or range's) records.
+#[derive(Clone, Copy, Default)]
 struct Current {
-    /// The address of its [`SourceInfo`], which lives while its records arrive.
-    source: usize,
     host: Option<usize>,
     service: Option<usize>,
     /// Its host and service are in `access_sources`.
     access_source: bool,
-}
-
-impl Current {
-    fn of(source: &SourceInfo) -> Current {
-        Current {
-            source: std::ptr::from_ref(source) as usize,
-            host: None,
-            service: None,
-            access_source: false,
-        }
-    }
 }
 
 pub struct Aggregator {
@@ -240,8 +228,8 @@ impl Sink for Aggregator {
         Detail::Counts
     }
 
-    fn source(&mut self, source: &SourceInfo) {
-        self.current = Some(Current::of(source));
+    fn source(&mut self, _source: &SourceInfo) {
+        self.current = Some(Current::default());
     }
 
     fn record(&mut self, source: &SourceInfo, record: &Record<'_>) {
@@ -276,10 +264,8 @@ impl Sink for Aggregator {
             c.errors += u64::from(error);
             c.client_errors += u64::from(client_error);
         };
-        let mut current = match self.current {
-            Some(c) if c.source == std::ptr::from_ref(source) as usize => c,
-            _ => Current::of(source),
-        };
+        // Without a `source` call first, nothing is kept from one record to the next.
+        let mut current = self.current.unwrap_or_default();
         let host_slot = match line.host {
             Some(host) => self.index[Dim::Host as usize].slot(host),
             None => *current
@@ -342,6 +328,8 @@ impl Sink for Aggregator {
                 }
             }
         }
-        self.current = Some(current);
+        if self.current.is_some() {
+            self.current = Some(current);
+        }
     }
 }
