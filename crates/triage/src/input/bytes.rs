@@ -42,67 +42,162 @@ pub(crate) fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
         .fold(0, |m, (i, &c)| m | ((c == byte) as u64) << i)
 }
 
-/// Bit `i` of `xs[w]` is set when `buf[64 * w + i]` is `x`, and likewise for `y` in `ys`,
-/// over all of `buf` (which must be at least 64 and at most `64 * N` bytes long); returns the
-/// number of words used. The last, partial word is read as the last 64 bytes of `buf`,
-/// shifted.
+/// Bit `i` of `xs[w]` is set when `buf[64 * w + i]` is `x`, over all of `buf` (which must be
+/// at least 64 and at most `64 * N` bytes long); returns the number of words used, or `None`
+/// when `buf` holds a `y` anywhere. The last, partial word is read as the last 64 bytes of
+/// `buf`, shifted. With AVX2 (checked once, at run time) each 64 bytes take two loads.
 #[inline]
-pub(crate) fn line_masks<const N: usize>(
+pub(crate) fn masks_without<const N: usize>(
     buf: &[u8],
     (x, y): (u8, u8),
     xs: &mut [u64; N],
-    ys: &mut [u64; N],
-) -> usize {
+) -> Option<usize> {
     debug_assert!(buf.len() >= 64 && buf.len() <= 64 * N);
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was just detected.
+        return unsafe { avx2::masks_without(buf, (x, y), xs) };
+    }
+    masks_without_16(buf, (x, y), xs)
+}
+
+/// [`masks_without`] 16 bytes at a time.
+fn masks_without_16<const N: usize>(
+    buf: &[u8],
+    (x, y): (u8, u8),
+    xs: &mut [u64; N],
+) -> Option<usize> {
     let words = buf.len().div_ceil(64);
+    let mut ys = 0;
     for (w, chunk) in buf.chunks_exact(64).enumerate() {
         let chunk = chunk.try_into().expect("64 bytes");
-        (xs[w], ys[w]) = (mask64(chunk, x), mask64(chunk, y));
+        xs[w] = mask64(chunk, x);
+        ys |= mask64(chunk, y);
     }
     let rest = buf.len() % 64;
     if rest > 0 {
         let last: &[u8; 64] = buf[buf.len() - 64..].try_into().expect("64 bytes");
         xs[words - 1] = mask64(last, x) >> (64 - rest);
-        ys[words - 1] = mask64(last, y) >> (64 - rest);
+        ys |= mask64(last, y);
     }
-    words
+    (ys == 0).then_some(words)
 }
 
-/// Positions of one byte, asked for in increasing order, found 64 bytes at a time.
-pub(crate) struct Finder<'b> {
-    buf: &'b [u8],
-    byte: u8,
-    window: usize,
-    mask: u64,
-}
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
+        _mm256_set1_epi8, _mm256_setzero_si256, _mm256_testz_si256,
+    };
 
-impl<'b> Finder<'b> {
-    pub(crate) fn new(buf: &'b [u8], byte: u8) -> Finder<'b> {
-        Finder {
-            buf,
-            byte,
-            window: 0,
-            mask: byte_mask(buf, 0, byte),
+    /// Where `x` is in the 64 bytes at `c` as a mask, and `y` added to the running `ys`.
+    #[target_feature(enable = "avx2")]
+    #[inline]
+    fn chunk(c: &[u8; 64], want_x: __m256i, want_y: __m256i, ys: &mut __m256i) -> u64 {
+        let p = c.as_ptr() as *const __m256i;
+        // SAFETY: the two unaligned 32-byte loads read exactly the 64 bytes of `c`.
+        let (lo, hi) = unsafe { (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1))) };
+        *ys = _mm256_or_si256(
+            *ys,
+            _mm256_or_si256(_mm256_cmpeq_epi8(lo, want_y), _mm256_cmpeq_epi8(hi, want_y)),
+        );
+        let m = |v| _mm256_movemask_epi8(_mm256_cmpeq_epi8(v, want_x)) as u32 as u64;
+        m(lo) | m(hi) << 32
+    }
+
+    /// [`super::masks_without`] 32 bytes at a time.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn masks_without<const N: usize>(
+        buf: &[u8],
+        (x, y): (u8, u8),
+        xs: &mut [u64; N],
+    ) -> Option<usize> {
+        let (want_x, want_y) = (_mm256_set1_epi8(x as i8), _mm256_set1_epi8(y as i8));
+        let mut ys = _mm256_setzero_si256();
+        let words = buf.len().div_ceil(64);
+        for (w, c) in buf.chunks_exact(64).enumerate() {
+            xs[w] = chunk(c.try_into().expect("64 bytes"), want_x, want_y, &mut ys);
         }
+        let rest = buf.len() % 64;
+        if rest > 0 {
+            let last = buf[buf.len() - 64..].try_into().expect("64 bytes");
+            xs[words - 1] = chunk(last, want_x, want_y, &mut ys) >> (64 - rest);
+        }
+        (_mm256_testz_si256(ys, ys) == 1).then_some(words)
+    }
+
+    /// [`super::ByteMap::fill`] 32 bytes at a time.
+    #[target_feature(enable = "avx2")]
+    pub(super) fn fill(words: &mut Vec<u64>, buf: &[u8], (x, y): (u8, u8)) -> bool {
+        let (want_x, want_y) = (_mm256_set1_epi8(x as i8), _mm256_set1_epi8(y as i8));
+        let mut ys = _mm256_setzero_si256();
+        for c in buf.chunks_exact(64) {
+            words.push(chunk(
+                c.try_into().expect("64 bytes"),
+                want_x,
+                want_y,
+                &mut ys,
+            ));
+        }
+        let rest = buf.len() % 64;
+        let mut tail_y = false;
+        if rest > 0 {
+            let tail = &buf[buf.len() - rest..];
+            words.push(super::byte_mask(tail, 0, x));
+            tail_y = tail.contains(&y);
+        }
+        tail_y || _mm256_testz_si256(ys, ys) == 0
+    }
+}
+
+/// Where one byte is in a block: a bit mask for each 64 bytes, made in one pass (with AVX2
+/// when the CPU has it), so that consecutive short lines cost a few instructions each rather
+/// than a search each. Kept by a scanner and filled again for each block.
+#[derive(Default)]
+pub(crate) struct ByteMap {
+    words: Vec<u64>,
+}
+
+impl ByteMap {
+    /// Maps where `x` is in `buf`; returns whether `buf` holds a `y` anywhere.
+    pub(crate) fn fill(&mut self, buf: &[u8], (x, y): (u8, u8)) -> bool {
+        self.words.clear();
+        self.words.reserve(buf.len().div_ceil(64));
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: AVX2 was just detected.
+            return unsafe { avx2::fill(&mut self.words, buf, (x, y)) };
+        }
+        self.fill_16(buf, (x, y))
+    }
+
+    /// [`ByteMap::fill`] 16 bytes at a time.
+    fn fill_16(&mut self, buf: &[u8], (x, y): (u8, u8)) -> bool {
+        let mut ys = 0;
+        for chunk in buf.chunks_exact(64) {
+            let chunk = chunk.try_into().expect("64 bytes");
+            self.words.push(mask64(chunk, x));
+            ys |= mask64(chunk, y);
+        }
+        let rest = buf.len() % 64;
+        if rest > 0 {
+            let tail = &buf[buf.len() - rest..];
+            self.words.push(byte_mask(tail, 0, x));
+            ys |= byte_mask(tail, 0, y);
+        }
+        ys != 0
     }
 
     /// The first position at or after `pos` that holds the byte.
     #[inline]
-    pub(crate) fn next(&mut self, pos: usize) -> Option<usize> {
-        if pos.wrapping_sub(self.window) >= 64 {
-            self.window = pos & !63;
-            self.mask = byte_mask(self.buf, self.window, self.byte);
-        }
-        let mut m = self.mask & (u64::MAX << (pos - self.window));
+    pub(crate) fn next(&self, pos: usize) -> Option<usize> {
+        let mut w = pos / 64;
+        let mut m = *self.words.get(w)? & (u64::MAX << (pos % 64));
         while m == 0 {
-            self.window += 64;
-            if self.window >= self.buf.len() {
-                return None;
-            }
-            self.mask = byte_mask(self.buf, self.window, self.byte);
-            m = self.mask;
+            w += 1;
+            m = *self.words.get(w)?;
         }
-        Some(self.window + m.trailing_zeros() as usize)
+        Some(w * 64 + m.trailing_zeros() as usize)
     }
 }
 
@@ -160,17 +255,17 @@ mod tests {
                 .enumerate()
                 .fold(0u64, |m, (i, &c)| m | ((c == b'\n') as u64) << i);
             assert_eq!(byte_mask(&data, at, b'\n'), want, "at {at}");
-            let mut f = Finder::new(&data, b'"');
-            let want = data[at..].iter().position(|&c| c == b'"').map(|n| at + n);
-            assert_eq!(f.next(at), want, "at {at}");
-            if let Some(w) = want {
-                assert_eq!(
-                    f.next(w + 1),
-                    data[w + 1..]
-                        .iter()
-                        .position(|&c| c == b'"')
-                        .map(|n| w + 1 + n)
-                );
+            for len in [at, at + 1, data.len().min(at + 70), data.len()] {
+                let (mut map, mut map_16) = (ByteMap::default(), ByteMap::default());
+                let slashed = map.fill(&data[..len], (b'"', b'\\'));
+                assert_eq!(slashed, data[..len].contains(&b'\\'), "len {len}");
+                assert_eq!(map_16.fill_16(&data[..len], (b'"', b'\\')), slashed);
+                assert_eq!(map.words, map_16.words, "len {len}");
+                let want = data[at..len]
+                    .iter()
+                    .position(|&c| c == b'"')
+                    .map(|n| at + n);
+                assert_eq!(map.next(at), want, "at {at} len {len}");
             }
             let want = data[at..]
                 .iter()
@@ -179,18 +274,21 @@ mod tests {
             assert_eq!(find2(b'"', b'\\', &data, at), want, "at {at}");
         }
         for len in 64..data.len().min(256) {
-            let (mut xs, mut ys) = ([0u64; 4], [0u64; 4]);
-            let words = line_masks(&data[..len], (b'"', b'\\'), &mut xs, &mut ys);
-            assert_eq!(words, len.div_ceil(64));
+            let mut xs = [0u64; 4];
+            let slashed = data[..len].contains(&b'\\');
+            let words = masks_without(&data[..len], (b'"', b'\\'), &mut xs);
+            assert_eq!(words, (!slashed).then_some(len.div_ceil(64)), "len {len}");
+            let mut xs_16 = [0u64; 4];
+            let words = masks_without_16(&data[..len], (b'"', b'#'), &mut xs_16);
+            assert_eq!(words, Some(len.div_ceil(64)));
+            let words = masks_without(&data[..len], (b'"', b'#'), &mut xs);
+            assert_eq!(words, Some(len.div_ceil(64)));
+            assert_eq!(xs, xs_16, "len {len}");
+            let words = len.div_ceil(64);
             for (i, &c) in data[..len].iter().enumerate() {
                 assert_eq!(
                     xs[i / 64] >> (i % 64) & 1 == 1,
                     c == b'"',
-                    "len {len} at {i}"
-                );
-                assert_eq!(
-                    ys[i / 64] >> (i % 64) & 1 == 1,
-                    c == b'\\',
                     "len {len} at {i}"
                 );
             }

@@ -6,6 +6,7 @@
 //! Lines with Switchyard's access-log keys in their usual order take a faster walk first
 //! ([`known_order`]); what it does not read comes here.
 
+mod access;
 #[cfg(test)]
 mod bench;
 mod known_order;
@@ -203,6 +204,35 @@ fn nested(b: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
+/// A number, `true`, `false` or `null` at `b[i]`: its kind and where its text starts and ends
+/// (the value ends there too).
+#[inline(always)]
+fn bare(b: &[u8], i: usize) -> Option<(Kind, usize, usize)> {
+    let end = match *b.get(i)? {
+        b'-' | b'0'..=b'9' => {
+            let mut e = i + 1;
+            while e < b.len() && matches!(b[e], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+                e += 1;
+            }
+            return Some((Kind::Num, i, e));
+        }
+        b'n' if literal(b, i, b"null") => return Some((Kind::Null, i, i + 4)),
+        b't' if literal(b, i, b"true") => i + 4,
+        b'f' if literal(b, i, b"false") => i + 5,
+        _ => return None,
+    };
+    Some((Kind::Other, i, end))
+}
+
+/// Whether `b[at..]` starts with the literal `word`: a compare of a fixed size, which the
+/// compiler does in registers rather than with a call.
+#[inline(always)]
+fn literal<const N: usize>(b: &[u8], at: usize, word: &[u8; N]) -> bool {
+    b.get(at..at + N)
+        .and_then(|w| <&[u8; N]>::try_from(w).ok())
+        .is_some_and(|w| w == word)
+}
+
 /// Walks the top-level object, noting the first value of each field triage reads. `None`
 /// when the line is not one complete JSON object.
 fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
@@ -225,37 +255,22 @@ fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
             return None;
         }
         i = skip_ws(b, i + 1);
-        let start = i;
         let (kind, start, end) = match *b.get(i)? {
             b'"' => {
                 let (s, e, escaped, after) = string(b, i)?;
                 i = after;
                 (if escaped { Kind::Escaped } else { Kind::Str }, s, e)
             }
-            b'-' | b'0'..=b'9' => {
-                while i < b.len() && matches!(b[i], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
-                {
-                    i += 1;
-                }
-                (Kind::Num, start, i)
-            }
             b'{' | b'[' => {
+                let start = i;
                 i = nested(b, i)?;
                 (Kind::Other, start, i)
             }
-            b't' if b[i..].starts_with(b"true") => {
-                i += 4;
-                (Kind::Other, start, i)
+            _ => {
+                let (kind, start, end) = bare(b, i)?;
+                i = end;
+                (kind, start, end)
             }
-            b'f' if b[i..].starts_with(b"false") => {
-                i += 5;
-                (Kind::Other, start, i)
-            }
-            b'n' if b[i..].starts_with(b"null") => {
-                i += 4;
-                (Kind::Null, start, i)
-            }
-            _ => return None,
         };
         if let Some(k) = slot {
             if fields[k].is_none() {

@@ -13,7 +13,7 @@ use std::path::Path;
 
 use memchr::{memchr, memrchr};
 
-use super::bytes::Finder;
+use super::bytes::ByteMap;
 use super::{InputError, Record, Sink, Skipped, SourceInfo};
 use crate::record::Line;
 
@@ -80,26 +80,30 @@ struct Block<'b> {
     valid_until: usize,
     /// The next NUL byte at or after the line being looked at.
     next_nul: usize,
-    /// Newlines, found 64 bytes at a time as a bit mask, so that consecutive short lines
-    /// cost a few instructions each rather than a search each.
-    newlines: Finder<'b>,
+    /// Where the newlines are.
+    newlines: &'b ByteMap,
 }
 
 impl<'b> Block<'b> {
-    fn new(buf: &'b [u8], eof: bool) -> Block<'b> {
+    /// `newlines` is filled for this block; it is kept by the scanner for the next.
+    fn new(buf: &'b [u8], eof: bool, newlines: &'b mut ByteMap) -> Block<'b> {
         let complete = if eof {
             buf.len()
         } else {
             memrchr(b'\n', buf).map_or(0, |n| n + 1)
         };
+        let nul = newlines.fill(&buf[..complete], (b'\n', 0));
         Block {
             buf,
             eof,
             complete,
             valid_until: 0,
             valid_from: usize::MAX,
-            next_nul: memchr(0, &buf[..complete]).unwrap_or(usize::MAX),
-            newlines: Finder::new(&buf[..complete], b'\n'),
+            next_nul: match nul {
+                true => memchr(0, &buf[..complete]).unwrap_or(usize::MAX),
+                false => usize::MAX,
+            },
+            newlines,
         }
     }
 
@@ -125,7 +129,7 @@ impl<'b> Block<'b> {
     /// The first `\n` at or after `pos`, if it ends a complete line.
     #[inline]
     fn newline(&mut self, pos: usize) -> Option<usize> {
-        self.newlines.next(pos).filter(|&at| at < self.complete)
+        self.newlines.next(pos)
     }
 
     #[inline(always)]
@@ -201,6 +205,8 @@ pub(crate) struct Scanner<'s, P, S> {
     pub(crate) skipped: Skipped,
     scratch: String,
     details: String,
+    /// The newlines of the block being read, kept from block to block.
+    newlines: ByteMap,
     /// Lines before the first record are garbage (`no_timestamp`); false once a record was
     /// seen, and for a range that does not start the file (its first lines belong to the
     /// range before it).
@@ -223,6 +229,7 @@ impl<'s, P: Parser, S: Sink> Scanner<'s, P, S> {
             skipped: Skipped::default(),
             scratch: String::new(),
             details: String::new(),
+            newlines: ByteMap::default(),
             count_lead,
             line_no: 0,
         }
@@ -302,7 +309,14 @@ impl<'s, P: Parser, S: Sink> Scanner<'s, P, S> {
 
     /// Hands on every record in `buf` that is known to be complete.
     fn process(&mut self, buf: &[u8], eof: bool, end: usize, force: bool) -> Step {
-        let mut block = Block::new(buf, eof);
+        let mut newlines = std::mem::take(&mut self.newlines);
+        let step = self.process_block(Block::new(buf, eof, &mut newlines), end, force);
+        self.newlines = newlines;
+        step
+    }
+
+    fn process_block(&mut self, mut block: Block<'_>, end: usize, force: bool) -> Step {
+        let (buf, eof) = (block.buf, block.eof);
         let mut pos = 0;
         let mut line_no = self.line_no;
         let mut next = None;

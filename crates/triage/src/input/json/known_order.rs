@@ -11,12 +11,11 @@
 //! scanner reads the line.
 //!
 //! A line with exactly the proxy's keys in the proxy's order (nearly every line of its access
-//! log) is walked first by an unrolled sequence with each key a constant; any difference
-//! sends it to the walk above.
+//! log) is read first by [`super::access`]; any difference sends it to the walk above.
 
-use super::{slot, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
+use super::{bare, slot, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
 use super::{REQUEST_ID, SERVER, STATUS, TRACE_ID, TS, UPSTREAM_STATUS};
-use crate::input::bytes::line_masks;
+use crate::input::bytes::masks_without;
 
 /// Longest line the fast path reads.
 const MAX_LINE: usize = 1024;
@@ -35,22 +34,14 @@ impl Quotes {
         if b.len() < 64 || b.len() > MAX_LINE {
             return None;
         }
-        let (mut masks, mut slashes) = ([0u64; WORDS], [0u64; WORDS]);
-        let words = line_masks(b, (b'"', b'\\'), &mut masks, &mut slashes);
-        if slashes[..words].iter().any(|&m| m != 0) {
-            return None;
-        }
+        let mut masks = [0u64; WORDS];
+        let words = masks_without(b, (b'"', b'\\'), &mut masks)?;
         Some(Quotes {
             masks,
             words,
             word: 0,
             bits: masks[0],
         })
-    }
-
-    /// Back to the first quote.
-    fn rewind(&mut self) {
-        (self.word, self.bits) = (0, self.masks[0]);
     }
 
     /// The next quote.
@@ -159,36 +150,16 @@ fn is_key(b: &[u8], at: usize, len: usize, k: &Key) -> bool {
     }
 }
 
-/// Whether `b[at..]` starts with the literal `word`: a compare of a fixed size, which the
-/// compiler does in registers rather than with a call.
-#[inline(always)]
-fn literal<const N: usize>(b: &[u8], at: usize, word: &[u8; N]) -> bool {
-    b.get(at..at + N)
-        .and_then(|w| <&[u8; N]>::try_from(w).ok())
-        .is_some_and(|w| w == word)
-}
-
 /// A value at `b[v]`: its kind, where its text starts and ends, and the index after it.
 #[inline(always)]
 fn value(b: &[u8], v: usize, quotes: &mut Quotes) -> Option<(Kind, usize, usize, usize)> {
-    Some(match *b.get(v)? {
-        b'"' => {
-            quotes.expect(v)?;
-            let end = quotes.next()?;
-            (Kind::Str, v + 1, end, end + 1)
-        }
-        b'n' if literal(b, v, b"null") => (Kind::Null, v, v + 4, v + 4),
-        b'-' | b'0'..=b'9' => {
-            let mut e = v + 1;
-            while e < b.len() && matches!(b[e], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
-                e += 1;
-            }
-            (Kind::Num, v, e, e)
-        }
-        b't' if literal(b, v, b"true") => (Kind::Other, v, v + 4, v + 4),
-        b'f' if literal(b, v, b"false") => (Kind::Other, v, v + 5, v + 5),
-        _ => return None,
-    })
+    if *b.get(v)? == b'"' {
+        quotes.expect(v)?;
+        let end = quotes.next()?;
+        return Some((Kind::Str, v + 1, end, end + 1));
+    }
+    let (kind, start, end) = bare(b, v)?;
+    Some((kind, start, end, end))
 }
 
 /// Walks a compact JSON object expecting Switchyard's access-log keys in order; notes the
@@ -197,12 +168,11 @@ pub(super) fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
     if b.first() != Some(&b'{') {
         return None;
     }
-    let mut quotes = Quotes::of(b)?;
-    if exact(b, &mut quotes, fields).is_some() {
+    if super::access::exact(b, fields).is_some() {
         return Some(());
     }
     *fields = [None; 16];
-    quotes.rewind();
+    let mut quotes = Quotes::of(b)?;
     let mut expected = 0;
     let mut i = 1;
     loop {
@@ -232,54 +202,6 @@ pub(super) fn scan(b: &[u8], fields: &mut Fields) -> Option<()> {
             _ => return None,
         }
     }
-}
-
-/// Key `N` of [`ACCESS_KEYS`] and its value, the key's quote at `b[i]`; the index after the
-/// value. Each call site has its key as a constant, so the key compares are against
-/// immediates and each site's branches learn their own key's value.
-#[inline(always)]
-fn step<const N: usize>(
-    b: &[u8],
-    quotes: &mut Quotes,
-    i: usize,
-    fields: &mut Fields,
-) -> Option<usize> {
-    let k = &ACCESS_KEYS[N];
-    quotes.expect(i)?;
-    let close = quotes.next()?;
-    if !is_key(b, i + 1, close - i - 1, k) || b.get(close + 1) != Some(&b':') {
-        return None;
-    }
-    let (kind, start, end, after) = value(b, close + 2, quotes)?;
-    if let Some(slot) = k.slot {
-        fields[slot] = Some(Value { kind, start, end });
-    }
-    Some(after)
-}
-
-/// The line exactly as the proxy writes it: every key of [`ACCESS_KEYS`] once, in order
-/// (`trace_id` may be left out), unrolled. Fills only distinct fields, so what it noted
-/// before giving up is cleared by the caller.
-fn exact(b: &[u8], quotes: &mut Quotes, fields: &mut Fields) -> Option<()> {
-    let mut i = 1;
-    macro_rules! steps {
-        ($($n:literal)*) => {$(
-            let after = step::<$n>(b, quotes, i, fields)?;
-            if b.get(after) != Some(&b',') {
-                return None;
-            }
-            i = after + 1;
-        )*};
-    }
-    steps!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15);
-    let after = step::<16>(b, quotes, i, fields)?;
-    match b.get(after) {
-        Some(b'}') if after + 1 == b.len() => return Some(()),
-        Some(b',') => {}
-        _ => return None,
-    }
-    let after = step::<17>(b, quotes, after + 1, fields)?;
-    (b.get(after) == Some(&b'}') && after + 1 == b.len()).then_some(())
 }
 
 #[cfg(test)]
@@ -324,8 +246,10 @@ mod tests {
         ] {
             let b = line.as_bytes();
             let mut fields: Fields = [None; 16];
-            let mut quotes = Quotes::of(b).expect("quotes");
-            assert!(exact(b, &mut quotes, &mut fields).is_some(), "{line}");
+            assert!(
+                super::super::access::exact(b, &mut fields).is_some(),
+                "{line}"
+            );
             assert_eq!(fields_of(line, scan), fields_of(line, super::super::scan));
         }
     }
