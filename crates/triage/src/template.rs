@@ -80,7 +80,7 @@ pub struct TemplateMiner {
     params: tree::Params,
     tree: tree::Tree,
     templates: Vec<Template>,
-    masked: mask::Masked,
+    masks: mask::MaskCache,
 }
 
 impl Default for TemplateMiner {
@@ -116,7 +116,7 @@ impl TemplateMiner {
             },
             tree: tree::Tree::default(),
             templates: Vec::new(),
-            masked: mask::Masked::default(),
+            masks: mask::MaskCache::default(),
         }
     }
 
@@ -124,9 +124,10 @@ impl TemplateMiner {
     /// id. The message's id never changes later; the template's text may widen as more
     /// messages join it.
     pub fn add(&mut self, message: &str) -> TemplateId {
-        self.masked
+        let masked = self
+            .masks
             .mask(message, self.params.max_tokens, &self.params.rules);
-        let placed = self.tree.add(&self.masked, &self.params);
+        let placed = self.tree.add(masked, &self.params);
         let i = placed.id as usize;
         if i == self.templates.len() {
             self.templates.push(Template {

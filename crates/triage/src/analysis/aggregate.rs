@@ -103,16 +103,20 @@ impl KeyIndex {
     }
 }
 
-/// The host's and service's slots of the file whose records are arriving, once a record used
-/// them: a file's records nearly all name no host or service of their own, so this spares
-/// two key lookups per record. Set afresh by [`Sink::source`], which comes before each
-/// file's (or range's) records.
-#[derive(Clone, Copy, Default)]
+/// The file whose records are arriving: a file's records nearly all name no host or service
+/// of their own, so those are counted once, in the file's own series, and added to its host's
+/// and service's series (and to `logs` or `requests`) when the file is done. Set afresh by
+/// [`Sink::source`], which comes before each file's (or range's) records.
+#[derive(Default)]
 struct Current {
+    /// The slots of the file's host and service, once a record used them.
     host: Option<usize>,
     service: Option<usize>,
     /// Its host and service are in `access_sources`.
     access_source: bool,
+    /// Its application-log records and its requests that name no host or service.
+    logs: Series,
+    requests: Series,
 }
 
 pub struct Aggregator {
@@ -182,13 +186,34 @@ impl Aggregator {
         }
     }
 
+    /// Adds the counts of the file that was arriving to its host's and service's series.
+    fn end_file(&mut self) {
+        let Some(file) = self.current.take() else {
+            return;
+        };
+        for (series, kind) in [
+            (&file.logs, &mut self.logs),
+            (&file.requests, &mut self.requests),
+        ] {
+            if series.is_empty() {
+                continue;
+            }
+            kind.merge(series);
+            for (dim, slot) in [(Dim::Host, file.host), (Dim::Service, file.service)] {
+                if let Some(slot) = slot {
+                    self.index[dim as usize].series[slot].1.merge(series);
+                }
+            }
+        }
+    }
+
     /// Hands over the last queued messages, lets go of the template book and fills
     /// [`Aggregator::keys`] and [`Aggregator::server_pools`].
     pub fn finish(&mut self) {
         self.flush();
         self.book = None;
         // The slots it names are about to go.
-        self.current = None;
+        self.end_file();
         for (dim, index) in self.index.iter_mut().enumerate() {
             let index = std::mem::take(index);
             if dim == Dim::Server as usize {
@@ -229,6 +254,7 @@ impl Sink for Aggregator {
     }
 
     fn source(&mut self, _source: &SourceInfo) {
+        self.end_file();
         self.current = Some(Current::default());
     }
 
@@ -264,27 +290,35 @@ impl Sink for Aggregator {
             c.errors += u64::from(error);
             c.client_errors += u64::from(client_error);
         };
-        // Without a `source` call first, nothing is kept from one record to the next.
-        let mut current = self.current.unwrap_or_default();
-        let host_slot = match line.host {
-            Some(host) => self.index[Dim::Host as usize].slot(host),
-            None => *current
-                .host
-                .get_or_insert_with(|| self.index[Dim::Host as usize].slot(&source.host)),
-        };
-        let service_slot = match line.service {
-            Some(service) => self.index[Dim::Service as usize].slot(service),
-            None => *current
-                .service
-                .get_or_insert_with(|| self.index[Dim::Service as usize].slot(&source.service)),
-        };
-        bump(&mut self.index[Dim::Host as usize].series[host_slot].1);
-        bump(&mut self.index[Dim::Service as usize].series[service_slot].1);
+        let own = line.host.is_none() && line.service.is_none();
         let host = line.host.unwrap_or(&source.host);
+        let service = line.service.unwrap_or(&source.service);
+        match (&mut self.current, own) {
+            (Some(file), true) => {
+                // Counted once here and added to the host's and service's series later.
+                let index = &mut self.index;
+                file.host
+                    .get_or_insert_with(|| index[Dim::Host as usize].slot(host));
+                file.service
+                    .get_or_insert_with(|| index[Dim::Service as usize].slot(service));
+                bump(match line.access {
+                    Some(_) => &mut file.requests,
+                    None => &mut file.logs,
+                });
+            }
+            // Without a `source` call first, nothing is kept from one record to the next.
+            _ => {
+                bump(self.series(Dim::Host, host));
+                bump(self.series(Dim::Service, service));
+                bump(match line.access {
+                    Some(_) => &mut self.requests,
+                    None => &mut self.logs,
+                });
+            }
+        }
         if let Some(access) = &line.access {
-            let own = line.host.is_none() && line.service.is_none();
-            if !(own && current.access_source) {
-                let service = line.service.unwrap_or(&source.service);
+            let known = own && self.current.as_ref().is_some_and(|f| f.access_source);
+            if !known {
                 let seen = self
                     .last_access_source
                     .as_ref()
@@ -297,9 +331,10 @@ impl Sink for Aggregator {
                         }
                     }
                 }
-                current.access_source |= own;
+                if let Some(file) = &mut self.current {
+                    file.access_source |= own;
+                }
             }
-            bump(&mut self.requests);
             if let Some(pool) = access.pool {
                 bump(self.series(Dim::Pool, pool));
             }
@@ -314,22 +349,16 @@ impl Sink for Aggregator {
                     self.pool_of_server[i] = Some(pool.into());
                 }
             }
-        } else {
-            bump(&mut self.logs);
-            if error {
-                self.pending.push(Pending {
-                    ts_ms: ts,
-                    host: host.to_string(),
-                    message: line.message.to_string(),
-                    details: record.details.to_string(),
-                });
-                if self.pending.len() >= BATCH {
-                    self.flush();
-                }
+        } else if error {
+            self.pending.push(Pending {
+                ts_ms: ts,
+                host: host.to_string(),
+                message: line.message.to_string(),
+                details: record.details.to_string(),
+            });
+            if self.pending.len() >= BATCH {
+                self.flush();
             }
-        }
-        if self.current.is_some() {
-            self.current = Some(current);
         }
     }
 }

@@ -101,6 +101,44 @@ impl Masked {
     }
 }
 
+/// Entries of a [`MaskCache`] (a power of two).
+const CACHED: usize = 1024;
+
+/// Recent messages with their masked tokens: logs repeat their errors word for word, and a
+/// message seen again is not masked again. Masking depends only on the message (and the
+/// miner's fixed rules), so what comes out is the same either way. Direct-mapped by a hash
+/// of the message.
+#[derive(Default)]
+pub(crate) struct MaskCache {
+    entries: Vec<Cached>,
+}
+
+#[derive(Default)]
+struct Cached {
+    hash: u64,
+    message: String,
+    masked: Masked,
+}
+
+impl MaskCache {
+    /// `message` masked.
+    pub(crate) fn mask(&mut self, message: &str, max_tokens: usize, rules: &Rules) -> &Masked {
+        use std::hash::BuildHasher;
+        if self.entries.is_empty() {
+            self.entries.resize_with(CACHED, Cached::default);
+        }
+        let hash = foldhash::fast::FixedState::default().hash_one(message) | 1;
+        let entry = &mut self.entries[hash as usize % CACHED];
+        if entry.hash != hash || entry.message != message {
+            entry.masked.mask(message, max_tokens, rules);
+            entry.message.clear();
+            entry.message.push_str(message);
+            entry.hash = hash;
+        }
+        &entry.masked
+    }
+}
+
 /// If `word` is a unit of size or time (`KB`, `ms`, `GiB,`), the length of the unit.
 fn unit_prefix(word: &str) -> Option<usize> {
     const UNITS: [&str; 22] = [
