@@ -33,14 +33,49 @@ impl Dim {
     }
 }
 
-/// Error messages handed to the template book in batches, so threads rarely meet on its lock.
+/// Error messages are handed to the template book in batches of at least this many, so
+/// threads rarely meet on its lock; while another thread holds it, they queue up, to this
+/// many, before a thread waits for it.
 const BATCH: usize = 256;
+const MAX_PENDING: usize = 64 * BATCH;
 
+/// Error messages waiting for the template book, their text kept in one buffer.
+#[derive(Default)]
 struct Pending {
-    ts_ms: i64,
-    host: String,
-    message: String,
-    details: String,
+    /// Time, and where the host, message and details end in `text`.
+    entries: Vec<(i64, [usize; 3])>,
+    text: String,
+}
+
+impl Pending {
+    fn push(&mut self, ts_ms: i64, parts: [&str; 3]) {
+        let ends = parts.map(|part| {
+            self.text.push_str(part);
+            self.text.len()
+        });
+        self.entries.push((ts_ms, ends));
+    }
+
+    /// Each entry as (time, host, message, details), then none.
+    fn drain(&mut self, mut each: impl FnMut(i64, &str, &str, &str)) {
+        let mut from = 0;
+        for &(ts_ms, [host, message, details]) in &self.entries {
+            let t = &self.text;
+            each(
+                ts_ms,
+                &t[from..host],
+                &t[host..message],
+                &t[message..details],
+            );
+            from = details;
+        }
+        self.entries.clear();
+        self.text.clear();
+    }
+
+    fn len(&self) -> usize {
+        self.entries.len()
+    }
 }
 
 /// Time filter and bucket size of a run.
@@ -144,7 +179,7 @@ pub struct Aggregator {
     /// The last bucket a record fell in, and its first millisecond: records come in time
     /// order, so most skip the division.
     last_bucket: Option<(i64, i64)>,
-    pending: Vec<Pending>,
+    pending: Pending,
     book: Option<Arc<Mutex<TemplateBook>>>,
 }
 
@@ -162,7 +197,7 @@ impl Aggregator {
             last_access_source: Default::default(),
             current: None,
             last_bucket: None,
-            pending: Vec::new(),
+            pending: Pending::default(),
             book: Some(book),
         }
     }
@@ -176,14 +211,27 @@ impl Aggregator {
 
     /// Hands queued error messages to the template book.
     pub fn flush(&mut self) {
-        if self.pending.is_empty() {
+        self.hand_over(true);
+    }
+
+    /// Hands queued error messages to the template book; unless `wait`, only if no other
+    /// thread holds it.
+    fn hand_over(&mut self, wait: bool) {
+        if self.pending.len() == 0 {
             return;
         }
         let Some(book) = &self.book else { return };
-        let mut book = book.lock().unwrap_or_else(|e| e.into_inner());
-        for p in self.pending.drain(..) {
-            book.add(p.ts_ms, &p.host, &p.message, &p.details);
-        }
+        let mut book = match book.try_lock() {
+            Ok(book) => book,
+            Err(std::sync::TryLockError::Poisoned(e)) => e.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) if !wait => return,
+            Err(std::sync::TryLockError::WouldBlock) => {
+                book.lock().unwrap_or_else(|e| e.into_inner())
+            }
+        };
+        self.pending.drain(|ts_ms, host, message, details| {
+            book.add(ts_ms, host, message, details);
+        });
     }
 
     /// Adds the counts of the file that was arriving to its host's and service's series.
@@ -350,14 +398,9 @@ impl Sink for Aggregator {
                 }
             }
         } else if error {
-            self.pending.push(Pending {
-                ts_ms: ts,
-                host: host.to_string(),
-                message: line.message.to_string(),
-                details: record.details.to_string(),
-            });
-            if self.pending.len() >= BATCH {
-                self.flush();
+            self.pending.push(ts, [host, line.message, record.details]);
+            if self.pending.len() % BATCH == 0 {
+                self.hand_over(self.pending.len() >= MAX_PENDING);
             }
         }
     }
