@@ -48,16 +48,40 @@ pub(crate) fn same_key(a: &str, b: &str) -> bool {
     }
 }
 
-/// A hash of a short key from its length and [`words`], for small direct-mapped caches.
-#[inline(always)]
-pub(crate) fn key_hash(key: &str) -> u64 {
-    let (a, b) = words(key.as_bytes());
-    (a ^ b.rotate_left(29) ^ (key.len() as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+/// A key's length and [`words`]: two keys of at most 16 bytes are equal exactly when these
+/// are, so a cache can hold them in place of the key and compare without following a pointer.
+#[derive(Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct KeyWords {
+    len: usize,
+    words: (u64, u64),
+}
+
+impl KeyWords {
+    #[inline(always)]
+    pub(crate) fn of(key: &str) -> KeyWords {
+        KeyWords {
+            len: key.len(),
+            words: words(key.as_bytes()),
+        }
+    }
+
+    /// Whether equal words mean equal keys.
+    #[inline(always)]
+    pub(crate) fn whole(self) -> bool {
+        self.len <= 16
+    }
+
+    /// A hash for small direct-mapped caches.
+    #[inline(always)]
+    pub(crate) fn hash(self) -> u64 {
+        let (a, b) = self.words;
+        (a ^ b.rotate_left(29) ^ (self.len as u64) << 56).wrapping_mul(0x9e37_79b9_7f4a_7c15)
+    }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{key_hash, same_key, words};
+    use super::{same_key, words, KeyWords};
 
     #[test]
     fn same_key_is_equality() {
@@ -93,8 +117,12 @@ mod tests {
                         "{a} {b}"
                     );
                 }
+                let (ka, kb) = (KeyWords::of(a), KeyWords::of(b));
+                if ka.whole() && kb.whole() {
+                    assert_eq!(ka == kb, a == b, "{a} {b}");
+                }
                 if a == b {
-                    assert_eq!(key_hash(a), key_hash(b));
+                    assert_eq!(ka.hash(), kb.hash());
                 }
             }
         }

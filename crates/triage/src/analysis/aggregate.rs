@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::analysis::series::Series;
 use crate::analysis::templates::TemplateBook;
-use crate::hash::{key_hash, same_key, FastMap};
+use crate::hash::{same_key, FastMap, KeyWords};
 use crate::input::{Record, Sink, SourceInfo};
 use crate::record::Detail;
 
@@ -87,25 +87,25 @@ pub struct Window {
 }
 
 /// Entries of a dimension's key cache (a power of two).
-const CACHE: usize = 64;
+const CACHE: usize = 256;
 
 /// One dimension's series while a thread scans. A key is looked for first in a small
-/// direct-mapped cache indexed by a hash of its first and last bytes (the hosts, services,
-/// pools and servers of a run are few, so nearly every lookup ends there with one compare),
-/// then in a map with a fast hash.
+/// direct-mapped cache indexed by a hash of its first and last bytes, which holds those bytes
+/// too (the hosts, services, pools and servers of a run are few, so nearly every lookup ends
+/// there, with no pointer to follow), then in a map with a fast hash.
 #[derive(Default)]
 struct KeyIndex {
     slots: FastMap<Box<str>, usize>,
     series: Vec<(Box<str>, Series)>,
-    /// Slot + 1 of a key whose hash lands here; 0 for none.
     cache: Cache,
 }
 
-struct Cache([u32; CACHE]);
+/// Per entry: the key's words, and its slot + 1 (0 for none).
+struct Cache([(KeyWords, u32); CACHE]);
 
 impl Default for Cache {
     fn default() -> Self {
-        Cache([0; CACHE])
+        Cache([(KeyWords::default(), 0); CACHE])
     }
 }
 
@@ -113,17 +113,21 @@ impl KeyIndex {
     /// The slot of `key`, made if new.
     #[inline(always)]
     fn slot(&mut self, key: &str) -> usize {
-        let at = (key_hash(key) >> 58) as usize % CACHE;
-        let cached = self.cache.0[at] as usize;
-        if cached > 0 && same_key(&self.series[cached - 1].0, key) {
-            return cached - 1;
+        let words = KeyWords::of(key);
+        let at = (words.hash() >> (64 - CACHE.trailing_zeros())) as usize;
+        let (cached_words, cached) = self.cache.0[at];
+        if cached > 0
+            && cached_words == words
+            && (words.whole() || same_key(&self.series[cached as usize - 1].0, key))
+        {
+            return cached as usize - 1;
         }
-        self.slot_slow(key, at)
+        self.slot_slow(key, words, at)
     }
 
     #[cold]
     #[inline(never)]
-    fn slot_slow(&mut self, key: &str, at: usize) -> usize {
+    fn slot_slow(&mut self, key: &str, words: KeyWords, at: usize) -> usize {
         let i = match self.slots.get(key) {
             Some(&i) => i,
             None => {
@@ -133,7 +137,7 @@ impl KeyIndex {
                 i
             }
         };
-        self.cache.0[at] = u32::try_from(i + 1).unwrap_or(0);
+        self.cache.0[at] = (words, u32::try_from(i + 1).unwrap_or(0));
         i
     }
 }
