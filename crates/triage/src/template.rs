@@ -124,10 +124,23 @@ impl TemplateMiner {
     /// id. The message's id never changes later; the template's text may widen as more
     /// messages join it.
     pub fn add(&mut self, message: &str) -> TemplateId {
-        let masked = self
-            .masks
-            .mask(message, self.params.max_tokens, &self.params.rules);
-        let placed = self.tree.add(masked, &self.params);
+        let generation = self.tree.generation;
+        let (at, masked, filed) = self.masks.mask(
+            message,
+            self.params.max_tokens,
+            &self.params.rules,
+            generation,
+        );
+        let placed = match filed {
+            Some(id) => tree::Placed { id, changed: false },
+            None => {
+                let placed = self.tree.add(masked, &self.params);
+                if self.tree.generation == generation {
+                    self.masks.filed(at, placed.id, generation);
+                }
+                placed
+            }
+        };
         let i = placed.id as usize;
         if i == self.templates.len() {
             self.templates.push(Template {

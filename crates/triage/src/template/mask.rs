@@ -104,10 +104,11 @@ impl Masked {
 /// Entries of a [`MaskCache`] (a power of two).
 const CACHED: usize = 1024;
 
-/// Recent messages with their masked tokens: logs repeat their errors word for word, and a
-/// message seen again is not masked again. Masking depends only on the message (and the
-/// miner's fixed rules), so what comes out is the same either way. Direct-mapped by a hash
-/// of the message.
+/// Recent messages with their masked tokens and the template each was filed under: logs
+/// repeat their errors word for word, and a message seen again is not masked again (masking
+/// depends only on the message and the miner's fixed rules) nor filed again while the tree has
+/// not changed since (filing depends only on the masked message and the tree). So what comes
+/// out is the same either way. Direct-mapped by a hash of the message.
 #[derive(Default)]
 pub(crate) struct MaskCache {
     entries: Vec<Cached>,
@@ -118,24 +119,45 @@ struct Cached {
     hash: u64,
     message: String,
     masked: Masked,
+    /// The template it was filed under, and the tree's generation then, when filing it
+    /// changed nothing.
+    filed: Option<(super::TemplateId, u64)>,
 }
 
 impl MaskCache {
-    /// `message` masked.
-    pub(crate) fn mask(&mut self, message: &str, max_tokens: usize, rules: &Rules) -> &Masked {
+    /// `message` masked, where it is kept (for [`MaskCache::filed`]), and the template it was
+    /// filed under at `generation` of the tree, if it was.
+    pub(crate) fn mask(
+        &mut self,
+        message: &str,
+        max_tokens: usize,
+        rules: &Rules,
+        generation: u64,
+    ) -> (usize, &Masked, Option<super::TemplateId>) {
         use std::hash::BuildHasher;
         if self.entries.is_empty() {
             self.entries.resize_with(CACHED, Cached::default);
         }
         let hash = foldhash::fast::FixedState::default().hash_one(message) | 1;
-        let entry = &mut self.entries[hash as usize % CACHED];
+        let at = hash as usize % CACHED;
+        let entry = &mut self.entries[at];
         if entry.hash != hash || entry.message != message {
             entry.masked.mask(message, max_tokens, rules);
             entry.message.clear();
             entry.message.push_str(message);
             entry.hash = hash;
+            entry.filed = None;
         }
-        &entry.masked
+        let filed = entry
+            .filed
+            .filter(|&(_, g)| g == generation)
+            .map(|(id, _)| id);
+        (at, &entry.masked, filed)
+    }
+
+    /// The message kept at `at` was filed under `id` at `generation`, changing nothing.
+    pub(crate) fn filed(&mut self, at: usize, id: super::TemplateId, generation: u64) {
+        self.entries[at].filed = Some((id, generation));
     }
 }
 

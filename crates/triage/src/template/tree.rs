@@ -66,6 +66,9 @@ pub(crate) struct Tree {
     pub clusters: Vec<Cluster>,
     /// The template that takes what fits nowhere once `max_templates` is reached.
     catch_all: Option<TemplateId>,
+    /// Counts the changes to all of the above: while it stays the same, a message is filed
+    /// where the same message was filed before.
+    pub generation: u64,
 }
 
 const VAR_KEY: &str = "\u{1}";
@@ -124,6 +127,9 @@ impl Tree {
         } else {
             first
         };
+        if !self.leaves.contains_key(&(n as u32)) {
+            self.generation += 1;
+        }
         let children = self.leaves.entry(n as u32).or_default();
         let key = if children.contains_key(first) || children.len() < params.max_children {
             first
@@ -132,11 +138,15 @@ impl Tree {
         };
         let leaf = match children.get_mut(key) {
             Some(leaf) => leaf,
-            None => children.entry(key.into()).or_default(),
+            None => {
+                self.generation += 1;
+                children.entry(key.into()).or_default()
+            }
         };
 
         if let Some(cap) = params.rules.position_variety {
             leaf.note_variety(msg, cap as usize);
+            self.generation += 1;
         }
         let mut best: Option<(TemplateId, Fit)> = None;
         for &id in &leaf.ids {
@@ -151,6 +161,9 @@ impl Tree {
             // No room for another template here: the closest one becomes the branch's
             // overflow and takes this message and every later one that fits nothing else.
             let clusters = &self.clusters;
+            if leaf.overflow.is_none() {
+                self.generation += 1;
+            }
             let id = *leaf.overflow.get_or_insert_with(|| {
                 let closest = leaf
                     .ids
@@ -170,8 +183,10 @@ impl Tree {
         }
         if let Some((id, fit)) = best {
             let changed = fit.widened > 0 && widen(&mut self.clusters[id as usize], msg);
+            self.generation += u64::from(changed);
             return Placed { id, changed };
         }
+        self.generation += 1;
         if self.clusters.len() >= params.max_templates {
             if let Some(id) = self.catch_all {
                 return Placed { id, changed: false };
