@@ -94,6 +94,7 @@ pub enum Command {
 }
 
 pub fn run(command: Command, g: &Global) -> anyhow::Result<()> {
+    crate::small_pages();
     match command {
         Command::Errors { input, by } => errors(&input, by, g),
         Command::Trace { request_id, input } => trace(&request_id, &input, g),

@@ -47,6 +47,7 @@ enum ReportFormat {
 }
 
 pub fn run(args: Args, g: &Global) -> anyhow::Result<()> {
+    crate::small_pages();
     let bucket = switchyard_config::parse_duration(&args.bucket)
         .map_err(|e| anyhow::anyhow!("--bucket: {e}"))?;
     let all_changes = with_change_files(switchyard_changes(g)?, &args.changes, &args.input.paths)?;
