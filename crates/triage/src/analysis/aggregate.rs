@@ -403,7 +403,7 @@ impl Sink for Aggregator {
             }
         } else if error {
             self.pending.push(ts, [host, line.message, record.details]);
-            if self.pending.len() % BATCH == 0 {
+            if self.pending.len().is_multiple_of(BATCH) {
                 self.hand_over(self.pending.len() >= MAX_PENDING);
             }
         }
