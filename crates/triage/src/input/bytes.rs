@@ -1,5 +1,6 @@
 //! Byte searches for the hot loops, 16 or 64 bytes at a time with SSE2 (part of every x86_64
-//! CPU), with plain loops elsewhere.
+//! CPU) and, for the masks made over a whole block or line, 32 bytes at a time with AVX2 when
+//! the CPU has it (checked at run time); plain loops elsewhere.
 
 /// Bit `i` is set when `buf[at + i]` is `byte` (bytes past the end count as not).
 #[inline]
