@@ -196,6 +196,41 @@ mod tests {
     }
 
     #[test]
+    fn messages_seen_again_are_filed_as_filing_would_file_them() {
+        // The same messages filed by the bare tree, each masked afresh, one by one: the
+        // miner's remembered answers must be the ones filing gives.
+        let mut messages = Vec::new();
+        for round in 0..40 {
+            messages.push(format!(
+                "Connection from 10.0.0.{round} port {round}000 closed"
+            ));
+            messages.push("database connection timeout".to_string());
+            messages.push(format!(
+                "user {} logged in",
+                ["root", "admin", "ftp"][round % 3]
+            ));
+            messages.push(format!("GET /search?q={} failed", ["a", "b"][round % 2]));
+            if round % 7 == 0 {
+                messages.push(format!("Connection from host-{round} port 1 reset"));
+                messages.push("database connection timeout after retry".to_string());
+            }
+        }
+        let mut miner = TemplateMiner::new();
+        let params = tree::Params::default();
+        let mut bare = tree::Tree::default();
+        let mut generations = Vec::new();
+        for m in &messages {
+            let mut masked = mask::Masked::default();
+            masked.mask(m, params.max_tokens, &params.rules);
+            assert_eq!(miner.add(m), bare.add(&masked, &params).id, "{m}");
+            generations.push(miner.tree.generation);
+        }
+        assert_eq!(miner.tree.generation, bare.generation);
+        // The tree settles: the last rounds change nothing, so they are answered from memory.
+        assert_eq!(generations[generations.len() - 20], bare.generation);
+    }
+
+    #[test]
     fn a_family_shares_one_template() {
         let mut miner = TemplateMiner::new();
         let got = ids(

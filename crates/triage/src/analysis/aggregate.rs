@@ -34,9 +34,10 @@ impl Dim {
 }
 
 /// Error messages are handed to the template book in batches of at least this many, so
-/// threads rarely meet on its lock; while another thread holds it, they queue up, to this
-/// many, before a thread waits for it.
+/// threads rarely meet on its lock.
 const BATCH: usize = 256;
+/// While another thread holds the template book, error messages queue up to this many before
+/// a thread waits for it.
 const MAX_PENDING: usize = 64 * BATCH;
 
 /// Error messages waiting for the template book, their text kept in one buffer.
