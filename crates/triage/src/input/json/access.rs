@@ -7,7 +7,7 @@
 //! another key, a nested value), and [`super::known_order`] reads the line instead. Nearly
 //! every line of the proxy's access log is read here.
 
-use super::{bare, literal, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
+use super::{bare, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
 use super::{REQUEST_ID, SERVER, STATUS, TRACE_ID, TS, UPSTREAM_STATUS};
 use crate::input::bytes::find2;
 
@@ -23,43 +23,86 @@ fn value(b: &[u8], v: usize) -> Option<(Kind, usize, usize, usize)> {
     Some((kind, start, end, end))
 }
 
+/// Switchyard's access-log keys in the order `AccessRecord` writes them (`trace_id` only when
+/// spans are exported), each with the field it fills. The walk here and the known-order walk's
+/// guesses of the next key both come from this list.
+pub(super) const ACCESS_KEYS: [(&str, Option<usize>); 18] = [
+    ("ts", Some(TS)),
+    ("request_id", Some(REQUEST_ID)),
+    ("client", None),
+    ("listener", None),
+    ("method", Some(METHOD)),
+    ("path", Some(PATH)),
+    ("host", Some(HOST)),
+    ("protocol", None),
+    ("status", Some(STATUS)),
+    ("pool", Some(POOL)),
+    ("server", Some(SERVER)),
+    ("server_address", None),
+    ("upstream_status", Some(UPSTREAM_STATUS)),
+    ("duration_ms", Some(DURATION)),
+    ("bytes_sent", None),
+    ("attempts", None),
+    ("error", Some(ERROR)),
+    ("trace_id", Some(TRACE_ID)),
+];
+
+/// A key as it stands in the line, with what comes before and after it: `{"ts":` for the first,
+/// `,"name":` for the others.
+#[derive(Clone, Copy)]
+struct Literal {
+    bytes: [u8; 20],
+    len: usize,
+}
+
+impl Literal {
+    const fn of(n: usize) -> Literal {
+        let name = ACCESS_KEYS[n].0.as_bytes();
+        let mut bytes = [0u8; 20];
+        bytes[0] = if n == 0 { b'{' } else { b',' };
+        bytes[1] = b'"';
+        let mut i = 0;
+        while i < name.len() {
+            bytes[2 + i] = name[i];
+            i += 1;
+        }
+        bytes[2 + name.len()] = b'"';
+        bytes[3 + name.len()] = b':';
+        Literal {
+            bytes,
+            len: name.len() + 4,
+        }
+    }
+
+    /// Whether `b[at..]` starts with it. Each use is a constant, so this is a compare of a
+    /// fixed size against immediates.
+    #[inline(always)]
+    fn at(&self, b: &[u8], at: usize) -> bool {
+        b.get(at..at + self.len) == Some(&self.bytes[..self.len])
+    }
+}
+
 /// Reads the line exactly as the proxy writes it, noting the value of each field triage
 /// reads. `None` when it is not such a line; what was noted before giving up is cleared by
 /// the caller.
 pub(super) fn exact(b: &[u8], fields: &mut Fields) -> Option<()> {
     let mut i = 0;
     macro_rules! field {
-        ($key:literal, $slot:expr) => {{
-            if !literal(b, i, $key) {
+        ($($n:literal)*) => {$({
+            const KEY: Literal = Literal::of($n);
+            if !KEY.at(b, i) {
                 return None;
             }
-            let (kind, start, end, after) = value(b, i + $key.len())?;
-            let slot: Option<usize> = $slot;
-            if let Some(slot) = slot {
+            let (kind, start, end, after) = value(b, i + KEY.len)?;
+            if let Some(slot) = ACCESS_KEYS[$n].1 {
                 fields[slot] = Some(Value { kind, start, end });
             }
             i = after;
-        }};
+        })*};
     }
-    field!(b"{\"ts\":", Some(TS));
-    field!(b",\"request_id\":", Some(REQUEST_ID));
-    field!(b",\"client\":", None);
-    field!(b",\"listener\":", None);
-    field!(b",\"method\":", Some(METHOD));
-    field!(b",\"path\":", Some(PATH));
-    field!(b",\"host\":", Some(HOST));
-    field!(b",\"protocol\":", None);
-    field!(b",\"status\":", Some(STATUS));
-    field!(b",\"pool\":", Some(POOL));
-    field!(b",\"server\":", Some(SERVER));
-    field!(b",\"server_address\":", None);
-    field!(b",\"upstream_status\":", Some(UPSTREAM_STATUS));
-    field!(b",\"duration_ms\":", Some(DURATION));
-    field!(b",\"bytes_sent\":", None);
-    field!(b",\"attempts\":", None);
-    field!(b",\"error\":", Some(ERROR));
+    field!(0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16);
     if b.get(i) != Some(&b'}') {
-        field!(b",\"trace_id\":", Some(TRACE_ID));
+        field!(17);
     }
     (b.get(i) == Some(&b'}') && i + 1 == b.len()).then_some(())
 }

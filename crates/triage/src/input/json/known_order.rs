@@ -13,8 +13,7 @@
 //! A line with exactly the proxy's keys in the proxy's order (nearly every line of its access
 //! log) is read first by [`super::access`]; any difference sends it to the walk above.
 
-use super::{bare, slot, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
-use super::{REQUEST_ID, SERVER, STATUS, TRACE_ID, TS, UPSTREAM_STATUS};
+use super::{bare, slot, Fields, Kind, Value};
 use crate::input::bytes::masks_without;
 
 /// Longest line the fast path reads.
@@ -102,28 +101,17 @@ const fn key(name: &[u8], slot: Option<usize>) -> Key {
     }
 }
 
-/// Switchyard's access-log keys in the order `AccessRecord` writes them; `trace_id` only when
-/// spans are exported.
-const ACCESS_KEYS: [Key; 18] = [
-    key(b"ts", Some(TS)),
-    key(b"request_id", Some(REQUEST_ID)),
-    key(b"client", None),
-    key(b"listener", None),
-    key(b"method", Some(METHOD)),
-    key(b"path", Some(PATH)),
-    key(b"host", Some(HOST)),
-    key(b"protocol", None),
-    key(b"status", Some(STATUS)),
-    key(b"pool", Some(POOL)),
-    key(b"server", Some(SERVER)),
-    key(b"server_address", None),
-    key(b"upstream_status", Some(UPSTREAM_STATUS)),
-    key(b"duration_ms", Some(DURATION)),
-    key(b"bytes_sent", None),
-    key(b"attempts", None),
-    key(b"error", Some(ERROR)),
-    key(b"trace_id", Some(TRACE_ID)),
-];
+/// Switchyard's access-log keys in order ([`super::access::ACCESS_KEYS`]), as words.
+const ACCESS_KEYS: [Key; 18] = {
+    let mut keys = [key(b"", None); 18];
+    let mut n = 0;
+    while n < keys.len() {
+        let (name, slot) = super::access::ACCESS_KEYS[n];
+        keys[n] = key(name.as_bytes(), slot);
+        n += 1;
+    }
+    keys
+};
 
 /// Whether `b[at..at + k.len]` is the key `k`.
 #[inline(always)]
