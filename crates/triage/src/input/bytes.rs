@@ -43,45 +43,60 @@ pub(crate) fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
         .fold(0, |m, (i, &c)| m | ((c == byte) as u64) << i)
 }
 
-/// Bit `i` of `xs[w]` is set when `buf[64 * w + i]` is `x`, over all of `buf` (which must be
-/// at least 64 and at most `64 * N` bytes long); returns the number of words used, or `None`
-/// when `buf` holds a `y` anywhere. The last, partial word is read as the last 64 bytes of
-/// `buf`, shifted. With AVX2 (checked once, at run time) each 64 bytes take two loads.
+/// Hands `each` the mask of `x` for every 64 bytes of `buf` in turn (bit `i` of the `w`th mask
+/// is set when `buf[64 * w + i]` is `x`); returns whether `buf` holds a `y` anywhere. A last,
+/// partial 64 is read as the last 64 bytes of `buf`, shifted, when `buf` has that many. With
+/// AVX2 (checked once per call, at run time) each 64 bytes take two loads.
+#[inline]
+fn masks(buf: &[u8], (x, y): (u8, u8), each: impl FnMut(u64)) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        // SAFETY: AVX2 was just detected.
+        return unsafe { avx2::masks(buf, (x, y), each) };
+    }
+    masks_16(buf, (x, y), each)
+}
+
+/// [`masks`] 16 bytes at a time.
+fn masks_16(buf: &[u8], (x, y): (u8, u8), mut each: impl FnMut(u64)) -> bool {
+    let mut ys = 0;
+    for chunk in buf.chunks_exact(64) {
+        let chunk = chunk.try_into().expect("64 bytes");
+        each(mask64(chunk, x));
+        ys |= mask64(chunk, y);
+    }
+    let rest = buf.len() % 64;
+    if rest > 0 {
+        match buf.len().checked_sub(64) {
+            Some(from) => {
+                let last: &[u8; 64] = buf[from..].try_into().expect("64 bytes");
+                each(mask64(last, x) >> (64 - rest));
+                ys |= mask64(last, y);
+            }
+            None => {
+                each(byte_mask(buf, 0, x));
+                ys |= byte_mask(buf, 0, y);
+            }
+        }
+    }
+    ys != 0
+}
+
+/// Bit `i` of `xs[w]` is set when `buf[64 * w + i]` is `x`, over all of `buf` (at most
+/// `64 * N` bytes); returns the number of words used, or `None` when `buf` holds a `y`.
 #[inline]
 pub(crate) fn masks_without<const N: usize>(
     buf: &[u8],
     (x, y): (u8, u8),
     xs: &mut [u64; N],
 ) -> Option<usize> {
-    debug_assert!(buf.len() >= 64 && buf.len() <= 64 * N);
-    #[cfg(target_arch = "x86_64")]
-    if std::arch::is_x86_feature_detected!("avx2") {
-        // SAFETY: AVX2 was just detected.
-        return unsafe { avx2::masks_without(buf, (x, y), xs) };
-    }
-    masks_without_16(buf, (x, y), xs)
-}
-
-/// [`masks_without`] 16 bytes at a time.
-fn masks_without_16<const N: usize>(
-    buf: &[u8],
-    (x, y): (u8, u8),
-    xs: &mut [u64; N],
-) -> Option<usize> {
-    let words = buf.len().div_ceil(64);
-    let mut ys = 0;
-    for (w, chunk) in buf.chunks_exact(64).enumerate() {
-        let chunk = chunk.try_into().expect("64 bytes");
-        xs[w] = mask64(chunk, x);
-        ys |= mask64(chunk, y);
-    }
-    let rest = buf.len() % 64;
-    if rest > 0 {
-        let last: &[u8; 64] = buf[buf.len() - 64..].try_into().expect("64 bytes");
-        xs[words - 1] = mask64(last, x) >> (64 - rest);
-        ys |= mask64(last, y);
-    }
-    (ys == 0).then_some(words)
+    debug_assert!(buf.len() <= 64 * N);
+    let mut words = 0;
+    let any_y = masks(buf, (x, y), |m| {
+        xs[words] = m;
+        words += 1;
+    });
+    (!any_y).then_some(words)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -106,34 +121,13 @@ mod avx2 {
         m(lo) | m(hi) << 32
     }
 
-    /// [`super::masks_without`] 32 bytes at a time.
+    /// [`super::masks`] 32 bytes at a time.
     #[target_feature(enable = "avx2")]
-    pub(super) fn masks_without<const N: usize>(
-        buf: &[u8],
-        (x, y): (u8, u8),
-        xs: &mut [u64; N],
-    ) -> Option<usize> {
-        let (want_x, want_y) = (_mm256_set1_epi8(x as i8), _mm256_set1_epi8(y as i8));
-        let mut ys = _mm256_setzero_si256();
-        let words = buf.len().div_ceil(64);
-        for (w, c) in buf.chunks_exact(64).enumerate() {
-            xs[w] = chunk(c.try_into().expect("64 bytes"), want_x, want_y, &mut ys);
-        }
-        let rest = buf.len() % 64;
-        if rest > 0 {
-            let last = buf[buf.len() - 64..].try_into().expect("64 bytes");
-            xs[words - 1] = chunk(last, want_x, want_y, &mut ys) >> (64 - rest);
-        }
-        (_mm256_testz_si256(ys, ys) == 1).then_some(words)
-    }
-
-    /// [`super::ByteMap::fill`] 32 bytes at a time.
-    #[target_feature(enable = "avx2")]
-    pub(super) fn fill(words: &mut Vec<u64>, buf: &[u8], (x, y): (u8, u8)) -> bool {
+    pub(super) fn masks(buf: &[u8], (x, y): (u8, u8), mut each: impl FnMut(u64)) -> bool {
         let (want_x, want_y) = (_mm256_set1_epi8(x as i8), _mm256_set1_epi8(y as i8));
         let mut ys = _mm256_setzero_si256();
         for c in buf.chunks_exact(64) {
-            words.push(chunk(
+            each(chunk(
                 c.try_into().expect("64 bytes"),
                 want_x,
                 want_y,
@@ -141,13 +135,15 @@ mod avx2 {
             ));
         }
         let rest = buf.len() % 64;
-        let mut tail_y = false;
         if rest > 0 {
-            let tail = &buf[buf.len() - rest..];
-            words.push(super::byte_mask(tail, 0, x));
-            tail_y = tail.contains(&y);
+            let Some(from) = buf.len().checked_sub(64) else {
+                // Under 64 bytes in all: no 64 to load.
+                return super::masks_16(buf, (x, y), each);
+            };
+            let last = buf[from..].try_into().expect("64 bytes");
+            each(chunk(last, want_x, want_y, &mut ys) >> (64 - rest));
         }
-        tail_y || _mm256_testz_si256(ys, ys) == 0
+        _mm256_testz_si256(ys, ys) == 0
     }
 }
 
@@ -164,29 +160,7 @@ impl ByteMap {
     pub(crate) fn fill(&mut self, buf: &[u8], (x, y): (u8, u8)) -> bool {
         self.words.clear();
         self.words.reserve(buf.len().div_ceil(64));
-        #[cfg(target_arch = "x86_64")]
-        if std::arch::is_x86_feature_detected!("avx2") {
-            // SAFETY: AVX2 was just detected.
-            return unsafe { avx2::fill(&mut self.words, buf, (x, y)) };
-        }
-        self.fill_16(buf, (x, y))
-    }
-
-    /// [`ByteMap::fill`] 16 bytes at a time.
-    fn fill_16(&mut self, buf: &[u8], (x, y): (u8, u8)) -> bool {
-        let mut ys = 0;
-        for chunk in buf.chunks_exact(64) {
-            let chunk = chunk.try_into().expect("64 bytes");
-            self.words.push(mask64(chunk, x));
-            ys |= mask64(chunk, y);
-        }
-        let rest = buf.len() % 64;
-        if rest > 0 {
-            let tail = &buf[buf.len() - rest..];
-            self.words.push(byte_mask(tail, 0, x));
-            ys |= byte_mask(tail, 0, y);
-        }
-        ys != 0
+        masks(buf, (x, y), |m| self.words.push(m))
     }
 
     /// The first position at or after `pos` that holds the byte.
@@ -238,6 +212,15 @@ pub(crate) fn find2(x: u8, y: u8, b: &[u8], from: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
+    /// [`masks`] (with AVX2 where the CPU has it) and [`masks_16`]: each one's masks and
+    /// whether it saw the second byte.
+    fn both(buf: &[u8], pair: (u8, u8)) -> ((Vec<u64>, bool), (Vec<u64>, bool)) {
+        let (mut fast, mut sse2) = (Vec::new(), Vec::new());
+        let fast_y = masks(buf, pair, |m| fast.push(m));
+        let sse2_y = masks_16(buf, pair, |m| sse2.push(m));
+        ((fast, fast_y), (sse2, sse2_y))
+    }
+
     #[test]
     fn masks_and_finds_match_plain_loops() {
         let mut data = Vec::new();
@@ -257,11 +240,12 @@ mod tests {
                 .fold(0u64, |m, (i, &c)| m | ((c == b'\n') as u64) << i);
             assert_eq!(byte_mask(&data, at, b'\n'), want, "at {at}");
             for len in [at, at + 1, data.len().min(at + 70), data.len()] {
-                let (mut map, mut map_16) = (ByteMap::default(), ByteMap::default());
+                let mut map = ByteMap::default();
                 let slashed = map.fill(&data[..len], (b'"', b'\\'));
                 assert_eq!(slashed, data[..len].contains(&b'\\'), "len {len}");
-                assert_eq!(map_16.fill_16(&data[..len], (b'"', b'\\')), slashed);
-                assert_eq!(map.words, map_16.words, "len {len}");
+                let (fast, sse2) = both(&data[..len], (b'"', b'\\'));
+                assert_eq!(fast, sse2, "len {len}");
+                assert_eq!((map.words.clone(), slashed), fast, "len {len}");
                 let want = data[at..len]
                     .iter()
                     .position(|&c| c == b'"')
@@ -279,12 +263,11 @@ mod tests {
             let slashed = data[..len].contains(&b'\\');
             let words = masks_without(&data[..len], (b'"', b'\\'), &mut xs);
             assert_eq!(words, (!slashed).then_some(len.div_ceil(64)), "len {len}");
-            let mut xs_16 = [0u64; 4];
-            let words = masks_without_16(&data[..len], (b'"', b'#'), &mut xs_16);
-            assert_eq!(words, Some(len.div_ceil(64)));
+            let (fast, sse2) = both(&data[..len], (b'"', b'#'));
+            assert_eq!(fast, sse2, "len {len}");
             let words = masks_without(&data[..len], (b'"', b'#'), &mut xs);
             assert_eq!(words, Some(len.div_ceil(64)));
-            assert_eq!(xs, xs_16, "len {len}");
+            assert_eq!((xs[..len.div_ceil(64)].to_vec(), false), fast, "len {len}");
             let words = len.div_ceil(64);
             for (i, &c) in data[..len].iter().enumerate() {
                 assert_eq!(
