@@ -38,14 +38,8 @@ pub(crate) fn words(s: &[u8]) -> (u64, u64) {
 /// pool and server names): up to 16 bytes are compared as two words.
 #[inline(always)]
 pub(crate) fn same_key(a: &str, b: &str) -> bool {
-    let (a, b) = (a.as_bytes(), b.as_bytes());
-    if a.len() != b.len() {
-        return false;
-    }
-    match a.len() {
-        0..=16 => words(a) == words(b),
-        _ => a == b,
-    }
+    let (ka, kb) = (KeyWords::of(a), KeyWords::of(b));
+    ka == kb && (ka.whole() || a == b)
 }
 
 /// A key's length and [`words`]: two keys of at most 16 bytes are equal exactly when these

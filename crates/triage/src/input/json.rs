@@ -224,13 +224,11 @@ fn bare(b: &[u8], i: usize) -> Option<(Kind, usize, usize)> {
     Some((Kind::Other, i, end))
 }
 
-/// Whether `b[at..]` starts with the literal `word`: a compare of a fixed size, which the
-/// compiler does in registers rather than with a call.
+/// Whether `b[at..]` starts with `word`. With `word` a constant this is a compare of a fixed
+/// size, which the compiler does in registers rather than with a call.
 #[inline(always)]
-fn literal<const N: usize>(b: &[u8], at: usize, word: &[u8; N]) -> bool {
-    b.get(at..at + N)
-        .and_then(|w| <&[u8; N]>::try_from(w).ok())
-        .is_some_and(|w| w == word)
+fn literal(b: &[u8], at: usize, word: &[u8]) -> bool {
+    b.get(at..at + word.len()) == Some(word)
 }
 
 /// Walks the top-level object, noting the first value of each field triage reads. `None`

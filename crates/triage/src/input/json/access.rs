@@ -7,7 +7,7 @@
 //! another key, a nested value), and [`super::known_order`] reads the line instead. Nearly
 //! every line of the proxy's access log is read here.
 
-use super::{bare, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
+use super::{bare, literal, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
 use super::{REQUEST_ID, SERVER, STATUS, TRACE_ID, TS, UPSTREAM_STATUS};
 use crate::input::bytes::find2;
 
@@ -78,7 +78,7 @@ impl Literal {
     /// fixed size against immediates.
     #[inline(always)]
     fn at(&self, b: &[u8], at: usize) -> bool {
-        b.get(at..at + self.len) == Some(&self.bytes[..self.len])
+        literal(b, at, &self.bytes[..self.len])
     }
 }
 
