@@ -1,6 +1,8 @@
 //! The search tree: masked messages are routed by token count and first token to a short list
 //! of templates, and join the most similar one they are compatible with.
 
+use std::collections::hash_map::Entry;
+
 use super::compare::{self, Diff};
 use super::mask::{Masked, VAR};
 use super::rules::NameCues;
@@ -127,10 +129,13 @@ impl Tree {
         } else {
             first
         };
-        if !self.leaves.contains_key(&(n as u32)) {
-            self.generation += 1;
-        }
-        let children = self.leaves.entry(n as u32).or_default();
+        let children = match self.leaves.entry(n as u32) {
+            Entry::Occupied(children) => children.into_mut(),
+            Entry::Vacant(place) => {
+                self.generation += 1;
+                place.insert(FastMap::default())
+            }
+        };
         let key = if children.contains_key(first) || children.len() < params.max_children {
             first
         } else {
