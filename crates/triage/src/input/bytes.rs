@@ -43,26 +43,39 @@ pub(crate) fn mask64(chunk: &[u8; 64], byte: u8) -> u64 {
         .fold(0, |m, (i, &c)| m | ((c == byte) as u64) << i)
 }
 
-/// Hands `each` the mask of `x` for every 64 bytes of `buf` in turn (bit `i` of the `w`th mask
-/// is set when `buf[64 * w + i]` is `x`); returns whether `buf` holds a `y` anywhere. A last,
-/// partial 64 is read as the last 64 bytes of `buf`, shifted, when `buf` has that many. With
-/// AVX2 (checked once per call, at run time) each 64 bytes take two loads.
+/// What a pass that makes masks saw of the buffer besides them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Seen {
+    /// The second byte asked about occurs somewhere.
+    pub(crate) y: bool,
+    /// Every byte is ASCII (below 0x80), so the buffer is valid UTF-8.
+    pub(crate) ascii: bool,
+}
+
+/// Writes the mask of `x` for every 64 bytes of `buf` into `out` in turn (bit `i` of `out[w]`
+/// is set when `buf[64 * w + i]` is `x`); says whether `buf` holds a `y` anywhere and whether
+/// it is all ASCII. `out`
+/// holds at least one word for every 64 bytes (or part of them). A last, partial 64 is read as
+/// the last 64 bytes of `buf`, shifted, when `buf` has that many. With AVX2 (checked once per
+/// call, at run time) each 64 bytes take two loads.
 #[inline]
-fn masks(buf: &[u8], (x, y): (u8, u8), each: impl FnMut(u64)) -> bool {
+fn masks(buf: &[u8], (x, y): (u8, u8), out: &mut [u64]) -> Seen {
+    assert!(out.len() >= buf.len().div_ceil(64));
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 was just detected.
-        return unsafe { avx2::masks(buf, (x, y), each) };
+        return unsafe { avx2::masks(buf, (x, y), out) };
     }
-    masks_16(buf, (x, y), each)
+    masks_16(buf, (x, y), out)
 }
 
 /// [`masks`] 16 bytes at a time.
-fn masks_16(buf: &[u8], (x, y): (u8, u8), mut each: impl FnMut(u64)) -> bool {
+fn masks_16(buf: &[u8], (x, y): (u8, u8), out: &mut [u64]) -> Seen {
     let mut ys = 0;
-    for chunk in buf.chunks_exact(64) {
+    let whole = buf.len() / 64;
+    for (chunk, o) in buf.chunks_exact(64).zip(out.iter_mut()) {
         let chunk = chunk.try_into().expect("64 bytes");
-        each(mask64(chunk, x));
+        *o = mask64(chunk, x);
         ys |= mask64(chunk, y);
     }
     let rest = buf.len() % 64;
@@ -70,16 +83,19 @@ fn masks_16(buf: &[u8], (x, y): (u8, u8), mut each: impl FnMut(u64)) -> bool {
         match buf.len().checked_sub(64) {
             Some(from) => {
                 let last: &[u8; 64] = buf[from..].try_into().expect("64 bytes");
-                each(mask64(last, x) >> (64 - rest));
+                out[whole] = mask64(last, x) >> (64 - rest);
                 ys |= mask64(last, y);
             }
             None => {
-                each(byte_mask(buf, 0, x));
+                out[whole] = byte_mask(buf, 0, x);
                 ys |= byte_mask(buf, 0, y);
             }
         }
     }
-    ys != 0
+    Seen {
+        y: ys != 0,
+        ascii: buf.is_ascii(),
+    }
 }
 
 /// Bit `i` of `xs[w]` is set when `buf[64 * w + i]` is `x`, over all of `buf` (at most
@@ -90,13 +106,8 @@ pub(crate) fn masks_without<const N: usize>(
     (x, y): (u8, u8),
     xs: &mut [u64; N],
 ) -> Option<usize> {
-    debug_assert!(buf.len() <= 64 * N);
-    let mut words = 0;
-    let any_y = masks(buf, (x, y), |m| {
-        xs[words] = m;
-        words += 1;
-    });
-    (!any_y).then_some(words)
+    let seen = masks(buf, (x, y), xs);
+    (!seen.y).then_some(buf.len().div_ceil(64))
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -106,13 +117,21 @@ mod avx2 {
         _mm256_set1_epi8, _mm256_setzero_si256, _mm256_testz_si256,
     };
 
-    /// Where `x` is in the 64 bytes at `c` as a mask, and `y` added to the running `ys`.
+    /// Where `x` is in the 64 bytes at `c` as a mask; `y` is added to the running `ys` and
+    /// the bytes themselves to the running `all` (whose top bits say whether any is not ASCII).
     #[target_feature(enable = "avx2")]
     #[inline]
-    fn chunk(c: &[u8; 64], want_x: __m256i, want_y: __m256i, ys: &mut __m256i) -> u64 {
+    fn chunk(
+        c: &[u8; 64],
+        want_x: __m256i,
+        want_y: __m256i,
+        ys: &mut __m256i,
+        all: &mut __m256i,
+    ) -> u64 {
         let p = c.as_ptr() as *const __m256i;
         // SAFETY: the two unaligned 32-byte loads read exactly the 64 bytes of `c`.
         let (lo, hi) = unsafe { (_mm256_loadu_si256(p), _mm256_loadu_si256(p.add(1))) };
+        *all = _mm256_or_si256(*all, _mm256_or_si256(lo, hi));
         *ys = _mm256_or_si256(
             *ys,
             _mm256_or_si256(_mm256_cmpeq_epi8(lo, want_y), _mm256_cmpeq_epi8(hi, want_y)),
@@ -123,27 +142,31 @@ mod avx2 {
 
     /// [`super::masks`] 32 bytes at a time.
     #[target_feature(enable = "avx2")]
-    pub(super) fn masks(buf: &[u8], (x, y): (u8, u8), mut each: impl FnMut(u64)) -> bool {
+    pub(super) fn masks(buf: &[u8], (x, y): (u8, u8), out: &mut [u64]) -> super::Seen {
         let (want_x, want_y) = (_mm256_set1_epi8(x as i8), _mm256_set1_epi8(y as i8));
-        let mut ys = _mm256_setzero_si256();
-        for c in buf.chunks_exact(64) {
-            each(chunk(
+        let (mut ys, mut all) = (_mm256_setzero_si256(), _mm256_setzero_si256());
+        for (c, o) in buf.chunks_exact(64).zip(out.iter_mut()) {
+            *o = chunk(
                 c.try_into().expect("64 bytes"),
                 want_x,
                 want_y,
                 &mut ys,
-            ));
+                &mut all,
+            );
         }
         let rest = buf.len() % 64;
         if rest > 0 {
             let Some(from) = buf.len().checked_sub(64) else {
                 // Under 64 bytes in all: no 64 to load.
-                return super::masks_16(buf, (x, y), each);
+                return super::masks_16(buf, (x, y), out);
             };
             let last = buf[from..].try_into().expect("64 bytes");
-            each(chunk(last, want_x, want_y, &mut ys) >> (64 - rest));
+            out[buf.len() / 64] = chunk(last, want_x, want_y, &mut ys, &mut all) >> (64 - rest);
         }
-        _mm256_testz_si256(ys, ys) == 0
+        super::Seen {
+            y: _mm256_testz_si256(ys, ys) == 0,
+            ascii: _mm256_movemask_epi8(all) == 0,
+        }
     }
 }
 
@@ -156,11 +179,12 @@ pub(crate) struct ByteMap {
 }
 
 impl ByteMap {
-    /// Maps where `x` is in `buf`; returns whether `buf` holds a `y` anywhere.
-    pub(crate) fn fill(&mut self, buf: &[u8], (x, y): (u8, u8)) -> bool {
+    /// Maps where `x` is in `buf`; says whether `buf` holds a `y` anywhere and whether it is
+    /// all ASCII.
+    pub(crate) fn fill(&mut self, buf: &[u8], (x, y): (u8, u8)) -> Seen {
         self.words.clear();
-        self.words.reserve(buf.len().div_ceil(64));
-        masks(buf, (x, y), |m| self.words.push(m))
+        self.words.resize(buf.len().div_ceil(64), 0);
+        masks(buf, (x, y), &mut self.words)
     }
 
     /// The first position at or after `pos` that holds the byte.
@@ -177,8 +201,9 @@ impl ByteMap {
 }
 
 /// The first `x` or `y` in `b[from..]`. Short runs (JSON keys and values) end within the
-/// first 16 bytes, where a call into a general search would cost more than the search.
-#[inline]
+/// first 16 bytes, where a call into a general search would cost more than the search; so
+/// does a call to this one, which is always inlined.
+#[inline(always)]
 pub(crate) fn find2(x: u8, y: u8, b: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
     #[cfg(target_arch = "x86_64")]
@@ -214,10 +239,11 @@ mod tests {
 
     /// [`masks`] (with AVX2 where the CPU has it) and [`masks_16`]: each one's masks and
     /// whether it saw the second byte.
-    fn both(buf: &[u8], pair: (u8, u8)) -> ((Vec<u64>, bool), (Vec<u64>, bool)) {
-        let (mut fast, mut sse2) = (Vec::new(), Vec::new());
-        let fast_y = masks(buf, pair, |m| fast.push(m));
-        let sse2_y = masks_16(buf, pair, |m| sse2.push(m));
+    fn both(buf: &[u8], pair: (u8, u8)) -> ((Vec<u64>, Seen), (Vec<u64>, Seen)) {
+        let words = buf.len().div_ceil(64);
+        let (mut fast, mut sse2) = (vec![0; words], vec![0; words]);
+        let fast_y = masks(buf, pair, &mut fast);
+        let sse2_y = masks_16(buf, pair, &mut sse2);
         ((fast, fast_y), (sse2, sse2_y))
     }
 
@@ -226,6 +252,8 @@ mod tests {
         let mut data = Vec::new();
         for i in 0..300u32 {
             data.push(match i % 37 {
+                // One byte that is not ASCII: shorter prefixes are all ASCII, longer ones not.
+                _ if i == 200 => 0xc3,
                 0 => b'\n',
                 5 => b'"',
                 11 => b'\\',
@@ -241,11 +269,12 @@ mod tests {
             assert_eq!(byte_mask(&data, at, b'\n'), want, "at {at}");
             for len in [at, at + 1, data.len().min(at + 70), data.len()] {
                 let mut map = ByteMap::default();
-                let slashed = map.fill(&data[..len], (b'"', b'\\'));
-                assert_eq!(slashed, data[..len].contains(&b'\\'), "len {len}");
+                let seen = map.fill(&data[..len], (b'"', b'\\'));
+                assert_eq!(seen.y, data[..len].contains(&b'\\'), "len {len}");
+                assert_eq!(seen.ascii, data[..len].is_ascii(), "len {len}");
                 let (fast, sse2) = both(&data[..len], (b'"', b'\\'));
                 assert_eq!(fast, sse2, "len {len}");
-                assert_eq!((map.words.clone(), slashed), fast, "len {len}");
+                assert_eq!((map.words.clone(), seen), fast, "len {len}");
                 let want = data[at..len]
                     .iter()
                     .position(|&c| c == b'"')
@@ -267,7 +296,8 @@ mod tests {
             assert_eq!(fast, sse2, "len {len}");
             let words = masks_without(&data[..len], (b'"', b'#'), &mut xs);
             assert_eq!(words, Some(len.div_ceil(64)));
-            assert_eq!((xs[..len.div_ceil(64)].to_vec(), false), fast, "len {len}");
+            assert_eq!(xs[..len.div_ceil(64)].to_vec(), fast.0, "len {len}");
+            assert!(!fast.1.y);
             let words = len.div_ceil(64);
             for (i, &c) in data[..len].iter().enumerate() {
                 assert_eq!(

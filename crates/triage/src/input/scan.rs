@@ -2,8 +2,9 @@
 //!
 //! The hot loop works on one block at a time: a line ends at the next `\n` (found from a bit
 //! mask of 64 bytes at a time), NUL bytes are looked for once per block, and UTF-8 is
-//! validated once per block and again only from a line that failed. A record is its first line (one the format's
-//! parser accepts as a start) and the lines after it that are not starts. A record is handed
+//! validated once per block (by that same pass when the block is all ASCII) and again only
+//! from a line that failed. A record is its first line (one the format's parser accepts as a
+//! start) and the lines after it that are not starts. A record is handed
 //! to the sink once the next start is seen, so a record cut by the end of the block is read
 //! again from its first line after the block is refilled; nothing about it is counted until
 //! then.
@@ -92,14 +93,19 @@ impl<'b> Block<'b> {
         } else {
             memrchr(b'\n', buf).map_or(0, |n| n + 1)
         };
-        let nul = newlines.fill(&buf[..complete], (b'\n', 0));
+        let seen = newlines.fill(&buf[..complete], (b'\n', 0));
+        // A block of ASCII is valid UTF-8 without another look.
+        let (valid_from, valid_until) = match seen.ascii {
+            true => (0, complete),
+            false => (usize::MAX, 0),
+        };
         Block {
             buf,
             eof,
             complete,
-            valid_until: 0,
-            valid_from: usize::MAX,
-            next_nul: match nul {
+            valid_until,
+            valid_from,
+            next_nul: match seen.y {
                 true => memchr(0, &buf[..complete]).unwrap_or(usize::MAX),
                 false => usize::MAX,
             },

@@ -143,6 +143,79 @@ fn utc_ms(days: i64, h: u32, m: u32, s: u32, frac_ms: i64, offset_min: i64) -> i
         - offset_min * MS_PER_MIN
 }
 
+/// The common ends of an ISO timestamp after its minute, read from a fixed window: `:SS`, then
+/// `.mmm` and `Z` or a space, or a space at once. `None` leaves the line to
+/// [`read_after_minute`], which gives the same answer for these shapes.
+#[inline(always)]
+fn after_minute(w: &[u8; 25], minute: i64) -> Option<(i64, usize)> {
+    let d = |i: usize| w[i].wrapping_sub(b'0');
+    let (s1, s0) = (d(17), d(18));
+    if w[16] != b':' || s1 > 9 || s0 > 9 {
+        return None;
+    }
+    let s = i64::from(s1) * 10 + i64::from(s0);
+    if s > 60 {
+        return None;
+    }
+    let at_second = minute + s * 1000;
+    // A space followed by none of the zone forms: the timestamp ends there.
+    let plain_space = |i: usize| w[i] == b' ' && !matches!(w[i + 1], b'+' | b'-' | b'U' | b'G');
+    match w[19] {
+        b'.' | b',' => {
+            let (x, y, z) = (d(20), d(21), d(22));
+            if x > 9 || y > 9 || z > 9 || d(23) <= 9 {
+                return None;
+            }
+            let ms = at_second + i64::from(x) * 100 + i64::from(y) * 10 + i64::from(z);
+            match w[23] {
+                b'Z' | b'z' => Some((ms, 24)),
+                _ if plain_space(23) => Some((ms, 23)),
+                _ => None,
+            }
+        }
+        _ if plain_space(19) => Some((at_second, 19)),
+        _ => None,
+    }
+}
+
+/// The rest of an ISO timestamp after its minute (`minute` in ms): `:SS`, a fraction, a zone.
+fn read_after_minute(b: &[u8], minute: i64) -> Option<(i64, usize)> {
+    if b.get(16) != Some(&b':') {
+        return None;
+    }
+    let s = two(b, 17)?;
+    if s > 60 {
+        return None;
+    }
+    let at_second = minute + s as i64 * 1000;
+    let (frac, i) = match b.get(19) {
+        Some(b'.' | b',') => match (b.get(20..23), b.get(23)) {
+            // The common case: milliseconds, then not another digit.
+            (Some(&[x, y, z]), next)
+                if x.is_ascii_digit()
+                    && y.is_ascii_digit()
+                    && z.is_ascii_digit()
+                    && !next.is_some_and(u8::is_ascii_digit) =>
+            {
+                (
+                    ((x - b'0') as i64 * 100 + (y - b'0') as i64 * 10 + (z - b'0') as i64),
+                    23,
+                )
+            }
+            _ if b.get(20).is_some_and(u8::is_ascii_digit) => fraction(b, 20),
+            _ => (0, 19),
+        },
+        _ => (0, 19),
+    };
+    // Most lines go on with a space and a word: no zone to look for.
+    let (off, i) = match b.get(i) {
+        Some(b' ') if !matches!(b.get(i + 1), Some(b'+' | b'-' | b'U' | b'G')) => (0, i),
+        None => (0, i),
+        _ => zone(b, i),
+    };
+    Some((at_second + frac - off * MS_PER_MIN, i))
+}
+
 /// Parses timestamps and remembers the last date it saw (consecutive lines share one).
 pub(crate) struct Clock {
     /// The year for shapes that leave it out (RFC 3164 syslog).
@@ -228,40 +301,10 @@ impl Clock {
             self.last_minute_ms = ms;
             ms
         };
-        if b.get(16) != Some(&b':') {
-            return None;
+        if let Some(hit) = b.first_chunk::<25>().and_then(|w| after_minute(w, minute)) {
+            return Some(hit);
         }
-        let s = two(b, 17)?;
-        if s > 60 {
-            return None;
-        }
-        let minute = minute + s as i64 * 1000;
-        let (frac, i) = match b.get(19) {
-            Some(b'.' | b',') => match (b.get(20..23), b.get(23)) {
-                // The common case: milliseconds, then not another digit.
-                (Some(&[x, y, z]), next)
-                    if x.is_ascii_digit()
-                        && y.is_ascii_digit()
-                        && z.is_ascii_digit()
-                        && !next.is_some_and(u8::is_ascii_digit) =>
-                {
-                    (
-                        ((x - b'0') as i64 * 100 + (y - b'0') as i64 * 10 + (z - b'0') as i64),
-                        23,
-                    )
-                }
-                _ if b.get(20).is_some_and(u8::is_ascii_digit) => fraction(b, 20),
-                _ => (0, 19),
-            },
-            _ => (0, 19),
-        };
-        // Most lines go on with a space and a word: no zone to look for.
-        let (off, i) = match b.get(i) {
-            Some(b' ') if !matches!(b.get(i + 1), Some(b'+' | b'-' | b'U' | b'G')) => (0, i),
-            None => (0, i),
-            _ => zone(b, i),
-        };
-        Some((minute + frac - off * MS_PER_MIN, i))
+        read_after_minute(b, minute)
     }
 
     /// `Mmm dd HH:MM:SS[.frac]` (RFC 3164; the day may be space-padded), in [`Clock::year`].

@@ -139,3 +139,34 @@ fn epoch_numbers() {
     assert_eq!(epoch_number("1763029395123456789"), Some(1_763_029_395_123));
     assert_eq!(epoch_number("x"), None);
 }
+
+/// The fixed-window reading after the minute gives what the general one gives, on every tail
+/// it accepts, and leaves the rest to it.
+#[test]
+fn the_window_after_the_minute_agrees_with_the_general_reading() {
+    let seconds = ["00", "07", "59", "60", "61", "5x", "x5"];
+    let fractions = ["", ".123", ",123", ".12", ".1234", ".12x", ".", ".123456"];
+    let ends = [
+        "", "Z", "z", " ", " +0200", " -05:00", " UTC", " GMT", " INFO x", "+01:00", "x", " U",
+        " G", "\"", "9",
+    ];
+    let minute = 1_763_028_000_000;
+    let mut windowed = 0;
+    for sep in [':', '-'] {
+        for s in seconds {
+            for f in fractions {
+                for e in ends {
+                    let line = format!("2025-11-13T10:00{sep}{s}{f}{e} and some more words");
+                    let b = line.as_bytes();
+                    let general = read_after_minute(b, minute);
+                    let w: &[u8; 25] = b.first_chunk().expect("25 bytes");
+                    if let Some(fast) = after_minute(w, minute) {
+                        windowed += 1;
+                        assert_eq!(Some(fast), general, "{line}");
+                    }
+                }
+            }
+        }
+    }
+    assert!(windowed > 20, "{windowed}");
+}
