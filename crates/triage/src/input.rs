@@ -50,7 +50,7 @@ use std::str::FromStr;
 
 pub use error::InputError;
 
-use crate::record::{Detail, Line};
+use crate::record::{Detail, Line, Request};
 use open::Opened;
 use scan::{Parser, Scanner};
 
@@ -156,6 +156,18 @@ pub struct Record<'a> {
 pub trait Sink {
     /// Takes one record of `source`. Records of one file arrive in file order.
     fn record(&mut self, source: &SourceInfo, record: &Record<'_>);
+
+    /// Takes a record that is a request, not an error, read only as far as counting needs
+    /// (only a sink that asks for [`Detail::Counts`] gets these). Default: the same as the
+    /// record it stands for, without details.
+    fn request(&mut self, source: &SourceInfo, request: &Request<'_>, line_no: u64) {
+        let record = Record {
+            line: request.line(),
+            details: "",
+            line_no,
+        };
+        self.record(source, &record);
+    }
 
     /// What of each line this sink reads (see [`Detail`]); the rest may be left out of the
     /// records it gets. Default: everything.

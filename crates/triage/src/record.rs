@@ -91,6 +91,34 @@ pub struct Access<'a> {
     pub duration_ms: Option<&'a str>,
 }
 
+/// An access-log line that is not an error, with only what counting reads of it. A parser
+/// hands such lines on this way when its sink asks for counts ([`Detail::Counts`]), which
+/// spares building the whole [`Line`]; [`Request::line`] is the line it stands for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    pub ts_ms: i64,
+    /// Below 500.
+    pub status: u16,
+    pub pool: Option<&'a str>,
+    pub server: Option<&'a str>,
+}
+
+impl<'a> Request<'a> {
+    /// The line as a parser reading for counts gives it.
+    pub fn line(&self) -> Line<'a> {
+        Line {
+            ts_ms: Some(self.ts_ms),
+            access: Some(Access {
+                status: self.status,
+                pool: self.pool,
+                server: self.server,
+                ..Access::default()
+            }),
+            ..Line::default()
+        }
+    }
+}
+
 /// One parsed line. A line without a timestamp of its own is a continuation of the record
 /// above it (indented details, stack traces) or, at the top of a file, garbage.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

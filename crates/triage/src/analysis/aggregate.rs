@@ -8,7 +8,7 @@ use crate::analysis::series::Series;
 use crate::analysis::templates::TemplateBook;
 use crate::hash::{same_key, FastMap, KeyWords};
 use crate::input::{Record, Sink, SourceInfo};
-use crate::record::Detail;
+use crate::record::{Detail, Request};
 
 /// What a key is: the machine, the program, or (from access logs) the pool and server.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
@@ -301,6 +301,123 @@ impl Aggregator {
     }
 }
 
+/// Where one record is counted: its bucket, and whether it is an error and a 4xx.
+#[derive(Clone, Copy)]
+struct Tally {
+    bucket: i64,
+    error: bool,
+    client_error: bool,
+}
+
+impl Tally {
+    #[inline(always)]
+    fn bump(self, s: &mut Series) {
+        let c = s.slot(self.bucket);
+        c.total += 1;
+        c.errors += u64::from(self.error);
+        c.client_errors += u64::from(self.client_error);
+    }
+}
+
+impl Aggregator {
+    /// The bucket of `ts`, or `None` outside the window.
+    #[inline(always)]
+    fn bucket(&mut self, ts: i64) -> Option<i64> {
+        let w = self.window;
+        if w.from_ms.is_some_and(|f| ts < f) || w.to_ms.is_some_and(|t| ts >= t) {
+            return None;
+        }
+        Some(match self.last_bucket {
+            Some((from, bucket))
+                if ts
+                    .checked_sub(from)
+                    .is_some_and(|d| (0..w.bucket_ms).contains(&d)) =>
+            {
+                bucket
+            }
+            _ => {
+                let bucket = ts.div_euclid(w.bucket_ms);
+                self.last_bucket = Some((bucket * w.bucket_ms, bucket));
+                bucket
+            }
+        })
+    }
+
+    /// Counts a record (a request when `request`) under its host and service, and overall.
+    /// One that names neither (`own`) is counted once, in its file's series.
+    #[inline(always)]
+    fn count(&mut self, tally: Tally, own: bool, (host, service): (&str, &str), request: bool) {
+        match (&mut self.current, own) {
+            (Some(file), true) => {
+                // Counted once here and added to the host's and service's series later.
+                if file.host.is_none() {
+                    file.host = Some(self.index[Dim::Host as usize].slot(host));
+                }
+                if file.service.is_none() {
+                    file.service = Some(self.index[Dim::Service as usize].slot(service));
+                }
+                tally.bump(match request {
+                    true => &mut file.requests,
+                    false => &mut file.logs,
+                });
+            }
+            // Without a `source` call first, nothing is kept from one record to the next.
+            _ => {
+                tally.bump(self.series(Dim::Host, host));
+                tally.bump(self.series(Dim::Service, service));
+                tally.bump(match request {
+                    true => &mut self.requests,
+                    false => &mut self.logs,
+                });
+            }
+        }
+    }
+
+    /// Counts a request under its pool and server, and notes where access logs come from.
+    #[inline(always)]
+    fn count_access(
+        &mut self,
+        tally: Tally,
+        own: bool,
+        (host, service): (&str, &str),
+        pool: Option<&str>,
+        server: Option<&str>,
+    ) {
+        let known = own && self.current.as_ref().is_some_and(|f| f.access_source);
+        if !known {
+            let seen = self
+                .last_access_source
+                .as_ref()
+                .is_some_and(|(h, s)| same_key(h, host) && same_key(s, service));
+            if !seen {
+                self.last_access_source = Some((host.to_string(), service.to_string()));
+                for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
+                    if !set.contains(key) {
+                        set.insert(key.to_string());
+                    }
+                }
+            }
+            if let Some(file) = &mut self.current {
+                file.access_source |= own;
+            }
+        }
+        if let Some(pool) = pool {
+            tally.bump(self.series(Dim::Pool, pool));
+        }
+        if let Some(server) = server {
+            let index = &mut self.index[Dim::Server as usize];
+            let i = index.slot(server);
+            tally.bump(&mut index.series[i].1);
+            if i >= self.pool_of_server.len() {
+                self.pool_of_server.resize(i + 1, None);
+            }
+            if let (None, Some(pool)) = (&self.pool_of_server[i], pool) {
+                self.pool_of_server[i] = Some(pool.into());
+            }
+        }
+    }
+}
+
 impl Sink for Aggregator {
     fn detail(&self) -> Detail {
         Detail::Counts
@@ -314,99 +431,45 @@ impl Sink for Aggregator {
     fn record(&mut self, source: &SourceInfo, record: &Record<'_>) {
         let line = &record.line;
         let Some(ts) = line.ts_ms else { return };
-        let w = self.window;
-        if w.from_ms.is_some_and(|f| ts < f) || w.to_ms.is_some_and(|t| ts >= t) {
+        let Some(bucket) = self.bucket(ts) else {
             return;
-        }
-        let bucket = match self.last_bucket {
-            Some((from, bucket))
-                if ts
-                    .checked_sub(from)
-                    .is_some_and(|d| (0..w.bucket_ms).contains(&d)) =>
-            {
-                bucket
-            }
-            _ => {
-                let bucket = ts.div_euclid(w.bucket_ms);
-                self.last_bucket = Some((bucket * w.bucket_ms, bucket));
-                bucket
-            }
         };
         let error = line.is_error();
-        let client_error = line
-            .access
-            .as_ref()
-            .is_some_and(|a| (400..500).contains(&a.status));
-        let bump = |s: &mut Series| {
-            let c = s.slot(bucket);
-            c.total += 1;
-            c.errors += u64::from(error);
-            c.client_errors += u64::from(client_error);
+        let tally = Tally {
+            bucket,
+            error,
+            client_error: line
+                .access
+                .as_ref()
+                .is_some_and(|a| (400..500).contains(&a.status)),
         };
         let own = line.host.is_none() && line.service.is_none();
         let host = line.host.unwrap_or(&source.host);
         let service = line.service.unwrap_or(&source.service);
-        match (&mut self.current, own) {
-            (Some(file), true) => {
-                // Counted once here and added to the host's and service's series later.
-                let index = &mut self.index;
-                file.host
-                    .get_or_insert_with(|| index[Dim::Host as usize].slot(host));
-                file.service
-                    .get_or_insert_with(|| index[Dim::Service as usize].slot(service));
-                bump(match line.access {
-                    Some(_) => &mut file.requests,
-                    None => &mut file.logs,
-                });
-            }
-            // Without a `source` call first, nothing is kept from one record to the next.
-            _ => {
-                bump(self.series(Dim::Host, host));
-                bump(self.series(Dim::Service, service));
-                bump(match line.access {
-                    Some(_) => &mut self.requests,
-                    None => &mut self.logs,
-                });
-            }
-        }
+        self.count(tally, own, (host, service), line.access.is_some());
         if let Some(access) = &line.access {
-            let known = own && self.current.as_ref().is_some_and(|f| f.access_source);
-            if !known {
-                let seen = self
-                    .last_access_source
-                    .as_ref()
-                    .is_some_and(|(h, s)| same_key(h, host) && same_key(s, service));
-                if !seen {
-                    self.last_access_source = Some((host.to_string(), service.to_string()));
-                    for (set, key) in self.access_sources.iter_mut().zip([host, service]) {
-                        if !set.contains(key) {
-                            set.insert(key.to_string());
-                        }
-                    }
-                }
-                if let Some(file) = &mut self.current {
-                    file.access_source |= own;
-                }
-            }
-            if let Some(pool) = access.pool {
-                bump(self.series(Dim::Pool, pool));
-            }
-            if let Some(server) = access.server {
-                let index = &mut self.index[Dim::Server as usize];
-                let i = index.slot(server);
-                bump(&mut index.series[i].1);
-                if i >= self.pool_of_server.len() {
-                    self.pool_of_server.resize(i + 1, None);
-                }
-                if let (None, Some(pool)) = (&self.pool_of_server[i], access.pool) {
-                    self.pool_of_server[i] = Some(pool.into());
-                }
-            }
+            self.count_access(tally, own, (host, service), access.pool, access.server);
         } else if error {
             self.pending.push(ts, [host, line.message, record.details]);
             if self.pending.len().is_multiple_of(BATCH) {
                 self.hand_over(self.pending.len() >= MAX_PENDING);
             }
         }
+    }
+
+    // Kept out of the scanner's loop, which stays small enough for the parsers to be inlined.
+    #[inline(never)]
+    fn request(&mut self, source: &SourceInfo, request: &Request<'_>, _line_no: u64) {
+        let Some(bucket) = self.bucket(request.ts_ms) else {
+            return;
+        };
+        let tally = Tally {
+            bucket,
+            error: false,
+            client_error: (400..500).contains(&request.status),
+        };
+        let names = (source.host.as_str(), source.service.as_str());
+        self.count(tally, true, names, true);
+        self.count_access(tally, true, names, request.pool, request.server);
     }
 }

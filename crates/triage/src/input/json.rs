@@ -15,7 +15,7 @@ use super::bytes::find2;
 use super::level::{from_severity, level_word};
 use super::scan::Parser;
 use super::time::{epoch_number, Clock};
-use crate::record::{Access, Detail, Level, Line};
+use crate::record::{Access, Detail, Level, Line, Request};
 
 /// A line that starts with `{` starts a record; other lines continue the one above
 /// (a stack trace printed around the logger, say).
@@ -411,12 +411,59 @@ fn level(line: &str, v: Option<Value>) -> Option<Level> {
     }
 }
 
+impl Json {
+    /// The time a `ts`-like value names, in ms since the epoch.
+    #[inline]
+    fn time(&mut self, line: &str, v: Value) -> Option<i64> {
+        let text = line.get(v.start..v.end)?;
+        match v.kind {
+            // OTLP JSON writes nanoseconds as a string of digits.
+            Kind::Str if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+                epoch_number(text)
+            }
+            Kind::Str | Kind::Escaped => self.clock.parse_start(text.as_bytes()).map(|(ms, _)| ms),
+            Kind::Num => epoch_number(text),
+            _ => None,
+        }
+    }
+}
+
 impl Parser for Json {
     type Start = ();
 
     #[inline]
     fn start(&mut self, line: &str) -> Option<()> {
         (line.as_bytes().first() == Some(&b'{')).then_some(())
+    }
+
+    /// The proxy's own access-log line, read exactly ([`access::exact`]), when counting and
+    /// it is not an error: what [`Json::parse`] gives for it, without building the line.
+    #[inline]
+    fn request<'a>(&mut self, line: &'a str, _start: ()) -> Option<Request<'a>> {
+        if self.detail != Detail::Counts {
+            return None;
+        }
+        let mut f: Fields = [None; 16];
+        access::exact(line.as_bytes(), &mut f)?;
+        // The exact walk fills these for every line it reads; `parse` takes such a line as
+        // a request (it has a status and a pool, if only `null`) that names no host.
+        let status = number(line, f[STATUS]).filter(|&s| s < 500)?;
+        let ts_ms = self.time(line, f[TS]?)?;
+        // No escapes: the walk gives up on a backslash.
+        let plain = |v: Option<Value>| match v {
+            Some(Value {
+                kind: Kind::Str | Kind::Num,
+                start,
+                end,
+            }) => line.get(start..end),
+            _ => None,
+        };
+        Some(Request {
+            ts_ms,
+            status,
+            pool: plain(f[POOL]),
+            server: plain(f[SERVER]),
+        })
     }
 
     fn parse<'a>(
@@ -430,20 +477,7 @@ impl Parser for Json {
             f = [None; 16];
             scan(line.as_bytes(), &mut f)?;
         }
-        let ts_ms = f[TS].and_then(|v| {
-            let text = line.get(v.start..v.end)?;
-            match v.kind {
-                // OTLP JSON writes nanoseconds as a string of digits.
-                Kind::Str if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
-                    epoch_number(text)
-                }
-                Kind::Str | Kind::Escaped => {
-                    self.clock.parse_start(text.as_bytes()).map(|(ms, _)| ms)
-                }
-                Kind::Num => epoch_number(text),
-                _ => None,
-            }
-        });
+        let ts_ms = f[TS].and_then(|v| self.time(line, v));
         let level = level(line, f[LEVEL]).or_else(|| {
             let n = f[SEVERITY_NUMBER]?;
             Level::from_otel(line.get(n.start..n.end)?.parse().ok()?)
@@ -601,6 +635,47 @@ mod tests {
             "{c}"
         );
         assert_eq!(counts("{broken"), None);
+    }
+
+    /// A request read for counting is the line `parse` gives for it; errors, other lines and
+    /// a full reading take `parse` itself.
+    #[test]
+    fn requests_read_for_counting_are_the_lines_parse_gives() {
+        let mut lines = bench::access_lines(2_000);
+        lines.extend([
+            // Escapes, a null pool and server, a bad time, a status as text, a 5xx: `parse`.
+            r#"{"ts":"2025-11-13T10:23:15.123Z","request_id":"r","client":"c","listener":"l","method":"GET","path":"/a\"b","host":"h","protocol":"HTTP/1.1","status":200,"pool":"p","server":"s","server_address":"a","upstream_status":200,"duration_ms":1.5,"bytes_sent":1,"attempts":1,"error":null}"#.to_string(),
+            r#"{"ts":"2025-11-13T10:23:15.123Z","request_id":"r","client":"c","listener":"l","method":"GET","path":"/","host":"h","protocol":"HTTP/1.1","status":404,"pool":null,"server":null,"server_address":null,"upstream_status":null,"duration_ms":0.1,"bytes_sent":0,"attempts":0,"error":null}"#.to_string(),
+            r#"{"ts":"yesterday","request_id":"r","client":"c","listener":"l","method":"GET","path":"/","host":"h","protocol":"HTTP/1.1","status":200,"pool":"p","server":"s","server_address":"a","upstream_status":200,"duration_ms":1,"bytes_sent":1,"attempts":1,"error":null}"#.to_string(),
+            r#"{"ts":"2025-11-13T10:23:15.123Z","request_id":"r","client":"c","listener":"l","method":"GET","path":"/","host":"h","protocol":"HTTP/1.1","status":"204","pool":"p","server":"s","server_address":"a","upstream_status":204,"duration_ms":1,"bytes_sent":1,"attempts":1,"error":null}"#.to_string(),
+        ]);
+        let mut quick = Json::new(2025).with_detail(Detail::Counts);
+        let mut whole = Json::new(2025).with_detail(Detail::Counts);
+        let mut full = Json::new(2025);
+        let (mut requests, mut parsed) = (0, 0);
+        for line in &lines {
+            let mut scratch = String::new();
+            let want = whole.parse(line, (), &mut scratch);
+            assert_eq!(full.request(line, ()), None, "{line}");
+            match quick.request(line, ()) {
+                Some(r) => {
+                    requests += 1;
+                    assert_eq!(Some(r.line()), want, "{line}");
+                }
+                None => {
+                    parsed += 1;
+                    let error = want.as_ref().is_some_and(Line::is_error);
+                    let odd = !line.contains(r#""pool":"inventory""#)
+                        && !line.contains(r#""pool":"billing""#)
+                        && !line.contains(r#""pool":"auth""#)
+                        && !line.contains(r#""pool":"frontend""#);
+                    assert!(error || odd, "{line}");
+                }
+            }
+        }
+        assert!(requests > 1_000 && parsed > 100, "{requests} {parsed}");
+        let text_status = lines.last().unwrap();
+        assert_eq!(quick.request(text_status, ()).map(|r| r.status), Some(204));
     }
 
     #[test]

@@ -16,7 +16,7 @@ use memchr::{memchr, memrchr};
 
 use super::bytes::ByteMap;
 use super::{InputError, Record, Sink, Skipped, SourceInfo};
-use crate::record::Line;
+use crate::record::{Line, Request};
 
 /// What a format contributes to the scan.
 pub(crate) trait Parser {
@@ -39,6 +39,14 @@ pub(crate) trait Parser {
         start: Self::Start,
         scratch: &'a mut String,
     ) -> Option<Line<'a>>;
+
+    /// A line that [`Parser::start`] accepted, when it is a request that is not an error and
+    /// the parser reads for counts: what [`Parser::parse`] would give, as a [`Request`].
+    /// `None` (the default) sends the line to [`Parser::parse`].
+    #[inline]
+    fn request<'a>(&mut self, _line: &'a str, _start: Self::Start) -> Option<Request<'a>> {
+        None
+    }
 }
 
 /// Bytes read at a time.
@@ -406,8 +414,15 @@ impl<'s, P: Parser, S: Sink> Scanner<'s, P, S> {
         } = self;
         // The first line was checked by `classify`, so this is a cheap re-borrow.
         let text = block.text(a, b).unwrap_or_default();
-        scratch.clear();
-        let line = parser.parse(text, start, scratch);
+        // A plain request needs no line (and a format without requests never looks).
+        let request = parser.request(text, start);
+        let line = match request {
+            Some(_) => None,
+            None => {
+                scratch.clear();
+                parser.parse(text, start, scratch)
+            }
+        };
         let want_details = line.as_ref().is_some_and(Line::is_error);
         details.clear();
         let mut garbage = Skipped::default();
@@ -454,7 +469,10 @@ impl<'s, P: Parser, S: Sink> Scanner<'s, P, S> {
                     },
                 );
             }
-            None => skipped.unparsable += 1,
+            None => match request {
+                Some(request) => sink.request(source, &request, line_no),
+                None => skipped.unparsable += 1,
+            },
         }
         skipped.add(&garbage);
         (ended, lines)

@@ -143,11 +143,12 @@ fn utc_ms(days: i64, h: u32, m: u32, s: u32, frac_ms: i64, offset_min: i64) -> i
         - offset_min * MS_PER_MIN
 }
 
-/// The common ends of an ISO timestamp after its minute, read from a fixed window: `:SS`, then
-/// `.mmm` and `Z` or a space, or a space at once. `None` leaves the line to
-/// [`read_after_minute`], which gives the same answer for these shapes.
+/// The common ends of an ISO timestamp after its minute, read from a fixed window of its first
+/// 24 bytes: `:SS`, then `.mmm` and `Z` or a space, or a space at once. `None` leaves the
+/// line to [`read_after_minute`], which gives the same answer for these shapes.
 #[inline(always)]
-fn after_minute(w: &[u8; 25], minute: i64) -> Option<(i64, usize)> {
+fn after_minute(b: &[u8], minute: i64) -> Option<(i64, usize)> {
+    let w: &[u8; 24] = b.first_chunk()?;
     let d = |i: usize| w[i].wrapping_sub(b'0');
     let (s1, s0) = (d(17), d(18));
     if w[16] != b':' || s1 > 9 || s0 > 9 {
@@ -158,8 +159,9 @@ fn after_minute(w: &[u8; 25], minute: i64) -> Option<(i64, usize)> {
         return None;
     }
     let at_second = minute + s * 1000;
-    // A space followed by none of the zone forms: the timestamp ends there.
-    let plain_space = |i: usize| w[i] == b' ' && !matches!(w[i + 1], b'+' | b'-' | b'U' | b'G');
+    // A space followed by none of the zone forms (or by nothing): the timestamp ends there.
+    let plain_space =
+        |i: usize| b[i] == b' ' && !matches!(b.get(i + 1), Some(b'+' | b'-' | b'U' | b'G'));
     match w[19] {
         b'.' | b',' => {
             let (x, y, z) = (d(20), d(21), d(22));
@@ -301,7 +303,7 @@ impl Clock {
             self.last_minute_ms = ms;
             ms
         };
-        if let Some(hit) = b.first_chunk::<25>().and_then(|w| after_minute(w, minute)) {
+        if let Some(hit) = after_minute(b, minute) {
             return Some(hit);
         }
         read_after_minute(b, minute)

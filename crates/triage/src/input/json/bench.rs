@@ -11,7 +11,7 @@ use super::{known_order, scan, Fields, Json};
 use crate::input::scan::Parser;
 
 /// Access-log lines as the proxy writes them, with values that vary.
-fn access_lines(n: usize) -> Vec<String> {
+pub(super) fn access_lines(n: usize) -> Vec<String> {
     let mut seed = 0x9e37_79b9_7f4a_7c15u64;
     let mut next = move || {
         seed ^= seed << 13;
