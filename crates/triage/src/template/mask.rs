@@ -188,6 +188,27 @@ pub(crate) fn is_atom_char(c: char) -> bool {
 
 /// Masks one whitespace-separated token into `out`.
 fn mask_token(token: &str, out: &mut String, rules: &Rules) {
+    // Most tokens are one atom (`inventory`, `GET`, `503`, `eth0`): no brackets to keep, no
+    // punctuation to split on, and of the whole-token variables only a UUID can be one. What
+    // the general steps below would give for them, without their scans.
+    if !token.is_empty()
+        && token
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
+        if rules.whole_token_variables && is_uuid(token) {
+            out.push(VAR);
+        } else {
+            push_atom(token, out, rules);
+        }
+        return;
+    }
+    mask_token_parts(token, out, rules);
+}
+
+/// [`mask_token`] for any token: brackets, whole-token variables, atoms and the punctuation
+/// between them.
+fn mask_token_parts(token: &str, out: &mut String, rules: &Rules) {
     // Surrounding brackets, quotes and trailing punctuation stay; the core may be masked whole.
     let core_start = token
         .find(|c: char| !matches!(c, '(' | '[' | '{' | '<' | '"' | '\''))
@@ -385,6 +406,56 @@ fn is_date_word(atom: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Tokens of one atom take a short way; it gives what the general steps give, under every
+    /// combination of the rules that bear on it.
+    #[test]
+    fn one_atom_tokens_mask_as_the_general_steps_do() {
+        let tokens = [
+            "inventory",
+            "GET",
+            "Sat",
+            "Saturday",
+            "December",
+            "Decembers",
+            "eth0",
+            "e0",
+            "503",
+            "12ms",
+            "0x1f",
+            "abc-def",
+            "a_b",
+            "-",
+            "_",
+            "--verbose",
+            "x1y2",
+            "2025-11-13",
+            "123e4567-e89b-12d3-a456-426614174000",
+            "123e4567-e89b-12d3-a456-42661417400z",
+            "blk_-1608999687919862906",
+            "tty2",
+            "A1",
+            "Jul",
+        ];
+        for whole in [false, true] {
+            for dates in [false, true] {
+                for keep in [false, true] {
+                    let rules = Rules {
+                        whole_token_variables: whole,
+                        mask_date_words: dates,
+                        keep_word_before_number: keep,
+                        ..Rules::default()
+                    };
+                    for t in tokens {
+                        let (mut fast, mut general) = (String::new(), String::new());
+                        mask_token(t, &mut fast, &rules);
+                        mask_token_parts(t, &mut general, &rules);
+                        assert_eq!(fast, general, "{t} {whole} {dates} {keep}");
+                    }
+                }
+            }
+        }
+    }
 
     fn masked(message: &str) -> String {
         let mut m = Masked::default();
