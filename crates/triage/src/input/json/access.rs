@@ -51,14 +51,14 @@ pub(super) const ACCESS_KEYS: [(&str, Option<usize>); 18] = [
 /// `,"name":` for the others.
 #[derive(Clone, Copy)]
 struct Literal {
-    bytes: [u8; 20],
+    bytes: [u8; 32],
     len: usize,
 }
 
 impl Literal {
     const fn of(n: usize) -> Literal {
         let name = ACCESS_KEYS[n].0.as_bytes();
-        let mut bytes = [0u8; 20];
+        let mut bytes = [0u8; 32];
         bytes[0] = if n == 0 { b'{' } else { b',' };
         bytes[1] = b'"';
         let mut i = 0;
@@ -74,6 +74,27 @@ impl Literal {
         }
     }
 
+    /// The key with `value` after it, if the field has a [`COMMON`] value.
+    const fn common(n: usize) -> Option<(Literal, Kind)> {
+        let mut c = 0;
+        while c < COMMON.len() {
+            let (field, value, kind) = COMMON[c];
+            if field == n {
+                let mut l = Literal::of(n);
+                let v = value.as_bytes();
+                let mut i = 0;
+                while i < v.len() {
+                    l.bytes[l.len + i] = v[i];
+                    i += 1;
+                }
+                l.len += v.len();
+                return Some((l, kind));
+            }
+            c += 1;
+        }
+        None
+    }
+
     /// Whether `b[at..]` starts with it. Each use is a constant, so this is a compare of a
     /// fixed size against immediates.
     #[inline(always)]
@@ -81,6 +102,15 @@ impl Literal {
         literal(b, at, &self.bytes[..self.len])
     }
 }
+
+/// Values the proxy writes for nearly every request (on HTTP/1.1, answered at the first
+/// attempt, without an error), each compared together with its key in one go. A field with
+/// another value is read as any other.
+const COMMON: [(usize, &str, Kind); 3] = [
+    (7, "\"HTTP/1.1\"", Kind::Str),
+    (15, "1", Kind::Num),
+    (16, "null", Kind::Null),
+];
 
 /// Reads the line exactly as the proxy writes it, noting the value of each field triage
 /// reads. `None` when it is not such a line; what was noted before giving up is cleared by
@@ -90,10 +120,30 @@ pub(super) fn exact(b: &[u8], fields: &mut Fields) -> Option<()> {
     macro_rules! field {
         ($($n:literal)*) => {$({
             const KEY: Literal = Literal::of($n);
-            if !KEY.at(b, i) {
-                return None;
-            }
-            let (kind, start, end, after) = value(b, i + KEY.len)?;
+            const WHOLE: Option<(Literal, Kind)> = Literal::common($n);
+            let v = i + KEY.len;
+            let common = match WHOLE {
+                // A number must end where the common one does (`1`, not `10`).
+                Some((whole, kind)) if whole.at(b, i)
+                    && (kind != Kind::Num || !b.get(i + whole.len).is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))) =>
+                {
+                    let end = i + whole.len;
+                    Some(match kind {
+                        Kind::Str => (kind, v + 1, end - 1, end),
+                        _ => (kind, v, end, end),
+                    })
+                }
+                _ => None,
+            };
+            let (kind, start, end, after) = match common {
+                Some(found) => found,
+                None => {
+                    if !KEY.at(b, i) {
+                        return None;
+                    }
+                    value(b, v)?
+                }
+            };
             if let Some(slot) = ACCESS_KEYS[$n].1 {
                 fields[slot] = Some(Value { kind, start, end });
             }
