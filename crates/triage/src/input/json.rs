@@ -443,12 +443,19 @@ impl Parser for Json {
         if self.detail != Detail::Counts {
             return None;
         }
-        let mut f: Fields = [None; 16];
-        access::exact(line.as_bytes(), &mut f)?;
-        // The exact walk fills these for every line it reads; `parse` takes such a line as
-        // a request (it has a status and a pool, if only `null`) that names no host.
-        let status = number(line, f[STATUS]).filter(|&s| s < 500)?;
-        let ts_ms = self.time(line, f[TS]?)?;
+        // The four fields counting reads; the walk fills them for every line it reads, and
+        // `parse` takes such a line as a request (it has a status and a pool, if only `null`)
+        // that names no host.
+        let (mut ts, mut status, mut pool, mut server) = (None, None, None, None);
+        access::walk(line.as_bytes(), |slot, v| match slot {
+            TS => ts = Some(v),
+            STATUS => status = Some(v),
+            POOL => pool = Some(v),
+            SERVER => server = Some(v),
+            _ => {}
+        })?;
+        let status = number(line, status).filter(|&s| s < 500)?;
+        let ts_ms = self.time(line, ts?)?;
         // No escapes: the walk gives up on a backslash.
         let plain = |v: Option<Value>| match v {
             Some(Value {
@@ -461,8 +468,8 @@ impl Parser for Json {
         Some(Request {
             ts_ms,
             status,
-            pool: plain(f[POOL]),
-            server: plain(f[SERVER]),
+            pool: plain(pool),
+            server: plain(server),
         })
     }
 

@@ -116,6 +116,12 @@ const COMMON: [(usize, &str, Kind); 3] = [
 /// reads. `None` when it is not such a line; what was noted before giving up is cleared by
 /// the caller.
 pub(super) fn exact(b: &[u8], fields: &mut Fields) -> Option<()> {
+    walk(b, |slot, v| fields[slot] = Some(v))
+}
+
+/// [`exact`], handing each value triage reads to `put` with its field.
+#[inline(always)]
+pub(super) fn walk(b: &[u8], mut put: impl FnMut(usize, Value)) -> Option<()> {
     let mut i = 0;
     macro_rules! field {
         ($($n:literal)*) => {$({
@@ -145,7 +151,7 @@ pub(super) fn exact(b: &[u8], fields: &mut Fields) -> Option<()> {
                 }
             };
             if let Some(slot) = ACCESS_KEYS[$n].1 {
-                fields[slot] = Some(Value { kind, start, end });
+                put(slot, Value { kind, start, end });
             }
             i = after;
         })*};
