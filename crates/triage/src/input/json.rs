@@ -418,7 +418,12 @@ impl Json {
         let text = line.get(v.start..v.end)?;
         match v.kind {
             // OTLP JSON writes nanoseconds as a string of digits.
-            Kind::Str if !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit()) => {
+            // (A date's dash after the year settles it at once.)
+            Kind::Str
+                if text.as_bytes().get(4) != Some(&b'-')
+                    && !text.is_empty()
+                    && text.bytes().all(|b| b.is_ascii_digit()) =>
+            {
                 epoch_number(text)
             }
             Kind::Str | Kind::Escaped => self.clock.parse_start(text.as_bytes()).map(|(ms, _)| ms),

@@ -87,11 +87,11 @@ impl Masked {
     fn push_token(&mut self, token: &str, rules: &Rules) {
         // A masked token repeated in a row (a list of ids) is kept once.
         if rules.collapse_repeats
-            && token.contains(VAR)
             && self
                 .spans
                 .last()
                 .is_some_and(|&(s, e)| &self.buf[s as usize..e as usize] == token)
+            && token.contains(VAR)
         {
             return;
         }

@@ -259,7 +259,10 @@ mod tests {
             (r#""attempts":1"#, r#""attempts":"1""#),
             (r#""error":null"#, r#""error":"connect refused""#),
             (r#""error":null"#, r#""error":nullx"#),
-            (r#""error":null"#, r#""error":null,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736""#),
+            (
+                r#""error":null"#,
+                r#""error":null,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736""#,
+            ),
         ];
         for (from, to) in variants {
             let line = line.replace(from, to);
