@@ -200,6 +200,37 @@ impl ByteMap {
     }
 }
 
+/// Whether `b` (16 to 32 bytes long) holds neither `x` nor `y`: two 16-byte compares, the
+/// first and the last 16 bytes.
+#[inline(always)]
+pub(crate) fn none_of2(x: u8, y: u8, b: &[u8]) -> bool {
+    debug_assert!((16..=32).contains(&b.len()));
+    let (Some(head), Some(tail)) = (b.first_chunk::<16>(), b.last_chunk::<16>()) else {
+        return !b.iter().any(|&c| c == x || c == y);
+    };
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        // SAFETY: SSE2 is part of the x86_64 baseline; each load reads the 16 bytes of its
+        // array.
+        unsafe {
+            let (wx, wy) = (_mm_set1_epi8(x as i8), _mm_set1_epi8(y as i8));
+            let hits = |c: &[u8; 16]| {
+                let v = _mm_loadu_si128(c.as_ptr() as *const __m128i);
+                _mm_or_si128(_mm_cmpeq_epi8(v, wx), _mm_cmpeq_epi8(v, wy))
+            };
+            _mm_movemask_epi8(_mm_or_si128(hits(head), hits(tail))) == 0
+        }
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        !head.iter().chain(tail).any(|&c| c == x || c == y)
+    }
+}
+
 /// The first `x` or `y` in `b[from..]`. Short runs (JSON keys and values) end within the
 /// first 16 bytes, where a call into a general search would cost more than the search; so
 /// does a call to this one, which is always inlined.
@@ -308,6 +339,13 @@ mod tests {
             }
             if len % 64 != 0 {
                 assert_eq!(xs[words - 1] >> (len % 64), 0, "no bits past the end");
+            }
+        }
+        for len in 16..=32 {
+            for at in 0..data.len() - len {
+                let s = &data[at..at + len];
+                let want = !s.iter().any(|&c| c == b'"' || c == b'\\');
+                assert_eq!(none_of2(b'"', b'\\', s), want, "at {at} len {len}");
             }
         }
         assert_eq!(find2(b'"', b'\\', b"abc", 3), None);

@@ -9,13 +9,19 @@
 
 use super::{bare, literal, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
 use super::{REQUEST_ID, SERVER, STATUS, TRACE_ID, TS, UPSTREAM_STATUS};
-use crate::input::bytes::find2;
+use crate::input::bytes::{find2, none_of2};
 
 /// A value at `b[v]`, strings without escapes only: its kind, where its text starts and
-/// ends, and the index after it.
+/// ends, and the index after it. A string of the `usual` length is checked as such first.
 #[inline(always)]
-fn value(b: &[u8], v: usize) -> Option<(Kind, usize, usize, usize)> {
+fn value(b: &[u8], v: usize, usual: Option<usize>) -> Option<(Kind, usize, usize, usize)> {
     if *b.get(v)? == b'"' {
+        if let Some(s) = usual.and_then(|n| b.get(v + 1..v + 2 + n)) {
+            let n = s.len() - 1;
+            if s[n] == b'"' && none_of2(b'"', b'\\', &s[..n]) {
+                return Some((Kind::Str, v + 1, v + 1 + n, v + 2 + n));
+            }
+        }
         let end = find2(b'"', b'\\', b, v + 1)?;
         return (b[end] == b'"').then_some((Kind::Str, v + 1, end, end + 1));
     }
@@ -103,6 +109,10 @@ impl Literal {
     }
 }
 
+/// The length the proxy's time stamps (`2025-11-13T10:00:00.008Z`) and request ids (32 hex
+/// digits) always have: such a string is checked in two compares instead of searched.
+const USUAL_LEN: [Option<usize>; 2] = [Some(24), Some(32)];
+
 /// Values the proxy writes for nearly every request (on HTTP/1.1, answered at the first
 /// attempt, without an error), each compared together with its key in one go. A field with
 /// another value is read as any other.
@@ -147,7 +157,7 @@ pub(super) fn walk(b: &[u8], mut put: impl FnMut(usize, Value)) -> Option<()> {
                     if !KEY.at(b, i) {
                         return None;
                     }
-                    value(b, v)?
+                    value(b, v, USUAL_LEN.get($n).copied().flatten())?
                 }
             };
             if let Some(slot) = ACCESS_KEYS[$n].1 {

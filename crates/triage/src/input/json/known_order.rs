@@ -242,8 +242,9 @@ mod tests {
         }
     }
 
-    /// The values compared together with their keys (`"HTTP/1.1"`, one attempt, no error)
-    /// and the ones that only start like them give what the general scanner gives.
+    /// The values compared together with their keys (`"HTTP/1.1"`, one attempt, no error),
+    /// the strings of a usual length, and the ones that only start like them give what the
+    /// general scanner gives.
     #[test]
     fn common_values_and_their_near_misses_agree_with_the_general_scanner() {
         let line = r#"{"ts":"2025-11-13T10:23:15.123Z","request_id":"0123456789abcdef0123456789abcdef","client":"10.0.1.11:41234","listener":"internal","method":"GET","path":"/inventory/items/4821","host":"inventory.shop.internal","protocol":"HTTP/1.1","status":404,"pool":"inventory","server":"inventory-4","server_address":"10.0.3.14:8080","upstream_status":404,"duration_ms":3.25,"bytes_sent":120,"attempts":1,"error":null}"#;
@@ -263,14 +264,35 @@ mod tests {
                 r#""error":null"#,
                 r#""error":null,"trace_id":"4bf92f3577b34da6a3ce929d0e0e4736""#,
             ),
+            // Time stamps and request ids of other lengths than the usual ones, and escapes.
+            (r#"15.123Z""#, r#"15.12Z""#),
+            (r#"15.123Z""#, r#"15.1234Z""#),
+            (r#"15.123Z""#, r#"15.12\"Z""#),
+            (
+                r#"0123456789abcdef0123456789abcdef"#,
+                r#"0123456789abcdef0123456789abcde"#,
+            ),
+            (
+                r#"0123456789abcdef0123456789abcdef"#,
+                r#"0123456789abcdef0123456789abcdef0"#,
+            ),
+            (
+                r#"0123456789abcdef0123456789abcdef"#,
+                r#"0123456789abcdef\"123456789abcdef"#,
+            ),
+            (
+                r#"0123456789abcdef0123456789abcdef"#,
+                r#"0123456789abcdef0123456789abcde\\"#,
+            ),
         ];
         for (from, to) in variants {
             let line = line.replace(from, to);
-            assert_eq!(
-                fields_of(&line, scan),
-                fields_of(&line, super::super::scan),
-                "{line}"
-            );
+            let fast = fields_of(&line, scan);
+            // A backslash sends the line to the general scanner.
+            if fast.is_none() && line.contains('\\') {
+                continue;
+            }
+            assert_eq!(fast, fields_of(&line, super::super::scan), "{line}");
         }
         let mut fields: Fields = [None; 16];
         assert!(super::super::access::exact(line.as_bytes(), &mut fields).is_some());
