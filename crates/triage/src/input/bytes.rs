@@ -1,6 +1,6 @@
 //! Byte searches for the hot loops, 16 or 64 bytes at a time with SSE2 (part of every x86_64
-//! CPU) and, for the masks made over a whole block or line, 32 bytes at a time with AVX2 when
-//! the CPU has it (checked at run time); plain loops elsewhere.
+//! CPU) and, for the masks made over a whole block or line, 64 bytes at a time with AVX-512 or
+//! 32 with AVX2 when the CPU has them (checked at run time); plain loops elsewhere.
 
 /// Bit `i` is set when `buf[at + i]` is `byte` (bytes past the end count as not).
 #[inline]
@@ -61,6 +61,11 @@ pub(crate) struct Seen {
 #[inline]
 fn masks(buf: &[u8], (x, y): (u8, u8), out: &mut [u64]) -> Seen {
     assert!(out.len() >= buf.len().div_ceil(64));
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx512bw") {
+        // SAFETY: AVX-512 BW (and so F) was just detected.
+        return unsafe { avx512::masks(buf, (x, y), out) };
+    }
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: AVX2 was just detected.
@@ -170,6 +175,45 @@ mod avx2 {
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+mod avx512 {
+    use std::arch::x86_64::{
+        _mm512_cmpeq_epi8_mask, _mm512_loadu_si512, _mm512_maskz_loadu_epi8, _mm512_movepi8_mask,
+        _mm512_set1_epi8,
+    };
+
+    /// [`super::masks`] 64 bytes at a time, each compare giving its mask at once; the last,
+    /// partial 64 with a masked load, which reads only the bytes that are there.
+    #[target_feature(enable = "avx512f,avx512bw")]
+    pub(super) fn masks(buf: &[u8], (x, y): (u8, u8), out: &mut [u64]) -> super::Seen {
+        let (want_x, want_y) = (_mm512_set1_epi8(x as i8), _mm512_set1_epi8(y as i8));
+        let (mut ys, mut high) = (0u64, 0u64);
+        // `there`: the bytes of `v` that are in `buf`.
+        let mut chunk = |v, there: u64| {
+            ys |= _mm512_cmpeq_epi8_mask(v, want_y) & there;
+            high |= _mm512_movepi8_mask(v) & there;
+            _mm512_cmpeq_epi8_mask(v, want_x) & there
+        };
+        for (c, o) in buf.chunks_exact(64).zip(out.iter_mut()) {
+            // SAFETY: the load reads exactly the 64 bytes of `c`.
+            *o = chunk(unsafe { _mm512_loadu_si512(c.as_ptr().cast()) }, u64::MAX);
+        }
+        let rest = buf.len() % 64;
+        if rest > 0 {
+            let last = &buf[buf.len() - rest..];
+            let there = (1u64 << rest) - 1;
+            // SAFETY: the mask lets the load read only the `rest` bytes of `last`; the others
+            // are not touched (they read as zero, and `there` leaves them out).
+            let v = unsafe { _mm512_maskz_loadu_epi8(there, last.as_ptr().cast()) };
+            out[buf.len() / 64] = chunk(v, there);
+        }
+        super::Seen {
+            y: ys != 0,
+            ascii: high == 0,
+        }
+    }
+}
+
 /// Where one byte is in a block: a bit mask for each 64 bytes, made in one pass (with AVX2
 /// when the CPU has it), so that consecutive short lines cost a few instructions each rather
 /// than a search each. Kept by a scanner and filled again for each block.
@@ -275,6 +319,19 @@ mod tests {
         let (mut fast, mut sse2) = (vec![0; words], vec![0; words]);
         let fast_y = masks(buf, pair, &mut fast);
         let sse2_y = masks_16(buf, pair, &mut sse2);
+        // The AVX2 pass too, where the CPU has it and `masks` took the AVX-512 one.
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            let mut avx2 = vec![0; words];
+            // SAFETY: AVX2 was just detected.
+            let avx2_y = unsafe { avx2::masks(buf, pair, &mut avx2) };
+            assert_eq!(
+                (&avx2, avx2_y),
+                (&sse2, sse2_y),
+                "AVX2, {} bytes",
+                buf.len()
+            );
+        }
         ((fast, fast_y), (sse2, sse2_y))
     }
 
@@ -306,6 +363,9 @@ mod tests {
                 let (fast, sse2) = both(&data[..len], (b'"', b'\\'));
                 assert_eq!(fast, sse2, "len {len}");
                 assert_eq!((map.words.clone(), seen), fast, "len {len}");
+                // As a block's newline map asks: NUL as the second byte.
+                let (lines, lines_sse2) = both(&data[..len], (b'\n', 0));
+                assert_eq!(lines, lines_sse2, "len {len}");
                 let want = data[at..len]
                     .iter()
                     .position(|&c| c == b'"')
