@@ -54,10 +54,8 @@ pub(crate) struct Seen {
 
 /// Writes the mask of `x` for every 64 bytes of `buf` into `out` in turn (bit `i` of `out[w]`
 /// is set when `buf[64 * w + i]` is `x`); says whether `buf` holds a `y` anywhere and whether
-/// it is all ASCII. `out`
-/// holds at least one word for every 64 bytes (or part of them). A last, partial 64 is read as
-/// the last 64 bytes of `buf`, shifted, when `buf` has that many. With AVX2 (checked once per
-/// call, at run time) each 64 bytes take two loads.
+/// it is all ASCII. `out` holds at least one word for every 64 bytes (or part of them). With
+/// AVX-512 or AVX2 (checked once per call, at run time) each 64 bytes take one load or two.
 #[inline]
 fn masks(buf: &[u8], (x, y): (u8, u8), out: &mut [u64]) -> Seen {
     assert!(out.len() >= buf.len().div_ceil(64));
@@ -244,34 +242,43 @@ impl ByteMap {
     }
 }
 
-/// Whether `b` (16 to 32 bytes long) holds neither `x` nor `y`: two 16-byte compares, the
-/// first and the last 16 bytes.
+/// Bit `i` is set when `c[i]` is `x` or `y`: one 16-byte compare with SSE2 (part of every
+/// x86_64 CPU), a plain loop elsewhere.
 #[inline(always)]
-pub(crate) fn none_of2(x: u8, y: u8, b: &[u8]) -> bool {
-    debug_assert!((16..=32).contains(&b.len()));
-    let (Some(head), Some(tail)) = (b.first_chunk::<16>(), b.last_chunk::<16>()) else {
-        return !b.iter().any(|&c| c == x || c == y);
-    };
+fn mask16_of2(c: &[u8; 16], x: u8, y: u8) -> u32 {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
             __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
             _mm_set1_epi8,
         };
-        // SAFETY: SSE2 is part of the x86_64 baseline; each load reads the 16 bytes of its
-        // array.
+        // SAFETY: SSE2 is part of the x86_64 baseline, and the load reads exactly the 16
+        // bytes of `c`.
         unsafe {
-            let (wx, wy) = (_mm_set1_epi8(x as i8), _mm_set1_epi8(y as i8));
-            let hits = |c: &[u8; 16]| {
-                let v = _mm_loadu_si128(c.as_ptr() as *const __m128i);
-                _mm_or_si128(_mm_cmpeq_epi8(v, wx), _mm_cmpeq_epi8(v, wy))
-            };
-            _mm_movemask_epi8(_mm_or_si128(hits(head), hits(tail))) == 0
+            let v = _mm_loadu_si128(c.as_ptr() as *const __m128i);
+            let hits = _mm_or_si128(
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(x as i8)),
+                _mm_cmpeq_epi8(v, _mm_set1_epi8(y as i8)),
+            );
+            _mm_movemask_epi8(hits) as u32
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        !head.iter().chain(tail).any(|&c| c == x || c == y)
+        c.iter()
+            .enumerate()
+            .fold(0, |m, (i, &b)| m | u32::from(b == x || b == y) << i)
+    }
+}
+
+/// Whether `b` (16 to 32 bytes long) holds neither `x` nor `y`: two 16-byte compares, the
+/// first and the last 16 bytes.
+#[inline(always)]
+pub(crate) fn none_of2(x: u8, y: u8, b: &[u8]) -> bool {
+    debug_assert!((16..=32).contains(&b.len()));
+    match (b.first_chunk::<16>(), b.last_chunk::<16>()) {
+        (Some(head), Some(tail)) => mask16_of2(head, x, y) | mask16_of2(tail, x, y) == 0,
+        _ => !b.iter().any(|&c| c == x || c == y),
     }
 }
 
@@ -281,22 +288,8 @@ pub(crate) fn none_of2(x: u8, y: u8, b: &[u8]) -> bool {
 #[inline(always)]
 pub(crate) fn find2(x: u8, y: u8, b: &[u8], from: usize) -> Option<usize> {
     let mut i = from;
-    #[cfg(target_arch = "x86_64")]
     while let Some(chunk) = b.get(i..i + 16) {
-        use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-            _mm_set1_epi8,
-        };
-        // SAFETY: SSE2 is part of the x86_64 baseline, and the load reads exactly the 16
-        // bytes of `chunk`.
-        let m = unsafe {
-            let v = _mm_loadu_si128(chunk.as_ptr() as *const __m128i);
-            let hits = _mm_or_si128(
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(x as i8)),
-                _mm_cmpeq_epi8(v, _mm_set1_epi8(y as i8)),
-            );
-            _mm_movemask_epi8(hits) as u32
-        };
+        let m = mask16_of2(chunk.try_into().expect("16 bytes"), x, y);
         if m != 0 {
             return Some(i + m.trailing_zeros() as usize);
         }
@@ -312,27 +305,27 @@ pub(crate) fn find2(x: u8, y: u8, b: &[u8], from: usize) -> Option<usize> {
 mod tests {
     use super::*;
 
-    /// [`masks`] (with AVX2 where the CPU has it) and [`masks_16`]: each one's masks and
-    /// whether it saw the second byte.
+    /// [`masks`] (with AVX-512 or AVX2 where the CPU has it) and [`masks_16`]: each one's
+    /// masks and what it saw.
     fn both(buf: &[u8], pair: (u8, u8)) -> ((Vec<u64>, Seen), (Vec<u64>, Seen)) {
         let words = buf.len().div_ceil(64);
         let (mut fast, mut sse2) = (vec![0; words], vec![0; words]);
-        let fast_y = masks(buf, pair, &mut fast);
-        let sse2_y = masks_16(buf, pair, &mut sse2);
+        let fast_seen = masks(buf, pair, &mut fast);
+        let sse2_seen = masks_16(buf, pair, &mut sse2);
         // The AVX2 pass too, where the CPU has it and `masks` took the AVX-512 one.
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             let mut avx2 = vec![0; words];
             // SAFETY: AVX2 was just detected.
-            let avx2_y = unsafe { avx2::masks(buf, pair, &mut avx2) };
+            let avx2_seen = unsafe { avx2::masks(buf, pair, &mut avx2) };
             assert_eq!(
-                (&avx2, avx2_y),
-                (&sse2, sse2_y),
+                (&avx2, avx2_seen),
+                (&sse2, sse2_seen),
                 "AVX2, {} bytes",
                 buf.len()
             );
         }
-        ((fast, fast_y), (sse2, sse2_y))
+        ((fast, fast_seen), (sse2, sse2_seen))
     }
 
     #[test]
