@@ -204,6 +204,12 @@ fn nested(b: &[u8], mut i: usize) -> Option<usize> {
     None
 }
 
+/// A byte a number goes on with: a digit, a sign, a point or an exponent.
+#[inline(always)]
+fn is_number_byte(c: u8) -> bool {
+    matches!(c, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
 /// A number, `true`, `false` or `null` at `b[i]`: its kind and where its text starts and ends
 /// (the value ends there too).
 #[inline(always)]
@@ -211,7 +217,7 @@ fn bare(b: &[u8], i: usize) -> Option<(Kind, usize, usize)> {
     let end = match *b.get(i)? {
         b'-' | b'0'..=b'9' => {
             let mut e = i + 1;
-            while e < b.len() && matches!(b[e], b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E') {
+            while e < b.len() && is_number_byte(b[e]) {
                 e += 1;
             }
             return Some((Kind::Num, i, e));

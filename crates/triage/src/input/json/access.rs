@@ -7,7 +7,8 @@
 //! another key, a nested value), and [`super::known_order`] reads the line instead. Nearly
 //! every line of the proxy's access log is read here.
 
-use super::{bare, literal, Fields, Kind, Value, DURATION, ERROR, HOST, METHOD, PATH, POOL};
+use super::{bare, is_number_byte, literal, Fields, Kind, Value, DURATION, ERROR, HOST};
+use super::{METHOD, PATH, POOL};
 use super::{REQUEST_ID, SERVER, STATUS, TRACE_ID, TS, UPSTREAM_STATUS};
 use crate::input::bytes::{find2, none_of2};
 
@@ -122,6 +123,27 @@ const COMMON: [(usize, &str, Kind); 3] = [
     (16, "null", Kind::Null),
 ];
 
+/// The field at `b[i]` (its key `key_len` bytes long) read as its [`COMMON`] value `whole`,
+/// if it has that value: its kind, where its text starts and ends, and the index after it.
+#[inline(always)]
+fn common(
+    b: &[u8],
+    i: usize,
+    key_len: usize,
+    whole: Option<(Literal, Kind)>,
+) -> Option<(Kind, usize, usize, usize)> {
+    let (whole, kind) = whole?;
+    let (v, end) = (i + key_len, i + whole.len);
+    // A number must end where the common one does (`1`, not `10`).
+    if !whole.at(b, i) || (kind == Kind::Num && b.get(end).is_some_and(|&c| is_number_byte(c))) {
+        return None;
+    }
+    Some(match kind {
+        Kind::Str => (kind, v + 1, end - 1, end),
+        _ => (kind, v, end, end),
+    })
+}
+
 /// Reads the line exactly as the proxy writes it, noting the value of each field triage
 /// reads. `None` when it is not such a line; what was noted before giving up is cleared by
 /// the caller.
@@ -137,27 +159,13 @@ pub(super) fn walk(b: &[u8], mut put: impl FnMut(usize, Value)) -> Option<()> {
         ($($n:literal)*) => {$({
             const KEY: Literal = Literal::of($n);
             const WHOLE: Option<(Literal, Kind)> = Literal::common($n);
-            let v = i + KEY.len;
-            let common = match WHOLE {
-                // A number must end where the common one does (`1`, not `10`).
-                Some((whole, kind)) if whole.at(b, i)
-                    && (kind != Kind::Num || !b.get(i + whole.len).is_some_and(|c| c.is_ascii_digit() || matches!(c, b'-' | b'+' | b'.' | b'e' | b'E'))) =>
-                {
-                    let end = i + whole.len;
-                    Some(match kind {
-                        Kind::Str => (kind, v + 1, end - 1, end),
-                        _ => (kind, v, end, end),
-                    })
-                }
-                _ => None,
-            };
-            let (kind, start, end, after) = match common {
+            let (kind, start, end, after) = match common(b, i, KEY.len, WHOLE) {
                 Some(found) => found,
                 None => {
                     if !KEY.at(b, i) {
                         return None;
                     }
-                    value(b, v, USUAL_LEN.get($n).copied().flatten())?
+                    value(b, i + KEY.len, USUAL_LEN.get($n).copied().flatten())?
                 }
             };
             if let Some(slot) = ACCESS_KEYS[$n].1 {
