@@ -143,6 +143,13 @@ fn utc_ms(days: i64, h: u32, m: u32, s: u32, frac_ms: i64, offset_min: i64) -> i
         - offset_min * MS_PER_MIN
 }
 
+/// Whether a timestamp followed by the space at `b[i]` ends there: what comes after the space
+/// (if anything) starts none of the zone forms (`+02:00`, `-0500`, `UTC`, `GMT`).
+#[inline(always)]
+fn ends_at_space(b: &[u8], i: usize) -> bool {
+    !matches!(b.get(i + 1), Some(b'+' | b'-' | b'U' | b'G'))
+}
+
 /// The common ends of an ISO timestamp after its minute, read from a fixed window of its first
 /// 24 bytes: `:SS`, then `.mmm` and `Z` or a space, or a space at once. `None` leaves the
 /// line to [`read_after_minute`], which gives the same answer for these shapes.
@@ -159,9 +166,7 @@ fn after_minute(b: &[u8], minute: i64) -> Option<(i64, usize)> {
         return None;
     }
     let at_second = minute + s * 1000;
-    // A space followed by none of the zone forms (or by nothing): the timestamp ends there.
-    let plain_space =
-        |i: usize| b[i] == b' ' && !matches!(b.get(i + 1), Some(b'+' | b'-' | b'U' | b'G'));
+    let plain_space = |i: usize| b[i] == b' ' && ends_at_space(b, i);
     match w[19] {
         b'.' | b',' => {
             let (x, y, z) = (d(20), d(21), d(22));
@@ -211,7 +216,7 @@ fn read_after_minute(b: &[u8], minute: i64) -> Option<(i64, usize)> {
     };
     // Most lines go on with a space and a word: no zone to look for.
     let (off, i) = match b.get(i) {
-        Some(b' ') if !matches!(b.get(i + 1), Some(b'+' | b'-' | b'U' | b'G')) => (0, i),
+        Some(b' ') if ends_at_space(b, i) => (0, i),
         None => (0, i),
         _ => zone(b, i),
     };
